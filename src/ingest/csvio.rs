@@ -1,0 +1,181 @@
+//! Finding and opening published metadata files: official names under the root, plain or
+//! gzip-compressed (detected by magic bytes, not by name), parsed with the `csv` crate.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use super::IngestError;
+use crate::manifest::Manifest;
+
+/// Finds a metadata file of the manifest role `role` under `root` (each official name is tried
+/// as given, with `.gz` appended and with `.gz` removed).
+pub fn find_file(m: &Manifest, role: &str, root: &Path) -> Option<PathBuf> {
+    let spec = m.files.get(role)?;
+    for name in &spec.names {
+        let mut cands = vec![root.join(name)];
+        if let Some(stripped) = name.strip_suffix(".gz") {
+            cands.push(root.join(stripped));
+        } else {
+            cands.push(root.join(format!("{name}.gz")));
+        }
+        if let Some(found) = cands.into_iter().find(|p| p.is_file()) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Like [`find_file`], for a file the dataset cannot be read without.
+pub fn require_file(m: &Manifest, role: &str, root: &Path) -> Result<PathBuf, IngestError> {
+    find_file(m, role, root).ok_or_else(|| IngestError::MissingMetadata {
+        dataset: m.dataset.clone(),
+        root: root.to_path_buf(),
+        names: m.files.get(role).map(|s| s.names.clone()).unwrap_or_default(),
+    })
+}
+
+/// Opens a file for reading, transparently decompressing gzip.
+pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
+    let io = |source| IngestError::ReadMetadata { path: path.to_path_buf(), source };
+    let mut f = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(io)?;
+    let f = File::open(path).map_err(io)?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(f))))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+    }
+}
+
+/// A CSV reader with its header indexed by name.
+pub struct Csv {
+    pub path: PathBuf,
+    pub reader: csv::Reader<Box<dyn Read + Send>>,
+    pub header: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Csv {
+    /// Opens a CSV (flexible record lengths: NIH's header has unquoted commas inside brackets
+    /// and some copies end rows with a trailing comma).
+    pub fn open(path: &Path) -> Result<Csv, IngestError> {
+        let reader = open_maybe_gz(path)?;
+        let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|source| IngestError::Csv { path: path.to_path_buf(), source })?
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+            .collect();
+        let index = header.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect();
+        Ok(Csv { path: path.to_path_buf(), reader, header, index })
+    }
+
+    /// Column index of the first header spelling present.
+    pub fn col(&self, names: &[&str]) -> Option<usize> {
+        names.iter().find_map(|n| self.index.get(*n).copied())
+    }
+
+    /// Like [`Csv::col`], failing with the file name when no spelling is present.
+    pub fn require_col(&self, names: &[&str]) -> Result<usize, IngestError> {
+        self.col(names).ok_or_else(|| IngestError::MissingColumn {
+            path: self.path.clone(),
+            names: names.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// Reads every record into a closure, stopping on a fatal CSV error. Used for the small
+    /// side files that are joined into the main stream (label and split tables).
+    pub fn for_each(mut self, mut f: impl FnMut(u64, &csv::StringRecord)) -> Result<(), IngestError> {
+        let mut rec = csv::StringRecord::new();
+        let mut row = 0;
+        loop {
+            match self.reader.read_record(&mut rec) {
+                Ok(true) => {
+                    row += 1;
+                    f(row, &rec);
+                }
+                Ok(false) => return Ok(()),
+                Err(source) => return Err(IngestError::Csv { path: self.path.clone(), source }),
+            }
+        }
+    }
+
+    /// Turns the CSV into a record stream: `parse` maps each row to a record or a row error;
+    /// a CSV syntax error on one record becomes a row error and reading continues.
+    pub fn into_records<T: Send + 'static>(
+        self,
+        file_label: String,
+        mut parse: impl FnMut(u64, u64, &csv::StringRecord) -> Result<T, String> + Send + 'static,
+    ) -> Box<dyn Iterator<Item = Result<T, super::RowError>> + Send> {
+        let mut reader = self.reader;
+        let mut rec = csv::StringRecord::new();
+        let mut row = 0u64;
+        let mut stopped = false;
+        Box::new(std::iter::from_fn(move || {
+            if stopped {
+                return None;
+            }
+            let line = reader.position().line();
+            let row_error = |row, line, reason| super::RowError {
+                file: file_label.clone(),
+                row,
+                line,
+                image_id: None,
+                reason,
+            };
+            match reader.read_record(&mut rec) {
+                Ok(false) => None,
+                Ok(true) => {
+                    row += 1;
+                    let line = rec.position().map(|p| p.line()).unwrap_or(line);
+                    Some(parse(row, line, &rec).map_err(|reason| row_error(row, line, reason)))
+                }
+                Err(e) => {
+                    row += 1;
+                    // An I/O error (e.g. a truncated gzip stream) cannot be skipped past.
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        stopped = true;
+                        Some(Err(row_error(row, line, format!("metadata file unreadable from here on: {e}"))))
+                    } else {
+                        Some(Err(row_error(row, line, format!("malformed CSV record: {e}"))))
+                    }
+                }
+            }
+        }))
+    }
+}
+
+/// The trimmed text of a cell, empty when the row is short.
+pub fn cell<'a>(rec: &'a csv::StringRecord, idx: Option<usize>) -> &'a str {
+    idx.and_then(|i| rec.get(i)).unwrap_or("").trim()
+}
+
+/// A cell as an owned non-empty string.
+pub fn opt_cell(rec: &csv::StringRecord, idx: Option<usize>) -> Option<String> {
+    let c = cell(rec, idx);
+    (!c.is_empty()).then(|| c.to_string())
+}
+
+/// Parses an age cell: years as a number, optionally with a trailing `Y` (older NIH copies).
+pub fn parse_age(raw: &str) -> Result<Option<f32>, String> {
+    let t = raw.trim().trim_end_matches(['Y', 'y']);
+    if t.is_empty() {
+        return Ok(None);
+    }
+    match t.parse::<f32>() {
+        Ok(a) if (0.0..=130.0).contains(&a) => Ok(Some(a)),
+        Ok(a) => Err(format!("age {a} outside 0-130 years")),
+        Err(_) => Err(format!("unparseable age `{raw}`")),
+    }
+}
+
+/// Path of `path` relative to `root` for messages and the store (`source_path`).
+pub fn rel(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
+}

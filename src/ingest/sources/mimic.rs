@@ -1,0 +1,103 @@
+//! MIMIC-CXR-JPG: image rows from `mimic-cxr-2.0.0-metadata.csv.gz`, labels per STUDY from
+//! `mimic-cxr-2.0.0-chexpert.csv.gz` (joined on study_id, copied to every image of the study),
+//! official split from `mimic-cxr-2.0.0-split.csv.gz` (by dicom_id). JPEGs under
+//! `files/pXX/pSUBJECT/sSTUDY/<dicom_id>.jpg`; MIMIC-CXR DICOM (`.dcm`) when the JPEG is absent.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::ingest::csvio::{self, cell, opt_cell, Csv};
+use crate::ingest::{IngestError, RawRecord, SourceData};
+use crate::manifest::Manifest;
+
+type StudyLabels = (Vec<(String, String)>, serde_json::Value);
+
+pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
+    let meta = csvio::require_file(m, "metadata", root)?;
+    let labels_path = csvio::require_file(m, "labels", root)?;
+    let split_path = csvio::find_file(m, "split", root);
+    let mut notes = Vec::new();
+    let mut files = vec![meta.clone(), labels_path.clone()];
+
+    // Study-level labels: 227k studies, a few hundred bytes each.
+    let csv = Csv::open(&labels_path)?;
+    let c_study = csv.require_col(&m.column("study_id")?)?;
+    let label_cols: Vec<(usize, String)> = csv
+        .header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| m.labels.map.contains_key(h.as_str()))
+        .map(|(i, h)| (i, h.clone()))
+        .collect();
+    let annotated = label_cols.iter().map(|(_, h)| h.clone()).collect();
+    let mut studies: HashMap<String, StudyLabels> = HashMap::new();
+    csv.for_each(|_, rec| {
+        let mut labels = Vec::with_capacity(label_cols.len());
+        let mut src = serde_json::Map::new();
+        for (i, h) in &label_cols {
+            let v = cell(rec, Some(*i)).to_string();
+            src.insert(h.clone(), v.clone().into());
+            labels.push((h.clone(), v));
+        }
+        studies.insert(cell(rec, Some(c_study)).to_string(), (labels, serde_json::Value::Object(src)));
+    })?;
+
+    let mut splits: HashMap<String, String> = HashMap::new();
+    match &split_path {
+        Some(p) => {
+            files.push(p.clone());
+            let csv = Csv::open(p)?;
+            let c_dicom = csv.require_col(&m.column("dicom_id")?)?;
+            let c_split = csv.require_col(&m.column("split")?)?;
+            csv.for_each(|_, rec| {
+                splits.insert(cell(rec, Some(c_dicom)).to_string(), cell(rec, Some(c_split)).to_string());
+            })?;
+        }
+        None => notes.push("mimic-cxr-2.0.0-split.csv absent: patient-level hash split instead".into()),
+    }
+    let have_split = split_path.is_some();
+    let studies = Arc::new(studies);
+
+    let csv = Csv::open(&meta)?;
+    let c_dicom = csv.require_col(&m.column("dicom_id")?)?;
+    let c_subject = csv.require_col(&m.column("subject_id")?)?;
+    let c_study = csv.require_col(&m.column("study_id")?)?;
+    let c_view = csv.col(&m.column("view")?);
+    let label = csvio::rel(root, &meta);
+    let records = csv.into_records(label, move |row, line, rec| {
+        let dicom = cell(rec, Some(c_dicom)).to_string();
+        let subject = cell(rec, Some(c_subject)).to_string();
+        let study = cell(rec, Some(c_study)).to_string();
+        if dicom.is_empty() || subject.len() < 2 || study.is_empty() {
+            return Err(format!("row lacks dicom_id/subject_id/study_id (`{dicom}`, `{subject}`, `{study}`)"));
+        }
+        // Studies absent from the label file (no findings/impression section) have all labels unstated.
+        let (labels, source_labels) =
+            studies.get(&study).cloned().unwrap_or_else(|| (Vec::new(), serde_json::json!({})));
+        let split = if have_split {
+            Some(splits.get(&dicom).cloned().ok_or_else(|| format!("{dicom}: not in the split file"))?)
+        } else {
+            None
+        };
+        let dir = PathBuf::from("files")
+            .join(format!("p{}", &subject[..2]))
+            .join(format!("p{subject}"))
+            .join(format!("s{study}"));
+        Ok(RawRecord {
+            row,
+            line,
+            image_paths: vec![dir.join(format!("{dicom}.jpg")), dir.join(format!("{dicom}.dcm"))],
+            image_id: dicom,
+            patient_id: subject,
+            study_id: Some(study),
+            view: opt_cell(rec, c_view),
+            split,
+            sex: None,
+            age: None,
+            labels,
+            source_labels,
+        })
+    });
+    Ok(SourceData { annotated, metadata_files: files, notes, records })
+}

@@ -1,0 +1,37 @@
+//! The `cxr-prep ingest` orchestration: ingest → harmonize → store for one dataset.
+
+pub mod options;
+pub mod process;
+pub mod run;
+pub mod summary;
+
+use std::path::PathBuf;
+
+pub use options::{IngestOptions, StoredOptions};
+pub use run::run_ingest;
+pub use summary::IngestSummary;
+
+use crate::ingest::IngestError;
+use crate::manifest::ManifestError;
+use crate::store::StoreError;
+
+/// Fatal errors of an ingest run (bad rows are rejects, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepError {
+    #[error("Dataset root `{0}` is not a readable folder")]
+    Root(PathBuf),
+    #[error("Invalid options: {0}")]
+    Options(String),
+    #[error(
+        "The store already holds dataset `{dataset}` made with other options (before: {before}; now: {now}); pass --overwrite to rebuild it"
+    )]
+    OptionsChanged { dataset: String, before: String, now: String },
+    #[error("An interrupted ingest in `{0}` was made with other options or another manifest; pass --overwrite to start over")]
+    StagingMismatch(PathBuf),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,114 @@
+//! Per-row work of an ingest: harmonize the metadata, resolve the image path inside the root,
+//! decode and preprocess. Every failure becomes a [`Reject`]; panics inside third-party
+//! decoders are caught here and never take the run down.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use crate::harmonize::{self, pixels::PixelOptions};
+use crate::ingest::decode::{self, DecodeOptions};
+use crate::ingest::paths::{self, PathProblem};
+use crate::ingest::{RawRecord, RowError};
+use crate::manifest::Manifest;
+use crate::store::rejects::Reject;
+use crate::store::writer::{StoreRow, StoredImage};
+
+/// Read-only context shared by the workers.
+pub struct Context<'a> {
+    pub manifest: &'a Manifest,
+    pub annotated: &'a [bool],
+    pub seed: u64,
+    pub root: &'a Path,
+    pub root_canon: PathBuf,
+    pub metadata_only: bool,
+    pub decode: DecodeOptions,
+    pub pixels: PixelOptions,
+}
+
+/// The source error and its causes, joined with `: `.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Turns a row-level metadata error into a reject.
+pub fn row_reject(e: RowError) -> Reject {
+    Reject {
+        file: e.file,
+        row: e.row,
+        line: e.line,
+        image_id: e.image_id.unwrap_or_default(),
+        source_path: String::new(),
+        stage: "metadata".into(),
+        kind: "malformed metadata row".into(),
+        reason: e.reason,
+    }
+}
+
+/// Processes one record into a store row or a reject.
+pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<StoreRow, Reject> {
+    let reject = |stage: &str, kind: &str, source_path: &str, reason: String| Reject {
+        file: file.to_string(),
+        row: rec.row,
+        line: rec.line,
+        image_id: rec.image_id.clone(),
+        source_path: source_path.to_string(),
+        stage: stage.into(),
+        kind: kind.into(),
+        reason,
+    };
+    let row = harmonize::harmonize(ctx.manifest, ctx.annotated, ctx.seed, &rec).map_err(|reason| {
+        let kind = if reason.starts_with("unknown label term") {
+            "unknown label term"
+        } else if reason.starts_with("unknown split") {
+            "unknown split value"
+        } else {
+            "bad label value"
+        };
+        reject("labels", kind, "", reason)
+    })?;
+    if ctx.metadata_only {
+        let first = rec.image_paths.first().cloned().unwrap_or_default();
+        if !paths::is_contained(&first) {
+            let p = first.display().to_string();
+            return Err(reject("path", "path escapes root", &p, PathProblem::Escapes(p.clone()).to_string()));
+        }
+        return Ok(StoreRow { row, source_path: first.display().to_string(), image: None });
+    }
+    let rel = paths::resolve(ctx.root, &ctx.root_canon, &rec.image_paths).map_err(|p| {
+        let (kind, path) = match &p {
+            PathProblem::Escapes(s) => ("path escapes root", s),
+            PathProblem::SymlinkEscapes(s) => ("symlink escapes root", s),
+            PathProblem::Missing(s) => ("missing image file", s),
+        };
+        reject("path", kind, path, p.to_string())
+    })?;
+    let src = rel.display().to_string();
+    let full = ctx.root.join(&rel);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let img = decode::decode_file(&full, &ctx.decode).map_err(|e| ("decode", "undecodable image", error_chain(&e)))?;
+        let pixels = harmonize::pixels::preprocess(&img, &ctx.pixels)
+            .map_err(|e| ("preprocess", "preprocessing failed", error_chain(&e)))?;
+        Ok::<_, (&str, &str, String)>(pixels)
+    }));
+    let pixels = match result {
+        Ok(Ok(p)) => p,
+        Ok(Err((stage, kind, reason))) => return Err(reject(stage, kind, &src, format!("{src}: {reason}"))),
+        Err(p) => return Err(reject("decode", "decoder panic", &src, format!("{src}: decoder panicked: {}", panic_message(p)))),
+    };
+    let side = ctx.pixels.size as u16;
+    Ok(StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels }) })
+}

@@ -1,0 +1,57 @@
+//! Stage 3, store: the partitioned Parquet store that `cxr-prep` writes and `cxr-train` reads.
+//!
+//! ```text
+//! <STORE>/
+//!   dataset=<name>/part-NNNNN.parquet   rows of one dataset (hive partition)
+//!   _meta.json                          schema version, per-dataset options, label sets, counts, fingerprints
+//!   _rejects/<name>.csv                 rows that could not be stored, with file, row, stage and reason
+//!   _staging/<name>/                    an ingest in progress (resumable); swapped in when complete
+//! ```
+
+pub mod meta;
+pub mod rejects;
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("Failed to write `{path}`")]
+    Write { path: PathBuf, #[source] source: std::io::Error },
+    #[error("Failed to read `{path}`")]
+    Read { path: PathBuf, #[source] source: std::io::Error },
+    #[error("Parquet error in `{path}`")]
+    Parquet { path: PathBuf, #[source] source: parquet::errors::ParquetError },
+    #[error("Arrow error while building a batch")]
+    Arrow(#[source] arrow::error::ArrowError),
+    #[error("Store metadata `{path}` is not valid JSON")]
+    MetaJson { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("Store `{path}` has schema version {found}, this cxr reads version {expected}")]
+    SchemaVersion { path: PathBuf, found: u32, expected: u32 },
+}
+
+/// Folder of a dataset's partition.
+pub fn partition_dir(store: &Path, dataset: &str) -> PathBuf {
+    store.join(format!("dataset={dataset}"))
+}
+
+/// Folder where an ingest in progress writes its parts.
+pub fn staging_dir(store: &Path, dataset: &str) -> PathBuf {
+    store.join("_staging").join(dataset)
+}
+
+/// Writes a small file atomically (temp + rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |source| StoreError::Write { path: path.to_path_buf(), source };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}

@@ -1,1 +1,12 @@
+//! Integration tests, one module per stage in data-flow order.
 
+mod common;
+
+// vocabulary, manifests, store schema (golden files under schemas/)
+mod vocabulary;
+// ingest: real metadata excerpts, counts equal an independent pandas count
+mod metadata_counts;
+// ingest with images: layouts, rejects, path escapes, re-ingest, resume
+// mod ingest_images;
+// harmonize: split rules and label mapping
+mod harmonize;

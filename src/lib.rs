@@ -1,1 +1,3 @@
 //! cxr placeholder
+pub mod harmonize;
+pub mod ingest;

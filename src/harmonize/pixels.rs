@@ -4,7 +4,9 @@
 //! 1. **Fit** to a square ([`Fit`]): `Stretch` (study default: no aspect ratio kept), `Pad`
 //!    (letterbox with the image minimum *before* resizing, so the filter sees a flat border of
 //!    the darkest value and the padding maps to 0 after min–max), or `CenterCrop` (keep the
-//!    central square of the longer side; done by the resizer's crop box, no copy).
+//!    central square of the longer side). The crop is copied out first rather than passed as
+//!    the resizer's crop box, because the resizer's kernel would still read pixels outside the
+//!    box: with a copy the output depends on the central square only (crop-then-resize).
 //! 2. **Resize** to `size × size` with `fast_image_resize`'s separable convolution, filter
 //!    **Catmull–Rom** (cubic, a = −0.5), on the native sample type (u8, u16 or f32; no widening
 //!    to f32 for u16 data). Why this filter: the kernel is scaled by the down-sampling factor, so
@@ -69,7 +71,11 @@ pub enum PixelError {
     ZeroSize,
     /// Width/height are 0 or do not match the sample count.
     #[error("bad input dimensions {width}x{height} with {samples} samples")]
-    BadDimensions { width: u32, height: u32, samples: usize },
+    BadDimensions {
+        width: u32,
+        height: u32,
+        samples: usize,
+    },
     /// f32 input containing NaN or ±inf.
     #[error("input has non-finite samples")]
     NonFinite,
@@ -136,18 +142,20 @@ fn fit_resize<T: Sample>(
     pt: PixelType,
 ) -> Result<Vec<T>, PixelError> {
     match fit {
-        Fit::Stretch => resize_plane(v, w, h, size, pt, None),
+        Fit::Stretch => resize_plane(v, w, h, size, pt),
         Fit::CenterCrop => {
-            let side = w.min(h);
-            let crop = ((w - side) / 2, (h - side) / 2, side);
-            resize_plane(v, w, h, size, pt, Some(crop))
+            if w == h {
+                return resize_plane(v, w, h, size, pt);
+            }
+            let (cropped, side) = crop_square(v, w, h);
+            resize_plane(&cropped, side, side, size, pt)
         }
         Fit::Pad => {
             if w == h {
-                return resize_plane(v, w, h, size, pt, None);
+                return resize_plane(v, w, h, size, pt);
             }
             let (padded, side) = pad_square(v, w, h);
-            resize_plane(&padded, side, side, size, pt, None)
+            resize_plane(&padded, side, side, size, pt)
         }
     }
 }
@@ -169,21 +177,29 @@ fn pad_square<T: Sample>(v: &[T], w: u32, h: u32) -> (Vec<T>, u32) {
     (out, side)
 }
 
-/// Resize one plane (optionally a square crop `(left, top, side)` of it) to `size × size`.
+/// Copy the central `min(w, h)` square (offset rounded down).
+fn crop_square<T: Sample>(v: &[T], w: u32, h: u32) -> (Vec<T>, u32) {
+    let side = w.min(h) as usize;
+    let (x0, y0) = ((w as usize - side) / 2, (h as usize - side) / 2);
+    let w = w as usize;
+    let mut out = Vec::with_capacity(side * side);
+    for row in v.chunks_exact(w).skip(y0).take(side) {
+        out.extend_from_slice(&row[x0..x0 + side]);
+    }
+    (out, side as u32)
+}
+
+/// Resize one plane to `size × size`.
 fn resize_plane<T: Sample>(
     v: &[T],
     w: u32,
     h: u32,
     size: u32,
     pt: PixelType,
-    crop: Option<(u32, u32, u32)>,
 ) -> Result<Vec<T>, PixelError> {
     let src = ImageRef::new(w, h, bytemuck::cast_slice(v), pt).map_err(PixelError::Buffer)?;
     let mut dst = Image::new(size, size, pt);
-    let mut opts = ResizeOptions::new().resize_alg(RESIZE_ALG);
-    if let Some((l, t, s)) = crop {
-        opts = opts.crop(f64::from(l), f64::from(t), f64::from(s), f64::from(s));
-    }
+    let opts = ResizeOptions::new().resize_alg(RESIZE_ALG);
     Resizer::new()
         .resize(&src, &mut dst, &opts)
         .map_err(PixelError::Resize)?;
@@ -262,6 +278,14 @@ mod tests {
         assert_eq!(side, 6);
         assert_eq!(&p[0..6], &[5, 5, 5, 5, 5, 5]);
         assert_eq!(p[6 + 2], 6); // row 1, column 2 (x0 = 2)
+    }
+
+    #[test]
+    fn crop_square_takes_the_centre() {
+        let v: Vec<u8> = (0..12).collect(); // 4 wide, 3 high
+        assert_eq!(crop_square(&v, 4, 3), (vec![0, 1, 2, 4, 5, 6, 8, 9, 10], 3));
+        let v: Vec<u8> = (0..10).collect(); // 2 wide, 5 high -> rows 1..3
+        assert_eq!(crop_square(&v, 2, 5), (vec![2, 3, 4, 5], 2));
     }
 
     #[test]

@@ -51,7 +51,10 @@ fn sniff_uses_magic_first_then_extension() {
     assert_eq!(ImageKind::sniff(&p("a.bin"), &dcm), Some(ImageKind::Dicom));
     assert_eq!(ImageKind::sniff(&p("a.dcm"), png), Some(ImageKind::Png));
     assert_eq!(ImageKind::sniff(&p("a.png"), &jpg), Some(ImageKind::Jpeg));
-    assert_eq!(ImageKind::sniff(&p("x/1.2.3.DICOM"), b"xx"), Some(ImageKind::Dicom));
+    assert_eq!(
+        ImageKind::sniff(&p("x/1.2.3.DICOM"), b"xx"),
+        Some(ImageKind::Dicom)
+    );
     assert_eq!(ImageKind::sniff(&p("a.JPEG"), b""), Some(ImageKind::Jpeg));
     assert_eq!(ImageKind::sniff(&p("a.png"), b"??"), Some(ImageKind::Png));
     assert_eq!(ImageKind::sniff(&p("a.txt"), b"hello"), None);
@@ -72,8 +75,14 @@ fn crop_lossless_encodings_decode_bit_identical() {
     let raw: Vec<u16> = v.iter().map(|&x| stored(x)).collect();
     let sum: u64 = raw.iter().map(|&x| u64::from(x)).sum();
     assert_eq!(sum, crop["sum"].as_u64().unwrap());
-    assert_eq!(raw.iter().min().copied(), Some(crop["min"].as_u64().unwrap() as u16));
-    assert_eq!(raw.iter().max().copied(), Some(crop["max"].as_u64().unwrap() as u16));
+    assert_eq!(
+        raw.iter().min().copied(),
+        Some(crop["min"].as_u64().unwrap() as u16)
+    );
+    assert_eq!(
+        raw.iter().max().copied(),
+        Some(crop["max"].as_u64().unwrap() as u16)
+    );
     let head: Vec<u64> = raw[..8].iter().map(|&x| u64::from(x)).collect();
     let want: Vec<u64> = crop["first_row_head"]
         .as_array()
@@ -83,10 +92,18 @@ fn crop_lossless_encodings_decode_bit_identical() {
         .collect();
     assert_eq!(head, want);
 
-    for name in ["crop_rle.dcm", "crop_j2kr.dcm", "crop_mono2.dcm", "crop_2frames.dcm"] {
+    for name in [
+        "crop_rle.dcm",
+        "crop_j2kr.dcm",
+        "crop_mono2.dcm",
+        "crop_2frames.dcm",
+    ] {
         let other = dec(name);
         assert_eq!((other.width, other.height), (384, 320), "{name}");
-        assert!(u16s(&other) == v, "{name} differs from the Explicit VR LE crop");
+        assert!(
+            u16s(&other) == v,
+            "{name} differs from the Explicit VR LE crop"
+        );
     }
     assert_eq!(dec("crop_mono2.dcm").photometric, Photometric::Monochrome2);
     assert_eq!(dec("crop_2frames.dcm").frames, 2);
@@ -97,7 +114,10 @@ fn signed_rescaled_crop_gives_same_values_as_f32() {
     let le = dec("crop_explicit_le.dcm");
     let signed = dec("crop_signed.dcm");
     let Pixels::F32(f) = &signed.pixels else {
-        panic!("signed data must decode to F32, got {}", signed.pixels.type_name());
+        panic!(
+            "signed data must decode to F32, got {}",
+            signed.pixels.type_name()
+        );
     };
     assert_eq!(signed.photometric, Photometric::Monochrome1Inverted);
     let mismatches = u16s(&le)
@@ -118,7 +138,10 @@ fn jpeg_baseline_dicom_is_close_to_source() {
     };
     let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
     let libjpeg = exp["jpeg8_libjpeg_mean"].as_f64().unwrap();
-    assert!((mean - libjpeg).abs() < 0.25, "mean {mean} vs libjpeg {libjpeg}");
+    assert!(
+        (mean - libjpeg).abs() < 0.25,
+        "mean {mean} vs libjpeg {libjpeg}"
+    );
     // Per pixel against the 8-bit source (top 8 of the 15 bits of the MONOCHROME2 twin).
     let src = dec("crop_mono2.dcm");
     let mad = u16s(&src)
@@ -184,20 +207,32 @@ fn empty_garbage_and_missing_files_give_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.png");
     std::fs::write(&empty, b"").unwrap();
-    assert!(matches!(decode_file(&empty, &opts), Err(DecodeError::Empty)));
+    assert!(matches!(
+        decode_file(&empty, &opts),
+        Err(DecodeError::Empty)
+    ));
     assert!(matches!(
         decode_bytes(&[], ImageKind::Png, &opts),
         Err(DecodeError::Empty)
     ));
     let garbage = dir.path().join("garbage.bin");
     std::fs::write(&garbage, b"not an image at all").unwrap();
-    assert!(matches!(decode_file(&garbage, &opts), Err(DecodeError::UnknownFormat)));
+    assert!(matches!(
+        decode_file(&garbage, &opts),
+        Err(DecodeError::UnknownFormat)
+    ));
     let fake_png = dir.path().join("fake.png");
     std::fs::write(&fake_png, b"not an image at all").unwrap();
-    assert!(matches!(decode_file(&fake_png, &opts), Err(DecodeError::Image { .. })));
+    assert!(matches!(
+        decode_file(&fake_png, &opts),
+        Err(DecodeError::Image { .. })
+    ));
     let fake_dcm = dir.path().join("fake.dcm");
     std::fs::write(&fake_dcm, vec![7u8; 400]).unwrap();
-    assert!(matches!(decode_file(&fake_dcm, &opts), Err(DecodeError::Dicom { .. })));
+    assert!(matches!(
+        decode_file(&fake_dcm, &opts),
+        Err(DecodeError::Dicom { .. })
+    ));
     let missing = dir.path().join("missing.jpg");
     match decode_file(&missing, &opts) {
         Err(DecodeError::Io { path, .. }) => assert_eq!(path, missing),
@@ -208,7 +243,10 @@ fn empty_garbage_and_missing_files_give_typed_errors() {
     let jpg = encode(&gradient_u8(40, 30), ImageFormat::Jpeg);
     for (bytes, kind) in [(&png, ImageKind::Png), (&jpg, ImageKind::Jpeg)] {
         let r = decode_bytes(&bytes[..bytes.len() / 2], kind, &opts);
-        assert!(matches!(r, Err(DecodeError::Image { .. })), "{kind:?}: {r:?}");
+        assert!(
+            matches!(r, Err(DecodeError::Image { .. })),
+            "{kind:?}: {r:?}"
+        );
     }
 }
 
@@ -235,7 +273,10 @@ fn png_8_and_16_bit_and_rgba_decode_exactly() {
     // 16-bit container with 12-bit values, like PadChest.
     let g16: ImageBuffer<Luma<u16>, Vec<u16>> =
         ImageBuffer::from_fn(31, 17, |x, y| Luma([((x * 131 + y * 977) % 4096) as u16]));
-    let bytes = encode(&image::DynamicImage::ImageLuma16(g16.clone()), ImageFormat::Png);
+    let bytes = encode(
+        &image::DynamicImage::ImageLuma16(g16.clone()),
+        ImageFormat::Png,
+    );
     let d = decode_bytes(&bytes, ImageKind::Png, &opts).unwrap();
     assert_eq!((d.width, d.height, d.bits_stored), (31, 17, 16));
     assert_eq!(d.pixels, Pixels::U16(g16.into_raw()));
@@ -245,7 +286,10 @@ fn png_8_and_16_bit_and_rgba_decode_exactly() {
         let v = (x * 20 + y) as u8;
         Rgba([v, v, v, 255 - v])
     });
-    let bytes = encode(&image::DynamicImage::ImageRgba8(rgba.clone()), ImageFormat::Png);
+    let bytes = encode(
+        &image::DynamicImage::ImageRgba8(rgba.clone()),
+        ImageFormat::Png,
+    );
     let d = decode_bytes(&bytes, ImageKind::Png, &opts).unwrap();
     assert_eq!(d.photometric, Photometric::ColorToLuma);
     let ch0: Vec<u8> = rgba.pixels().map(|p| p.0[0]).collect();
@@ -260,7 +304,9 @@ fn jpeg_grey_decodes_close_to_source() {
     std::fs::write(&file, encode(&g, ImageFormat::Jpeg)).unwrap();
     let d = decode_file(&file, &DecodeOptions::default()).unwrap();
     assert_eq!((d.width, d.height, d.bits_stored), (64, 48, 8));
-    let Pixels::U8(v) = &d.pixels else { panic!("U8 expected") };
+    let Pixels::U8(v) = &d.pixels else {
+        panic!("U8 expected")
+    };
     let src = g.to_luma8().into_raw();
     let mad = src
         .iter()
@@ -273,7 +319,14 @@ fn jpeg_grey_decodes_close_to_source() {
 }
 
 /// Mean of a rectangle `[x0, x1) × [y0, y1)` of a row-major plane of width `w`.
-fn region_mean<T: Copy + Into<f64>>(v: &[T], w: usize, x0: usize, x1: usize, y0: usize, y1: usize) -> f64 {
+fn region_mean<T: Copy + Into<f64>>(
+    v: &[T],
+    w: usize,
+    x0: usize,
+    x1: usize,
+    y0: usize,
+    y1: usize,
+) -> f64 {
     let mut s = 0.0;
     for y in y0..y1 {
         for x in x0..x1 {
@@ -308,7 +361,10 @@ fn full_chest_j2k_decodes_and_preprocesses() {
     let w = 1841;
     let lung = region_mean(v, w, 320, 640, 400, 720);
     let mediastinum = region_mean(v, w, 840, 960, 400, 1000);
-    assert!(lung + 2000.0 < mediastinum, "lung {lung} vs mediastinum {mediastinum}");
+    assert!(
+        lung + 2000.0 < mediastinum,
+        "lung {lung} vs mediastinum {mediastinum}"
+    );
 
     let t1 = Instant::now();
     let out = preprocess(&img, &PixelOptions::default()).unwrap();
@@ -319,7 +375,10 @@ fn full_chest_j2k_decodes_and_preprocesses() {
     // Same regions scaled to 224² (x · 224/1841, y · 224/1955).
     let lung = region_mean(&out, 224, 39, 78, 46, 82);
     let mediastinum = region_mean(&out, 224, 102, 117, 46, 115);
-    assert!(lung + 40.0 < mediastinum, "224px lung {lung} vs mediastinum {mediastinum}");
+    assert!(
+        lung + 40.0 < mediastinum,
+        "224px lung {lung} vs mediastinum {mediastinum}"
+    );
     eprintln!(
         "rg1_j2kr 1841x1955: decode {:.0} ms, preprocess(224, stretch, equalize) {:.1} ms",
         t_decode.as_secs_f64() * 1e3,

@@ -60,7 +60,10 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         stage: "parse meta",
         source: Box::new(e),
     })?;
-    let uid = meta.transfer_syntax().trim_end_matches(['\0', ' ']).to_string();
+    let uid = meta
+        .transfer_syntax()
+        .trim_end_matches(['\0', ' '])
+        .to_string();
     match TransferSyntaxRegistry.get(&uid) {
         Some(ts) if ts.can_decode_all() => {}
         _ => return Err(DecodeError::UnsupportedTransferSyntax { uid }),
@@ -77,6 +80,10 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     if obj.get(tags::PIXEL_DATA).is_none() {
         return Err(DecodeError::NoPixelData);
     }
+    let frames = obj
+        .get(tags::NUMBER_OF_FRAMES)
+        .and_then(|e| e.to_int::<u32>().ok())
+        .unwrap_or(1);
 
     // 3. First frame.
     let decoded = obj
@@ -85,7 +92,9 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
             stage: "decode pixel data",
             source: Box::new(e),
         })?;
-    convert(&decoded, opts)
+    let mut img = convert(&decoded, opts)?;
+    img.frames = frames.max(1);
+    Ok(img)
 }
 
 /// Steps 4–5: LUTs, sample type, MONOCHROME1 inversion.
@@ -128,12 +137,15 @@ fn convert(d: &DecodedPixelData<'_>, opts: &DecodeOptions) -> Result<DecodedImag
         Photometric::Monochrome2
     };
 
-    let rescale = d.rescale().map_err(conv_err)?.first().copied().unwrap_or(
-        dicom_pixeldata::Rescale {
-            slope: 1.0,
-            intercept: 0.0,
-        },
-    );
+    let rescale =
+        d.rescale()
+            .map_err(conv_err)?
+            .first()
+            .copied()
+            .unwrap_or(dicom_pixeldata::Rescale {
+                slope: 1.0,
+                intercept: 0.0,
+            });
     let signed = d.pixel_representation() == PixelRepresentation::Signed;
     let identity = rescale.slope == 1.0 && rescale.intercept == 0.0;
 

@@ -176,7 +176,11 @@ pub enum DecodeError {
     },
     /// Width or height is 0, or the sample count does not match width × height.
     #[error("bad dimensions {width}x{height} with {samples} samples")]
-    BadDimensions { width: u32, height: u32, samples: usize },
+    BadDimensions {
+        width: u32,
+        height: u32,
+        samples: usize,
+    },
     /// A third-party decoder panicked; the panic was caught.
     #[error("decoder panicked: {message}")]
     DecoderPanic { message: String },
@@ -221,9 +225,7 @@ pub fn decode_bytes(
 }
 
 /// Run `f`, turning a panic inside it into [`DecodeError::DecoderPanic`].
-fn catch_panic<T>(
-    f: impl FnOnce() -> Result<T, DecodeError>,
-) -> Result<T, DecodeError> {
+fn catch_panic<T>(f: impl FnOnce() -> Result<T, DecodeError>) -> Result<T, DecodeError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {

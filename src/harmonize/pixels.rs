@@ -218,7 +218,7 @@ pub fn minmax_to_u8(p: &Pixels) -> Vec<u8> {
             hi = hi.max(x);
         }
         let range = hi - lo;
-        if !(range > 0.0) || !range.is_finite() {
+        if !range.is_finite() || range <= 0.0 {
             return vec![0; v.len()];
         }
         v.iter()

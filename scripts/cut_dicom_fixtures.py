@@ -106,11 +106,11 @@ def main() -> None:
     finish(with_pixels(unc, "crop_le", crop), ExplicitVRLittleEndian, out_dir / "crop_explicit_le.dcm")
 
     ds = with_pixels(unc, "crop_rle", crop)
-    ds.compress(RLELossless, encoding_plugin="pydicom")
+    ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
     finish(ds, RLELossless, out_dir / "crop_rle.dcm")
 
     ds = with_pixels(unc, "crop_j2kr", crop)
-    ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg")
+    ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg", generate_instance_uid=False)
     finish(ds, JPEG2000Lossless, out_dir / "crop_j2kr.dcm")
 
     # MONOCHROME2 twin: stored values reflected in the 15-bit range; the decoder's MONOCHROME1
@@ -149,6 +149,20 @@ def main() -> None:
     finish(ds, JPEGBaseline8Bit, out_dir / "crop_jpeg_baseline.dcm")
     jpg_back = cv2.imdecode(jpg, cv2.IMREAD_UNCHANGED)
 
+    # Colour (RGB, 8 bit, interleaved) 64 x 48: three different transforms of the 8-bit crop.
+    g = crop8[:48, :64]
+    rgb = np.ascontiguousarray(np.stack([g, g // 2, 255 - g], axis=-1))
+    ds = clean_dataset(unc, "crop_rgb")
+    ds.Rows, ds.Columns = g.shape
+    ds.SamplesPerPixel = 3
+    ds.PhotometricInterpretation = "RGB"
+    ds.PlanarConfiguration = 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelData = rgb.tobytes()
+    ds["PixelData"].VR = "OB"
+    finish(ds, ExplicitVRLittleEndian, out_dir / "crop_rgb.dcm")
+    rgb_gray = cv2.cvtColor(rgb[:, :, ::-1].copy(), cv2.COLOR_BGR2GRAY)
+
     # JPEG-LS label with a junk fragment: the decoder has no JPEG-LS codec (no `jpegls` feature),
     # so this must give UnsupportedTransferSyntax, not a crash.
     ds = clean_dataset(unc, "crop_jpegls")
@@ -174,6 +188,9 @@ def main() -> None:
         # mean of the 8-bit source and of libjpeg's (OpenCV) decode of the embedded JPEG
         "jpeg8_source_mean": float(crop8.astype(np.float64).mean()),
         "jpeg8_libjpeg_mean": float(jpg_back.astype(np.float64).mean()),
+        # cv2.cvtColor(BGR2GRAY) of crop_rgb.dcm
+        "rgb_gray_sum": int(rgb_gray.astype(np.int64).sum()),
+        "rgb_gray_head": [int(v) for v in rgb_gray[0, :8]],
     }
     (out_dir / "expected.json").write_text(json.dumps(stats, indent=1) + "\n")
 

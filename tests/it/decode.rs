@@ -154,6 +154,27 @@ fn jpeg_baseline_dicom_is_close_to_source() {
 }
 
 #[test]
+fn rgb_dicom_reduces_to_opencv_luminance() {
+    let exp = expected();
+    let img = dec("crop_rgb.dcm");
+    assert_eq!((img.width, img.height), (64, 48));
+    assert_eq!(img.photometric, Photometric::ColorToLuma);
+    let Pixels::U8(v) = &img.pixels else {
+        panic!("8-bit RGB must give U8");
+    };
+    let sum: u64 = v.iter().map(|&x| u64::from(x)).sum();
+    assert_eq!(sum, exp["rgb_gray_sum"].as_u64().unwrap());
+    let head: Vec<u64> = v[..8].iter().map(|&x| u64::from(x)).collect();
+    let want: Vec<u64> = exp["rgb_gray_head"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert_eq!(head, want);
+}
+
+#[test]
 fn voi_lut_option_windows_to_full_16_bit_range() {
     let plain = dec("crop_explicit_le.dcm");
     let voi = decode_file(

@@ -85,7 +85,8 @@ fn luma_u8(raw: &[u8], step: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Interleaved 16-bit RGB(A) → OpenCV luminance (same weights, no overflow in u32).
+/// Interleaved 16-bit RGB(A) → luminance with the same fixed-point weights (no overflow in
+/// u32). OpenCV uses float weights for 16-bit input, so results can differ from it by 1.
 fn luma_u16(raw: &[u16], step: usize) -> Vec<u16> {
     raw.chunks_exact(step)
         .map(|p| luma_int(p[0].into(), p[1].into(), p[2].into()) as u16)

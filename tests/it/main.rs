@@ -6,7 +6,11 @@ mod common;
 mod vocabulary;
 // ingest: real metadata excerpts, counts equal an independent pandas count
 mod metadata_counts;
-// ingest with images: layouts, rejects, path escapes, re-ingest, resume
-// mod ingest_images;
+// ingest: DICOM / PNG / JPEG decoding on real radiographs in several transfer syntaxes
+mod decode;
 // harmonize: split rules and label mapping
 mod harmonize;
+// harmonize: resize, min-max, histogram equalisation against OpenCV
+mod pixels;
+// ingest with images: layouts, rejects, path escapes, re-ingest, resume
+// mod ingest_images;

@@ -208,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    cxr::prep::process::install_quiet_decoder_panics();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

@@ -93,12 +93,34 @@ pub const RESIZE_ALG: ResizeAlg = ResizeAlg::Convolution(FilterType::CatmullRom)
 /// Full study pipeline: fit + resize, min–max to u8, optional equalisation.
 /// Returns `size * size` bytes, row-major.
 pub fn preprocess(img: &DecodedImage, opts: &PixelOptions) -> Result<Vec<u8>, PixelError> {
-    let small = resize(img, opts.size, opts.fit)?;
+    let shifted = integral_to_u16(img);
+    let small = resize(shifted.as_ref().unwrap_or(img), opts.size, opts.fit)?;
     let mut out = minmax_to_u8(&small);
     if opts.equalize {
         equalize_hist(&mut out);
     }
     Ok(out)
+}
+
+/// Integer-valued real samples (signed DICOM, or an integer rescale) spanning at most 16 bits
+/// are shifted by their minimum into `u16`. Min–max normalisation ignores the shift, so the store
+/// pixels of a signed and an unsigned encoding of the same image are identical, and the faster
+/// u16 resize path is used. `None` when the image is not such a case.
+fn integral_to_u16(img: &DecodedImage) -> Option<DecodedImage> {
+    let Pixels::F32(v) = &img.pixels else { return None };
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &x in v {
+        if !x.is_finite() || x.fract() != 0.0 {
+            return None;
+        }
+        lo = lo.min(x);
+        hi = hi.max(x);
+    }
+    if v.is_empty() || hi - lo > 65535.0 {
+        return None;
+    }
+    let pixels = Pixels::U16(v.iter().map(|&x| (x - lo) as u16).collect());
+    Some(DecodedImage { pixels, ..img.clone() })
 }
 
 /// Steps 1–2: fit to a square and resize to `size × size`, keeping the sample type.

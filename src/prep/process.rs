@@ -37,6 +37,22 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+thread_local! {
+    /// Set while a worker runs third-party decoders under `catch_unwind`.
+    static IN_DECODER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs a panic hook that stays silent for panics caught around decoders (they become
+/// rejects with the message) and defers to the previous hook for everything else.
+pub fn install_quiet_decoder_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_DECODER.with(|f| f.get()) {
+            previous(info);
+        }
+    }));
+}
+
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -98,12 +114,14 @@ pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<StoreRow, Re
     })?;
     let src = rel.display().to_string();
     let full = ctx.root.join(&rel);
+    IN_DECODER.with(|f| f.set(true));
     let result = catch_unwind(AssertUnwindSafe(|| {
         let img = decode::decode_file(&full, &ctx.decode).map_err(|e| ("decode", "undecodable image", error_chain(&e)))?;
         let pixels = harmonize::pixels::preprocess(&img, &ctx.pixels)
             .map_err(|e| ("preprocess", "preprocessing failed", error_chain(&e)))?;
         Ok::<_, (&str, &str, String)>(pixels)
     }));
+    IN_DECODER.with(|f| f.set(false));
     let pixels = match result {
         Ok(Ok(p)) => p,
         Ok(Err((stage, kind, reason))) => return Err(reject(stage, kind, &src, format!("{src}: {reason}"))),

@@ -13,4 +13,4 @@ mod harmonize;
 // harmonize: resize, min-max, histogram equalisation against OpenCV
 mod pixels;
 // ingest with images: layouts, rejects, path escapes, re-ingest, resume
-// mod ingest_images;
+mod ingest_images;

@@ -198,9 +198,16 @@ fn voi_lut_option_windows_to_full_16_bit_range() {
 #[test]
 fn broken_dicoms_give_typed_errors() {
     let opts = DecodeOptions::default();
+    // A JPEG-LS label over a junk code stream: unsupported without the `jpegls` feature,
+    // a decode error naming the stream with it.
     match decode_file(&fixture("crop_jpegls_junk.dcm"), &opts) {
         Err(DecodeError::UnsupportedTransferSyntax { uid }) => {
+            assert!(!cfg!(feature = "jpegls"));
             assert_eq!(uid, "1.2.840.10008.1.2.4.80")
+        }
+        Err(e @ DecodeError::Dicom { .. }) => {
+            assert!(cfg!(feature = "jpegls"));
+            assert!(format!("{e:?}").contains("JPEG-LS"), "{e:?}");
         }
         other => panic!("JPEG-LS: {other:?}"),
     }

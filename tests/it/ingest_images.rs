@@ -19,6 +19,7 @@ fn uka_root(dir: &Path) -> Vec<(&'static str, &'static str)> {
         ("j2k", "images/j2k.dcm"),
         ("mono2", "images/mono2.dcm"),
         ("signed", "images/signed.dcm"),
+        ("jpegls_real", "images/jpegls_real.dcm"),
         ("jpegls", "images/jpegls.dcm"),
         ("nopixels", "images/nopixels.dcm"),
         ("missing", "images/missing.dcm"),
@@ -33,6 +34,7 @@ fn uka_root(dir: &Path) -> Vec<(&'static str, &'static str)> {
         ("crop_j2kr.dcm", "j2k.dcm"),
         ("crop_mono2.dcm", "mono2.dcm"),
         ("crop_signed.dcm", "signed.dcm"),
+        ("crop_jpegls.dcm", "jpegls_real.dcm"),
         ("crop_jpegls_junk.dcm", "jpegls.dcm"),
         ("no_pixel_data.dcm", "nopixels.dcm"),
     ] {
@@ -59,15 +61,20 @@ fn lossless_dicom_encodings_store_identical_pixels_and_bad_rows_are_rejects() {
     uka_root(&root);
     let store = tmp.path().join("store");
     let args = ["ingest", "uka", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--threads", "2"];
-    // 7 of 12 rows are rejected: over the default 5% reject limit, so exit code 1 …
+    // 7 of 13 rows are rejected: over the default 5% reject limit, so exit code 1 …
     let out = prep(&args);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(summary.contains("5 rows written"), "{summary}");
+    let stored = if cfg!(feature = "jpegls") { 6 } else { 5 };
+    assert!(summary.contains(&format!("{stored} rows written")), "{summary}");
     // … but every good row is stored.
     let b = read_batches(&store, "uka");
     let ids: Vec<String> = strings(&b, "image_id").into_iter().flatten().collect();
-    assert_eq!(ids, ["le", "rle", "j2k", "mono2", "signed"]);
+    let mut want = vec!["le", "rle", "j2k", "mono2", "signed"];
+    if cfg!(feature = "jpegls") {
+        want.push("jpegls_real");
+    }
+    assert_eq!(ids, want);
     let px = images(&b);
     let first = px[0].clone().unwrap();
     assert_eq!(first.len(), 224 * 224);
@@ -93,10 +100,10 @@ fn lossless_dicom_encodings_store_identical_pixels_and_bad_rows_are_rejects() {
         assert!(r["row"].parse::<u64>().unwrap() >= 1);
     }
     // Labels: grade 4 on the left effusion -> positive, OR-merged; healthy 0 -> negative.
-    assert_eq!(crate::common::labels(&b, "pleural_effusion"), vec![Some(1); 5]);
-    assert_eq!(crate::common::labels(&b, "cardiomegaly"), vec![Some(1); 5]);
-    assert_eq!(crate::common::labels(&b, "atelectasis"), vec![Some(0); 5]);
-    assert_eq!(crate::common::labels(&b, "pneumonic_infiltrates"), vec![None; 5]);
+    assert_eq!(crate::common::labels(&b, "pleural_effusion"), vec![Some(1); stored]);
+    assert_eq!(crate::common::labels(&b, "cardiomegaly"), vec![Some(1); stored]);
+    assert_eq!(crate::common::labels(&b, "atelectasis"), vec![Some(0); stored]);
+    assert_eq!(crate::common::labels(&b, "pneumonic_infiltrates"), vec![None; stored]);
     // A generous limit makes the same run succeed; --strict fails on any reject.
     let mut lenient = args.to_vec();
     lenient.extend(["--max-reject-fraction", "0.9"]);

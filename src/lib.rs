@@ -1,1 +1,2 @@
 //! cxr placeholder
+pub mod synth;

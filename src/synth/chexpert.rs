@@ -95,7 +95,9 @@ pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>
     let mut jobs = Vec::with_capacity(n);
     let mut next_patient = 1;
     for (split, count) in [("train", n - n_valid), ("valid", n_valid)] {
-        let csv_path = root.join("CheXpert-v1.0-small").join(format!("{split}.csv"));
+        let csv_path = root
+            .join("CheXpert-v1.0-small")
+            .join(format!("{split}.csv"));
         let mut table = Table::new(csv_path, HEADER);
         let mut left = count;
         // Over-provision patients; stop when `count` images are written.
@@ -120,13 +122,25 @@ pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>
                 let sex = if p.male { "Male" } else { "Female" };
                 let ap = if rng.chance(0.8) { "AP" } else { "PA" };
                 let views: &[(&str, &str, &str, View)] = if lateral {
-                    &[("view1_frontal", "Frontal", ap, View::Frontal), ("view2_lateral", "Lateral", "", View::Lateral)]
+                    &[
+                        ("view1_frontal", "Frontal", ap, View::Frontal),
+                        ("view2_lateral", "Lateral", "", View::Lateral),
+                    ]
                 } else {
                     &[("view1_frontal", "Frontal", ap, View::Frontal)]
                 };
                 for (file, fl, appa, view) in views {
-                    let rel = format!("CheXpert-v1.0-small/{split}/{pid}/study{}/{file}.jpg", s + 1);
-                    let mut row = vec![rel.clone(), sex.to_string(), age.clone(), fl.to_string(), appa.to_string()];
+                    let rel = format!(
+                        "CheXpert-v1.0-small/{split}/{pid}/study{}/{file}.jpg",
+                        s + 1
+                    );
+                    let mut row = vec![
+                        rel.clone(),
+                        sex.to_string(),
+                        age.clone(),
+                        fl.to_string(),
+                        appa.to_string(),
+                    ];
                     row.extend(labels.iter().cloned());
                     table.row(&row)?;
                     jobs.push(ImageJob {

@@ -26,7 +26,10 @@ pub(crate) struct Canvas {
 
 impl Canvas {
     fn new(size: u32, value: f32) -> Self {
-        Canvas { size, px: vec![value; (size * size) as usize] }
+        Canvas {
+            size,
+            px: vec![value; (size * size) as usize],
+        }
     }
 
     /// Applies `f(u, v, old) -> new` to every pixel whose centre lies in the
@@ -65,7 +68,12 @@ impl Ellipse {
     }
 
     pub(crate) fn bbox(&self) -> [f32; 4] {
-        [self.cx - self.rx, self.cy - self.ry, self.cx + self.rx, self.cy + self.ry]
+        [
+            self.cx - self.rx,
+            self.cy - self.ry,
+            self.cx + self.rx,
+            self.cy + self.ry,
+        ]
     }
 
     /// 1 well inside, 0 outside, linear ramp over the outer `soft` fraction of the radius.
@@ -96,7 +104,12 @@ fn seg_dist(u: f32, v: f32, p: (f32, f32), q: (f32, f32)) -> f32 {
 }
 
 fn seg_bbox(p: (f32, f32), q: (f32, f32), w: f32) -> [f32; 4] {
-    [p.0.min(q.0) - w, p.1.min(q.1) - w, p.0.max(q.0) + w, p.1.max(q.1) + w]
+    [
+        p.0.min(q.0) - w,
+        p.1.min(q.1) - w,
+        p.0.max(q.0) + w,
+        p.1.max(q.1) + w,
+    ]
 }
 
 /// Bilinear value noise on a `G × G` grid of seeded values in [0, 1).
@@ -107,7 +120,10 @@ struct ValueNoise {
 
 impl ValueNoise {
     fn new(rng: &mut Rng, g: usize) -> Self {
-        ValueNoise { g, vals: (0..(g + 1) * (g + 1)).map(|_| rng.f32()).collect() }
+        ValueNoise {
+            g,
+            vals: (0..(g + 1) * (g + 1)).map(|_| rng.f32()).collect(),
+        }
     }
 
     fn at(&self, u: f32, v: f32) -> f32 {
@@ -117,7 +133,11 @@ impl ValueNoise {
         let (fu, fv) = (gu - i as f32, gv - j as f32);
         let w = self.g + 1;
         let a = lerp(self.vals[j * w + i], self.vals[j * w + i + 1], fu);
-        let b = lerp(self.vals[(j + 1) * w + i], self.vals[(j + 1) * w + i + 1], fu);
+        let b = lerp(
+            self.vals[(j + 1) * w + i],
+            self.vals[(j + 1) * w + i + 1],
+            fu,
+        );
         lerp(a, b, fv)
     }
 }
@@ -154,17 +174,32 @@ impl Layout {
                 let ry = (0.27 + j(&mut rng, 0.02)) * grow;
                 let cy = 0.45 + (grow - 1.0) * 0.2 + j(&mut rng, 0.015);
                 let rx = 0.14 + j(&mut rng, 0.01);
-                let heart_rx = if truth.has(Sign::Cardiomegaly) { 0.2 + 0.03 * truth.severity(Sign::Cardiomegaly) } else { 0.12 };
+                let heart_rx = if truth.has(Sign::Cardiomegaly) {
+                    0.2 + 0.03 * truth.severity(Sign::Cardiomegaly)
+                } else {
+                    0.12
+                };
                 (
                     Ellipse::new(0.5, 0.55, 0.45 + j(&mut rng, 0.02), 0.52),
-                    [Ellipse::new(0.31, cy, rx, ry), Ellipse::new(0.69, cy, rx * 0.95, ry)],
+                    [
+                        Ellipse::new(0.31, cy, rx, ry),
+                        Ellipse::new(0.69, cy, rx * 0.95, ry),
+                    ],
                     Ellipse::new(0.54, 0.64, heart_rx, 0.11 + j(&mut rng, 0.01)),
                 )
             }
             View::Lateral => {
                 let l = Ellipse::new(0.52, 0.45, 0.26 * grow, 0.3 * grow);
-                let heart_r = if truth.has(Sign::Cardiomegaly) { 0.19 } else { 0.12 };
-                (Ellipse::new(0.5, 0.55, 0.42, 0.52), [l, l], Ellipse::new(0.38, 0.63, heart_r, 0.12))
+                let heart_r = if truth.has(Sign::Cardiomegaly) {
+                    0.19
+                } else {
+                    0.12
+                };
+                (
+                    Ellipse::new(0.5, 0.55, 0.42, 0.52),
+                    [l, l],
+                    Ellipse::new(0.38, 0.63, heart_r, 0.12),
+                )
             }
         };
         let pick = |r: &mut Rng, lung: &Ellipse, rad: f32| {
@@ -188,8 +223,14 @@ impl Layout {
                 blobs.push((k, pick(&mut rng, &lungs[k], 0.02)));
             }
         }
-        let calcs = (0..5).map(|i| pick(&mut rng, &lungs[i % 2], 0.009)).collect();
-        let aorta_r = if truth.has(Sign::AorticEnlargement) { 0.065 } else { 0.035 };
+        let calcs = (0..5)
+            .map(|i| pick(&mut rng, &lungs[i % 2], 0.009))
+            .collect();
+        let aorta_r = if truth.has(Sign::AorticEnlargement) {
+            0.065
+        } else {
+            0.035
+        };
         Layout {
             view,
             body,
@@ -197,8 +238,16 @@ impl Layout {
             lung_value: if emph { 0.08 } else { 0.18 + j(&mut rng, 0.02) },
             heart,
             aorta: Ellipse::new(0.57, 0.27, aorta_r, aorta_r),
-            upper_mediastinum_hw: if truth.has(Sign::EnlargedMediastinum) { 0.12 } else { 0.06 },
-            spine_amp: if truth.has(Sign::Scoliosis) { 0.08 } else { 0.0 },
+            upper_mediastinum_hw: if truth.has(Sign::EnlargedMediastinum) {
+                0.12
+            } else {
+                0.06
+            },
+            spine_amp: if truth.has(Sign::Scoliosis) {
+                0.08
+            } else {
+                0.0
+            },
             noise_seed: rng.next_u64(),
             nodule,
             mass,
@@ -214,7 +263,8 @@ impl Layout {
         if self.truth.right(s) {
             v.push(0);
         }
-        if self.truth.left(s) && !(self.view == View::Lateral && !v.is_empty()) {
+        // A lateral view has one lung field: draw a bilateral sign once.
+        if self.truth.left(s) && (v.is_empty() || self.view != View::Lateral) {
             v.push(1);
         }
         v
@@ -222,7 +272,11 @@ impl Layout {
 
     /// +1 when medial is towards larger `u` (image-left lung), −1 otherwise.
     fn medial(&self, k: usize) -> f32 {
-        if self.view == View::Lateral || k == 0 { 1.0 } else { -1.0 }
+        if self.view == View::Lateral || k == 0 {
+            1.0
+        } else {
+            -1.0
+        }
     }
 
     fn hilum(&self, k: usize) -> (f32, f32) {
@@ -238,7 +292,11 @@ impl Layout {
     fn pneumothorax_box(&self, k: usize) -> [f32; 4] {
         let l = &self.lungs[k];
         let lat = -self.medial(k);
-        let (u0, u1) = if lat < 0.0 { (l.cx - l.rx, l.cx + 0.2 * l.rx) } else { (l.cx - 0.2 * l.rx, l.cx + l.rx) };
+        let (u0, u1) = if lat < 0.0 {
+            (l.cx - l.rx, l.cx + 0.2 * l.rx)
+        } else {
+            (l.cx - 0.2 * l.rx, l.cx + l.rx)
+        };
         [u0, l.cy - l.ry, u1, l.cy - 0.15 * l.ry]
     }
 
@@ -252,7 +310,8 @@ impl Layout {
         if !self.truth.has(s) {
             return Vec::new();
         }
-        let per_lung = |f: &dyn Fn(usize) -> [f32; 4]| self.lungs_of(s).into_iter().map(f).collect();
+        let per_lung =
+            |f: &dyn Fn(usize) -> [f32; 4]| self.lungs_of(s).into_iter().map(f).collect();
         match s {
             Sign::Cardiomegaly => vec![self.heart.bbox()],
             Sign::AorticEnlargement => vec![self.aorta.bbox()],
@@ -270,8 +329,12 @@ impl Layout {
                 let w = self.wedge(k);
                 let us = w.map(|p| p.0);
                 let vs = w.map(|p| p.1);
-                [us.iter().cloned().fold(1.0, f32::min), vs.iter().cloned().fold(1.0, f32::min),
-                 us.iter().cloned().fold(0.0, f32::max), vs.iter().cloned().fold(0.0, f32::max)]
+                [
+                    us.iter().cloned().fold(1.0, f32::min),
+                    vs.iter().cloned().fold(1.0, f32::min),
+                    us.iter().cloned().fold(0.0, f32::max),
+                    vs.iter().cloned().fold(0.0, f32::max),
+                ]
             }),
             Sign::Consolidation => per_lung(&|k| self.consolidation(k).bbox()),
             Sign::Pneumonia => per_lung(&|k| self.pneumonia(k).bbox()),
@@ -301,16 +364,28 @@ impl Layout {
         let body = self.body;
         c.paint(body.bbox(), |u, v, o| lerp(o, 0.5, body.weight(u, v, 0.06)));
         let lv = self.lung_value;
-        let lungs = if self.view == View::Lateral { &self.lungs[..1] } else { &self.lungs[..] };
+        let lungs = if self.view == View::Lateral {
+            &self.lungs[..1]
+        } else {
+            &self.lungs[..]
+        };
         for l in lungs {
             let l = *l;
-            c.paint(l.bbox(), |u, v, o| lerp(o, lv + 0.09 * (tex.at(u, v) - 0.5), l.weight(u, v, 0.12)));
+            c.paint(l.bbox(), |u, v, o| {
+                lerp(o, lv + 0.09 * (tex.at(u, v) - 0.5), l.weight(u, v, 0.12))
+            });
         }
         self.anatomy(&mut c);
         self.signs(&mut c, &mut rng);
-        // Fine deterministic noise everywhere, then clamp.
-        let fine = ValueNoise::new(&mut rng, (size / 2).max(2) as usize);
-        c.paint([0.0, 0.0, 1.0, 1.0], |u, v, o| (o + 0.05 * (fine.at(u, v) - 0.5)).clamp(0.0, 1.0));
+        // Fine per-pixel noise (PCG-style LCG, top 24 bits) everywhere, then clamp.
+        let mut state = rng.next_u64();
+        for p in c.px.iter_mut() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = (state >> 40) as f32 / (1u64 << 24) as f32;
+            *p = (*p + 0.04 * (r - 0.5)).clamp(0.0, 1.0);
+        }
         c
     }
 
@@ -335,19 +410,29 @@ impl Layout {
                 }
             }
             View::Lateral => {
-                c.paint([0.7, 0.05, 0.9, 0.95], |u, _v, o| lerp(o, 0.78, ((0.05 - (u - 0.8).abs()) / 0.015).clamp(0.0, 1.0)));
+                c.paint([0.7, 0.05, 0.9, 0.95], |u, _v, o| {
+                    lerp(o, 0.78, ((0.05 - (u - 0.8).abs()) / 0.015).clamp(0.0, 1.0))
+                });
             }
         }
         let (h, a) = (self.heart, self.aorta);
         c.paint(h.bbox(), |u, v, o| lerp(o, 0.72, h.weight(u, v, 0.12)));
-        let abright = if self.truth.has(Sign::AorticEnlargement) { 0.76 } else { 0.68 };
+        let abright = if self.truth.has(Sign::AorticEnlargement) {
+            0.76
+        } else {
+            0.68
+        };
         c.paint(a.bbox(), |u, v, o| lerp(o, abright, a.weight(u, v, 0.2)));
     }
 
     /// Draws a clavicle from p to q; a fracture on that side breaks it with a gap and a step.
     fn clavicle(&self, c: &mut Canvas, p: (f32, f32), q: (f32, f32)) {
         let right_side = p.0 < 0.5;
-        let broken = if right_side { self.truth.right(Sign::Fracture) } else { self.truth.left(Sign::Fracture) };
+        let broken = if right_side {
+            self.truth.right(Sign::Fracture)
+        } else {
+            self.truth.left(Sign::Fracture)
+        };
         let segs: Vec<((f32, f32), (f32, f32))> = if broken {
             let m1 = (lerp(p.0, q.0, 0.45), lerp(p.1, q.1, 0.45));
             let m2 = (lerp(p.0, q.0, 0.58), lerp(p.1, q.1, 0.58) + 0.025);
@@ -356,7 +441,13 @@ impl Layout {
             vec![(p, q)]
         };
         for (a, b) in segs {
-            c.paint(seg_bbox(a, b, 0.02), |u, v, o| lerp(o, 0.85, ((0.012 - seg_dist(u, v, a, b)) / 0.006).clamp(0.0, 1.0)));
+            c.paint(seg_bbox(a, b, 0.02), |u, v, o| {
+                lerp(
+                    o,
+                    0.85,
+                    ((0.012 - seg_dist(u, v, a, b)) / 0.006).clamp(0.0, 1.0),
+                )
+            });
         }
     }
 }

@@ -41,8 +41,16 @@ fn dicom_id(rng: &mut Rng) -> String {
 }
 
 /// Writes the three gzipped CSVs under `root`; returns the image jobs.
-pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Vec<ImageJob>, SynthError> {
-    let mut meta = Table::new(root.join("mimic-cxr-2.0.0-metadata.csv.gz"), METADATA_HEADER);
+pub(crate) fn build(
+    root: &Path,
+    n: usize,
+    size: u32,
+    mut rng: Rng,
+) -> Result<Vec<ImageJob>, SynthError> {
+    let mut meta = Table::new(
+        root.join("mimic-cxr-2.0.0-metadata.csv.gz"),
+        METADATA_HEADER,
+    );
     let mut split_t = Table::new(root.join("mimic-cxr-2.0.0-split.csv.gz"), SPLIT_HEADER);
     let mut label_rows: Vec<(u64, u64, Vec<String>)> = Vec::new();
     let label_cols: Vec<&str> = CHEXPERT_HEADER.split(',').skip(2).collect();
@@ -75,9 +83,24 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
             let n_img = (1 + rng.below(3) as usize).min(left);
             left -= n_img;
             let portable = n_img == 1 && rng.chance(0.6);
-            let desc = if portable { "CHEST (PORTABLE AP)" } else { "CHEST (PA AND LAT)" };
-            let date = format!("21{:02}{:02}{:02}", 10 + rng.below(80), 1 + rng.below(12), 1 + rng.below(28));
-            let time = format!("{:02}{:02}{:02}.{:03}", rng.below(24), rng.below(60), rng.below(60), rng.below(1000));
+            let desc = if portable {
+                "CHEST (PORTABLE AP)"
+            } else {
+                "CHEST (PA AND LAT)"
+            };
+            let date = format!(
+                "21{:02}{:02}{:02}",
+                10 + rng.below(80),
+                1 + rng.below(12),
+                1 + rng.below(28)
+            );
+            let time = format!(
+                "{:02}{:02}{:02}.{:03}",
+                rng.below(24),
+                rng.below(60),
+                rng.below(60),
+                rng.below(1000)
+            );
             for i in 0..n_img {
                 let (vp, meaning, orient, view) = match (i, portable) {
                     (_, true) => ("AP", "antero-posterior", "Recumbent", View::Frontal),
@@ -87,7 +110,11 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
                     _ => ("PA", "postero-anterior", "Erect", View::Frontal),
                 };
                 // ~8 % of images carry no view information at all.
-                let (vp, meaning, orient) = if rng.chance(0.08) { ("", "", "") } else { (vp, meaning, orient) };
+                let (vp, meaning, orient) = if rng.chance(0.08) {
+                    ("", "", "")
+                } else {
+                    (vp, meaning, orient)
+                };
                 let did = dicom_id(&mut rng);
                 meta.row([
                     did.as_str(),
@@ -103,8 +130,16 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
                     meaning,
                     orient,
                 ])?;
-                split_t.row([did.as_str(), &study.to_string(), &subject.to_string(), split])?;
-                let rel = format!("files/p{}/p{subject}/s{study}/{did}.jpg", &subject.to_string()[..2]);
+                split_t.row([
+                    did.as_str(),
+                    &study.to_string(),
+                    &subject.to_string(),
+                    split,
+                ])?;
+                let rel = format!(
+                    "files/p{}/p{subject}/s{study}/{did}.jpg",
+                    &subject.to_string()[..2]
+                );
                 jobs.push(ImageJob {
                     path: root.join(rel),
                     truth: truth.clone(),
@@ -118,14 +153,22 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
                 // Reorder from CheXpert column order to MIMIC's alphabetical order.
                 let row = label_cols
                     .iter()
-                    .map(|c| chexpert::LABELS.iter().position(|l| l == c).map_or(String::new(), |k| vals[k].clone()))
+                    .map(|c| {
+                        chexpert::LABELS
+                            .iter()
+                            .position(|l| l == c)
+                            .map_or(String::new(), |k| vals[k].clone())
+                    })
                     .collect();
                 label_rows.push((subject, study, row));
             }
         }
     }
     label_rows.sort_by_key(|(subj, st, _)| (*subj, *st));
-    let mut labels = Table::new(root.join("mimic-cxr-2.0.0-chexpert.csv.gz"), CHEXPERT_HEADER);
+    let mut labels = Table::new(
+        root.join("mimic-cxr-2.0.0-chexpert.csv.gz"),
+        CHEXPERT_HEADER,
+    );
     for (subj, st, vals) in label_rows {
         let mut row = vec![subj.to_string(), st.to_string()];
         row.extend(vals);

@@ -69,7 +69,12 @@ pub struct SynthConfig {
 impl SynthConfig {
     /// Defaults (120 images of 256 px per dataset, seed 0) writing into `out`.
     pub fn new(out: impl Into<PathBuf>) -> Self {
-        SynthConfig { out: out.into(), images_per_dataset: 120, image_size: 256, seed: 0 }
+        SynthConfig {
+            out: out.into(),
+            images_per_dataset: 120,
+            image_size: 256,
+            seed: 0,
+        }
     }
 }
 
@@ -120,10 +125,14 @@ pub enum SynthError {
 /// Existing files with the same names are overwritten; nothing else is removed.
 pub fn synthesize(cfg: &SynthConfig) -> Result<SynthReport, SynthError> {
     if cfg.images_per_dataset < 12 {
-        return Err(SynthError::Config { reason: format!("images_per_dataset {} < 12", cfg.images_per_dataset) });
+        return Err(SynthError::Config {
+            reason: format!("images_per_dataset {} < 12", cfg.images_per_dataset),
+        });
     }
     if !(32..=4096).contains(&cfg.image_size) {
-        return Err(SynthError::Config { reason: format!("image_size {} not in 32..=4096", cfg.image_size) });
+        return Err(SynthError::Config {
+            reason: format!("image_size {} not in 32..=4096", cfg.image_size),
+        });
     }
     let base = Rng::new(cfg.seed);
     let n = cfg.images_per_dataset;
@@ -153,7 +162,9 @@ pub fn synthesize(cfg: &SynthConfig) -> Result<SynthReport, SynthError> {
     let root = cfg.out.join("uka");
     let js = uka::build(&root, n, base.fork(6))?;
     add("uka", root, js, n);
-    report.alternates.push(("vindr".to_string(), kaggle, n_kaggle));
+    report
+        .alternates
+        .push(("vindr".to_string(), kaggle, n_kaggle));
 
     write::run_jobs(&jobs, cfg.image_size)?;
     Ok(report)

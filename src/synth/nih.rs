@@ -37,8 +37,16 @@ const FINDINGS: [(&str, Sign); 14] = [
 
 /// `Finding Labels` value for a truth: pipe-joined names or `No Finding`.
 fn finding_labels(t: &Truth) -> String {
-    let names: Vec<&str> = FINDINGS.iter().filter(|(_, s)| t.has(*s)).map(|(n, _)| *n).collect();
-    if names.is_empty() { "No Finding".to_string() } else { names.join("|") }
+    let names: Vec<&str> = FINDINGS
+        .iter()
+        .filter(|(_, s)| t.has(*s))
+        .map(|(n, _)| *n)
+        .collect();
+    if names.is_empty() {
+        "No Finding".to_string()
+    } else {
+        names.join("|")
+    }
 }
 
 /// Writes the CSV and split lists under `root`; returns the image jobs.

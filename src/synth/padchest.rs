@@ -26,24 +26,87 @@ pub(crate) const CSV_NAME: &str = "PADCHEST_chest_x_ray_images_labels_160K_01.02
 
 /// (PadChest term, sign, stemmed Spanish report phrase, location terms).
 const TERMS: [(&str, Sign, &str, &[&str]); 13] = [
-    ("pleural effusion", Sign::Effusion, "derram pleural", &["loc pleural", "loc costophrenic angle"]),
-    ("cardiomegaly", Sign::Cardiomegaly, "cardiomegali", &["loc cardiac"]),
-    ("pneumonia", Sign::Pneumonia, "neumoni", &["loc lobar", "loc middle lobe"]),
-    ("atelectasis", Sign::Atelectasis, "atelectasi laminar", &["loc basal", "loc lower lobe"]),
-    ("consolidation", Sign::Consolidation, "consolidacion", &["loc basal", "loc lobar"]),
-    ("pneumothorax", Sign::Pneumothorax, "neumotorax", &["loc apical", "loc pleural"]),
+    (
+        "pleural effusion",
+        Sign::Effusion,
+        "derram pleural",
+        &["loc pleural", "loc costophrenic angle"],
+    ),
+    (
+        "cardiomegaly",
+        Sign::Cardiomegaly,
+        "cardiomegali",
+        &["loc cardiac"],
+    ),
+    (
+        "pneumonia",
+        Sign::Pneumonia,
+        "neumoni",
+        &["loc lobar", "loc middle lobe"],
+    ),
+    (
+        "atelectasis",
+        Sign::Atelectasis,
+        "atelectasi laminar",
+        &["loc basal", "loc lower lobe"],
+    ),
+    (
+        "consolidation",
+        Sign::Consolidation,
+        "consolidacion",
+        &["loc basal", "loc lobar"],
+    ),
+    (
+        "pneumothorax",
+        Sign::Pneumothorax,
+        "neumotorax",
+        &["loc apical", "loc pleural"],
+    ),
     ("emphysema", Sign::Emphysema, "enfisem", &["loc upper lobe"]),
-    ("hiatal hernia", Sign::Hernia, "herni hiat", &["loc retrocardiac"]),
-    ("scoliosis", Sign::Scoliosis, "escoliosis", &["loc dorsal vertebrae"]),
-    ("aortic elongation", Sign::AorticEnlargement, "elongacion aortic", &["loc aortic"]),
-    ("pleural thickening", Sign::PleuralThickening, "engros pleural", &["loc pleural", "loc apical"]),
-    ("nodule", Sign::Nodule, "nodul pulmonar", &["loc lung field"]),
-    ("infiltrates", Sign::Infiltration, "infiltr", &["loc hemithorax"]),
+    (
+        "hiatal hernia",
+        Sign::Hernia,
+        "herni hiat",
+        &["loc retrocardiac"],
+    ),
+    (
+        "scoliosis",
+        Sign::Scoliosis,
+        "escoliosis",
+        &["loc dorsal vertebrae"],
+    ),
+    (
+        "aortic elongation",
+        Sign::AorticEnlargement,
+        "elongacion aortic",
+        &["loc aortic"],
+    ),
+    (
+        "pleural thickening",
+        Sign::PleuralThickening,
+        "engros pleural",
+        &["loc pleural", "loc apical"],
+    ),
+    (
+        "nodule",
+        Sign::Nodule,
+        "nodul pulmonar",
+        &["loc lung field"],
+    ),
+    (
+        "infiltrates",
+        Sign::Infiltration,
+        "infiltr",
+        &["loc hemithorax"],
+    ),
 ];
 
 /// Terms with no sign, added at random: (term, report phrase, probability).
-const EXTRAS: [(&str, &str, f32); 3] =
-    [("chronic changes", "cambi pulmonar cronic", 0.15), ("kyphosis", "cifosis", 0.08), ("unchanged", "sin cambi", 0.08)];
+const EXTRAS: [(&str, &str, f32); 3] = [
+    ("chronic changes", "cambi pulmonar cronic", 0.15),
+    ("kyphosis", "cifosis", 0.08),
+    ("unchanged", "sin cambi", 0.08),
+];
 
 fn py_list(items: &[String]) -> String {
     let inner: Vec<String> = items.iter().map(|s| format!("'{s}'")).collect();
@@ -65,7 +128,9 @@ fn np_list(items: &[String]) -> String {
 
 /// A stable fake UMLS CUI (`C` + 7 digits) for a term (FNV-1a hash).
 fn cui(term: &str) -> String {
-    let h = term.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let h = term.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     format!("C{:07}", h % 10_000_000)
 }
 
@@ -97,20 +162,41 @@ fn label_cells(t: &Truth, rng: &mut Rng) -> [String; 6] {
         }
     }
     if !t.any() && rng.chance(0.05) {
-        return [" .".into(), "['']".into(), "[]".into(), "[['']]".into(), "['']".into(), "[]".into()];
+        return [
+            " .".into(),
+            "['']".into(),
+            "[]".into(),
+            "[['']]".into(),
+            "['']".into(),
+            "[]".into(),
+        ];
     }
-    if !t.any() {
+    // No PadChest term applies (healthy, or only signs PadChest does not name here).
+    if terms.iter().all(|x| EXTRAS.iter().any(|e| e.0 == x.0)) {
         terms.insert(0, ("normal".into(), "sin hallazg patolog".into(), vec![]));
     }
     // Shuffle (Fisher–Yates) so the order varies like the real lists.
     for i in (1..terms.len()).rev() {
         terms.swap(i, rng.below(i as u64 + 1) as usize);
     }
-    let report = format!(" {} .", terms.iter().map(|x| x.1.as_str()).collect::<Vec<_>>().join(" . "));
+    let report = format!(
+        " {} .",
+        terms
+            .iter()
+            .map(|x| x.1.as_str())
+            .collect::<Vec<_>>()
+            .join(" . ")
+    );
     let labels: Vec<String> = terms
         .iter()
         .enumerate()
-        .map(|(i, x)| if i > 0 && rng.chance(0.4) { format!(" {}", x.0) } else { x.0.clone() })
+        .map(|(i, x)| {
+            if i > 0 && rng.chance(0.4) {
+                format!(" {}", x.0)
+            } else {
+                x.0.clone()
+            }
+        })
         .collect();
     let mut locs: Vec<String> = Vec::new();
     for l in terms.iter().flat_map(|x| x.2.iter()) {
@@ -120,9 +206,19 @@ fn label_cells(t: &Truth, rng: &mut Rng) -> [String; 6] {
     }
     let sentences: Vec<String> = terms
         .iter()
-        .map(|x| py_list(&std::iter::once(x.0.clone()).chain(x.2.iter().cloned()).collect::<Vec<_>>()))
+        .map(|x| {
+            py_list(
+                &std::iter::once(x.0.clone())
+                    .chain(x.2.iter().cloned())
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect();
-    let label_cuis: Vec<String> = terms.iter().filter(|x| x.0 != "normal").map(|x| cui(&x.0)).collect();
+    let label_cuis: Vec<String> = terms
+        .iter()
+        .filter(|x| x.0 != "normal")
+        .map(|x| cui(&x.0))
+        .collect();
     let loc_cuis: Vec<String> = locs.iter().map(|l| cui(l)).collect();
     [
         report,
@@ -140,7 +236,12 @@ fn base36(rng: &mut Rng, n: usize) -> String {
 }
 
 /// Writes the gzipped label table under `root`; returns the image jobs.
-pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Vec<ImageJob>, SynthError> {
+pub(crate) fn build(
+    root: &Path,
+    n: usize,
+    size: u32,
+    mut rng: Rng,
+) -> Result<Vec<ImageJob>, SynthError> {
     let mut table = Table::new(root.join(CSV_NAME), HEADER);
     let mut jobs = Vec::with_capacity(n);
     let mut row_idx = 0usize;
@@ -148,7 +249,8 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
         let len = 36 + rng.below(4) as usize;
         let patient_id = rng.digits(len);
         let mut truth = Truth::draw(&mut rng);
-        let (mut study, mut study_year, mut report_id, mut lateral_ok) = (String::new(), 0, 0, false);
+        let (mut study, mut study_year, mut report_id, mut lateral_ok) =
+            (String::new(), 0, 0, false);
         let mut date = String::new();
         let mut cells = label_cells(&truth, &mut rng);
         for k in 0..p.count {
@@ -159,15 +261,31 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
                 }
                 study = rng.digits(38);
                 study_year = 2014 + rng.below(4) as u32;
-                date = format!("{study_year}{:02}{:02}", 1 + rng.below(12), 1 + rng.below(28));
+                date = format!(
+                    "{study_year}{:02}{:02}",
+                    1 + rng.below(12),
+                    1 + rng.below(28)
+                );
                 report_id = 4_000_000 + rng.below(2_000_000);
                 cells = label_cells(&truth, &mut rng);
             }
             let (projection, vp_dicom, view) = if lateral {
-                ("L", if rng.chance(0.5) { "LATERAL" } else { "LL" }, View::Lateral)
+                (
+                    "L",
+                    if rng.chance(0.5) { "LATERAL" } else { "LL" },
+                    View::Lateral,
+                )
             } else {
                 match rng.below(20) {
-                    0..=10 => ("PA", if rng.chance(0.5) { "POSTEROANTERIOR" } else { "PA" }, View::Frontal),
+                    0..=10 => (
+                        "PA",
+                        if rng.chance(0.5) {
+                            "POSTEROANTERIOR"
+                        } else {
+                            "PA"
+                        },
+                        View::Frontal,
+                    ),
                     11..=13 => ("AP", "AP", View::Frontal),
                     _ => ("AP_horizontal", "nan", View::Frontal),
                 }
@@ -190,7 +308,12 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
                 "Manual review of DICOM fields".to_string(),
                 "No".to_string(),
                 if philips { "DX" } else { "CR" }.to_string(),
-                if philips { "PhilipsMedicalSystems" } else { "ImagingDynamicsCompanyLtd" }.to_string(),
+                if philips {
+                    "PhilipsMedicalSystems"
+                } else {
+                    "ImagingDynamicsCompanyLtd"
+                }
+                .to_string(),
                 "MONOCHROME2".to_string(),
                 "0".to_string(),
                 "None".to_string(),
@@ -200,15 +323,30 @@ pub(crate) fn build(root: &Path, n: usize, size: u32, mut rng: Rng) -> Result<Ve
                 "4095".to_string(),
                 size.to_string(),
                 size.to_string(),
-                if philips { "None".to_string() } else { (200 + 50 * rng.below(5)).to_string() },
+                if philips {
+                    "None".to_string()
+                } else {
+                    (200 + 50 * rng.below(5)).to_string()
+                },
                 (1 + rng.below(10)).to_string(),
                 (1000 * (1 + rng.below(10))).to_string(),
                 (5 + rng.below(20)).to_string(),
-                if philips { (250 + rng.below(200)).to_string() } else { "None".to_string() },
+                if philips {
+                    (250 + rng.below(200)).to_string()
+                } else {
+                    "None".to_string()
+                },
                 report_id.to_string(),
             ];
             row.push(cells[0].clone());
-            row.push(if rng.chance(0.27) { "Physician" } else { "RNN_model" }.to_string());
+            row.push(
+                if rng.chance(0.27) {
+                    "Physician"
+                } else {
+                    "RNN_model"
+                }
+                .to_string(),
+            );
             row.extend(cells[1..].iter().cloned());
             table.row(&row)?;
             jobs.push(ImageJob {

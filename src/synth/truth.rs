@@ -53,14 +53,20 @@ impl Rng {
     /// `n` lowercase hex digits.
     pub(crate) fn hex(&mut self, n: usize) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        (0..n).map(|_| HEX[self.below(16) as usize] as char).collect()
+        (0..n)
+            .map(|_| HEX[self.below(16) as usize] as char)
+            .collect()
     }
 
     /// `n` decimal digits, the first one non-zero.
     pub(crate) fn digits(&mut self, n: usize) -> String {
         (0..n)
             .map(|i| {
-                let d = if i == 0 { 1 + self.below(9) } else { self.below(10) };
+                let d = if i == 0 {
+                    1 + self.below(9)
+                } else {
+                    self.below(10)
+                };
                 char::from(b'0' + d as u8)
             })
             .collect()
@@ -156,7 +162,11 @@ pub(crate) struct Truth {
 impl Truth {
     /// A truth with no findings.
     pub(crate) fn healthy() -> Self {
-        Truth { present: [false; N_SIGNS], side: [Side::Both; N_SIGNS], severity: [0.0; N_SIGNS] }
+        Truth {
+            present: [false; N_SIGNS],
+            side: [Side::Both; N_SIGNS],
+            severity: [0.0; N_SIGNS],
+        }
     }
 
     /// Draws a fresh truth: healthy with [`P_HEALTHY`], otherwise each sign
@@ -194,17 +204,23 @@ impl Truth {
         };
     }
 
-    /// A follow-up image of the same patient: each sign flips with probability 0.25.
+    /// A follow-up image of the same patient: unchanged (40 %), a fresh draw
+    /// (30 %), or one sign toggled (30 %). Keeps the healthy share near
+    /// [`P_HEALTHY`] across follow-ups.
     pub(crate) fn evolve(&self, rng: &mut Rng) -> Self {
+        let r = rng.f32();
+        if r < 0.4 {
+            return self.clone();
+        }
+        if r < 0.7 {
+            return Truth::draw(rng);
+        }
         let mut t = self.clone();
-        for s in ALL_SIGNS {
-            if rng.chance(0.25) {
-                if t.has(s) {
-                    t.present[s as usize] = false;
-                } else if rng.chance(P_SIGN) {
-                    t.set(s, rng);
-                }
-            }
+        let s = ALL_SIGNS[rng.below(N_SIGNS as u64) as usize];
+        if t.has(s) {
+            t.present[s as usize] = false;
+        } else {
+            t.set(s, rng);
         }
         t
     }
@@ -219,7 +235,11 @@ impl Truth {
 
     /// Intensity scale in [0.6, 1.0] (0 when absent).
     pub(crate) fn severity(&self, s: Sign) -> f32 {
-        if self.has(s) { self.severity[s as usize] } else { 0.0 }
+        if self.has(s) {
+            self.severity[s as usize]
+        } else {
+            0.0
+        }
     }
 
     /// Present on the patient's right (or both sides).

@@ -42,20 +42,31 @@ fn infiltrates(t: &Truth, right: bool) -> (bool, f32) {
     let signs = [Sign::Pneumonia, Sign::Consolidation, Sign::Infiltration];
     let on = |s: Sign| if right { t.right(s) } else { t.left(s) };
     let present = signs.iter().any(|s| on(*s));
-    let sev = signs.iter().filter(|s| on(**s)).map(|s| t.severity(*s)).fold(0.0, f32::max);
+    let sev = signs
+        .iter()
+        .filter(|s| on(**s))
+        .map(|s| t.severity(*s))
+        .fold(0.0, f32::max);
     (present, sev)
 }
 
 /// The 10 graded cells, blank (not assessed) with probability 0.02 each.
 fn grades(t: &Truth, rng: &mut Rng) -> Vec<String> {
     let mut g = Vec::with_capacity(10);
-    let cardio = grade(t.has(Sign::Cardiomegaly), t.severity(Sign::Cardiomegaly), rng);
-    g.push(if cardio == 0 && rng.chance(0.03) { 5 } else { cardio });
+    let cardio = grade(
+        t.has(Sign::Cardiomegaly),
+        t.severity(Sign::Cardiomegaly),
+        rng,
+    );
+    g.push(if cardio == 0 && rng.chance(0.03) {
+        5
+    } else {
+        cardio
+    });
     g.push(grade(t.has(Sign::Edema), t.severity(Sign::Edema), rng));
-    for s in [Sign::Effusion] {
-        g.push(grade(t.right(s), t.severity(s), rng));
-        g.push(grade(t.left(s), t.severity(s), rng));
-    }
+    let e = Sign::Effusion;
+    g.push(grade(t.right(e), t.severity(e), rng));
+    g.push(grade(t.left(e), t.severity(e), rng));
     for right in [true, false] {
         let (p, sev) = infiltrates(t, right);
         g.push(grade(p, sev, rng));
@@ -64,7 +75,15 @@ fn grades(t: &Truth, rng: &mut Rng) -> Vec<String> {
         g.push(grade(t.right(s), t.severity(s), rng));
         g.push(grade(t.left(s), t.severity(s), rng));
     }
-    g.into_iter().map(|v| if rng.chance(0.02) { String::new() } else { v.to_string() }).collect()
+    g.into_iter()
+        .map(|v| {
+            if rng.chance(0.02) {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Writes `UKA_CXR_labels.csv` under `root`; returns the image jobs.
@@ -118,12 +137,22 @@ pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>
                     view_position: view.to_string(),
                     bits_stored: 12,
                     monochrome1: rng.chance(0.5),
-                    rescale: if rng.chance(0.3) { Some((1.0, -1024.0)) } else { None },
+                    rescale: if rng.chance(0.3) {
+                        Some((1.0, -1024.0))
+                    } else {
+                        None
+                    },
                 }))
             } else {
                 Encoding::Jpeg { quality: 90 }
             };
-            jobs.push(ImageJob { path: root.join(&rel), truth: truth.clone(), view: View::Frontal, seed: rng.next_u64(), encoding });
+            jobs.push(ImageJob {
+                path: root.join(&rel),
+                truth: truth.clone(),
+                view: View::Frontal,
+                seed: rng.next_u64(),
+                encoding,
+            });
         }
     }
     table.finish(false)?;

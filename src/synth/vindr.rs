@@ -25,18 +25,52 @@ use super::write::{Encoding, ImageJob, Table};
 
 /// The 28 PhysioNet label columns (train spelling; test says "Other disease").
 pub(crate) const LABELS: [&str; 28] = [
-    "Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Clavicle fracture",
-    "Consolidation", "Edema", "Emphysema", "Enlarged PA", "ILD", "Infiltration", "Lung Opacity",
-    "Lung cavity", "Lung cyst", "Mediastinal shift", "Nodule/Mass", "Pleural effusion",
-    "Pleural thickening", "Pneumothorax", "Pulmonary fibrosis", "Rib fracture", "Other lesion",
-    "COPD", "Lung tumor", "Pneumonia", "Tuberculosis", "Other diseases", "No finding",
+    "Aortic enlargement",
+    "Atelectasis",
+    "Calcification",
+    "Cardiomegaly",
+    "Clavicle fracture",
+    "Consolidation",
+    "Edema",
+    "Emphysema",
+    "Enlarged PA",
+    "ILD",
+    "Infiltration",
+    "Lung Opacity",
+    "Lung cavity",
+    "Lung cyst",
+    "Mediastinal shift",
+    "Nodule/Mass",
+    "Pleural effusion",
+    "Pleural thickening",
+    "Pneumothorax",
+    "Pulmonary fibrosis",
+    "Rib fracture",
+    "Other lesion",
+    "COPD",
+    "Lung tumor",
+    "Pneumonia",
+    "Tuberculosis",
+    "Other diseases",
+    "No finding",
 ];
 
 /// Kaggle classes 0..=13 (14 is "No finding").
 pub(crate) const KAGGLE_CLASSES: [&str; 14] = [
-    "Aortic enlargement", "Atelectasis", "Calcification", "Cardiomegaly", "Consolidation", "ILD",
-    "Infiltration", "Lung Opacity", "Nodule/Mass", "Other lesion", "Pleural effusion",
-    "Pleural thickening", "Pneumothorax", "Pulmonary fibrosis",
+    "Aortic enlargement",
+    "Atelectasis",
+    "Calcification",
+    "Cardiomegaly",
+    "Consolidation",
+    "ILD",
+    "Infiltration",
+    "Lung Opacity",
+    "Nodule/Mass",
+    "Other lesion",
+    "Pleural effusion",
+    "Pleural thickening",
+    "Pneumothorax",
+    "Pulmonary fibrosis",
 ];
 
 /// Signs behind a VinDr label (empty: never drawn, always 0 in the truth).
@@ -75,7 +109,11 @@ fn read(t: &Truth, rng: &mut Rng) -> Vec<bool> {
         .iter()
         .map(|l| {
             let r = rng.f32();
-            if truth_label(t, l) { r < 0.85 } else { !signs_of(l).is_empty() && r < 0.01 }
+            if truth_label(t, l) {
+                r < 0.85
+            } else {
+                !signs_of(l).is_empty() && r < 0.01
+            }
         })
         .collect()
 }
@@ -89,13 +127,31 @@ fn row01(id: &str, rad: Option<&str>, finds: &[bool]) -> Vec<String> {
 }
 
 /// Writes both VinDr layouts; returns the image jobs and the Kaggle image count.
-pub(crate) fn build(root: &Path, kaggle: &Path, n: usize, size: u32, mut rng: Rng) -> Result<(Vec<ImageJob>, usize), SynthError> {
+pub(crate) fn build(
+    root: &Path,
+    kaggle: &Path,
+    n: usize,
+    size: u32,
+    mut rng: Rng,
+) -> Result<(Vec<ImageJob>, usize), SynthError> {
     let n_test = (n / 6).max(2);
     let header_train = format!("image_id,rad_id,{}", LABELS.join(","));
-    let header_test = format!("image_id,{}", LABELS.join(",").replace("Other diseases", "Other disease"));
-    let mut train = Table::new(root.join("annotations").join("image_labels_train.csv"), &header_train);
-    let mut test = Table::new(root.join("annotations").join("image_labels_test.csv"), &header_test);
-    let mut kag = Table::new(kaggle.join("train.csv"), "image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max");
+    let header_test = format!(
+        "image_id,{}",
+        LABELS.join(",").replace("Other diseases", "Other disease")
+    );
+    let mut train = Table::new(
+        root.join("annotations").join("image_labels_train.csv"),
+        &header_train,
+    );
+    let mut test = Table::new(
+        root.join("annotations").join("image_labels_test.csv"),
+        &header_test,
+    );
+    let mut kag = Table::new(
+        kaggle.join("train.csv"),
+        "image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max",
+    );
     let mut jobs = Vec::with_capacity(n + n - n_test);
     let s = size as f32;
     for i in 0..n {
@@ -116,16 +172,29 @@ pub(crate) fn build(root: &Path, kaggle: &Path, n: usize, size: u32, mut rng: Rn
             bits_stored: bits,
             monochrome1: i % 2 == 1,
             rescale: match i % 3 {
-                0 => Some(if i % 2 == 0 { (1.0, -1024.0) } else { (2.0, 0.0) }),
+                0 => Some(if i % 2 == 0 {
+                    (1.0, -1024.0)
+                } else {
+                    (2.0, 0.0)
+                }),
                 _ => None,
             },
         };
         let split = if is_test { "test" } else { "train" };
         let file = format!("{id}.dicom");
-        let job = |path| ImageJob { path, truth: truth.clone(), view: View::Frontal, seed, encoding: Encoding::Dicom(Box::new(spec.clone())) };
+        let job = |path| ImageJob {
+            path,
+            truth: truth.clone(),
+            view: View::Frontal,
+            seed,
+            encoding: Encoding::Dicom(Box::new(spec.clone())),
+        };
         jobs.push(job(root.join(split).join(&file)));
         if is_test {
-            let finds: Vec<bool> = LABELS[..27].iter().map(|l| truth_label(&truth, l)).collect();
+            let finds: Vec<bool> = LABELS[..27]
+                .iter()
+                .map(|l| truth_label(&truth, l))
+                .collect();
             test.row(row01(&id, None, &finds))?;
             continue;
         }
@@ -149,22 +218,50 @@ pub(crate) fn build(root: &Path, kaggle: &Path, n: usize, size: u32, mut rng: Rn
                     continue;
                 }
                 any = true;
-                let mut boxes: Vec<[f32; 4]> = signs_of(cname).iter().flat_map(|sg| layout.boxes(*sg)).take(3).collect();
+                let mut boxes: Vec<[f32; 4]> = signs_of(cname)
+                    .iter()
+                    .flat_map(|sg| layout.boxes(*sg))
+                    .take(3)
+                    .collect();
                 if boxes.is_empty() {
                     // A false positive: a small box somewhere over the lungs.
                     let (u, v) = (rng.range(0.2, 0.7), rng.range(0.25, 0.6));
                     boxes.push([u, v, u + 0.1, v + 0.1]);
                 }
                 for b in boxes {
-                    let j: Vec<f32> = b.iter().map(|x| (x + rng.range(-0.015, 0.015)).clamp(0.0, 1.0)).collect();
+                    let j: Vec<f32> = b
+                        .iter()
+                        .map(|x| (x + rng.range(-0.015, 0.015)).clamp(0.0, 1.0))
+                        .collect();
                     let (x0, x1) = (j[0].min(j[2]), j[0].max(j[2]));
                     let (y0, y1) = (j[1].min(j[3]), j[1].max(j[3]));
-                    let px: Vec<String> = [x0, y0, x1, y1].iter().map(|x| format!("{:.1}", (x * s).round())).collect();
-                    kag.row([id.clone(), cname.to_string(), cid.to_string(), rad.clone(), px[0].clone(), px[1].clone(), px[2].clone(), px[3].clone()])?;
+                    let px: Vec<String> = [x0, y0, x1, y1]
+                        .iter()
+                        .map(|x| format!("{:.1}", (x * s).round()))
+                        .collect();
+                    kag.row([
+                        id.clone(),
+                        cname.to_string(),
+                        cid.to_string(),
+                        rad.clone(),
+                        px[0].clone(),
+                        px[1].clone(),
+                        px[2].clone(),
+                        px[3].clone(),
+                    ])?;
                 }
             }
             if !any {
-                kag.row([id.as_str(), "No finding", "14", rad.as_str(), "", "", "", ""])?;
+                kag.row([
+                    id.as_str(),
+                    "No finding",
+                    "14",
+                    rad.as_str(),
+                    "",
+                    "",
+                    "",
+                    "",
+                ])?;
             }
         }
     }

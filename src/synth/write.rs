@@ -44,7 +44,10 @@ pub(crate) struct ImageJob {
 
 /// Creates `dir` and its parents.
 pub(crate) fn mkdir(dir: &Path) -> Result<(), SynthError> {
-    fs::create_dir_all(dir).map_err(|source| SynthError::Io { path: dir.to_path_buf(), source })
+    fs::create_dir_all(dir).map_err(|source| SynthError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes `bytes` to `path` (creating parent folders), gzip-compressed when
@@ -54,7 +57,10 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<(), Sy
     if let Some(parent) = path.parent() {
         mkdir(parent)?;
     }
-    let io = |source| SynthError::Io { path: path.to_path_buf(), source };
+    let io = |source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = fs::File::create(path).map_err(io)?;
     let mut w = BufWriter::new(file);
     if gzip {
@@ -80,7 +86,10 @@ impl Table {
     pub(crate) fn new(path: PathBuf, header: &str) -> Self {
         let mut buf = header.as_bytes().to_vec();
         buf.push(b'\n');
-        let w = csv::WriterBuilder::new().has_headers(false).flexible(true).from_writer(buf);
+        let w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_writer(buf);
         Table { path, w }
     }
 
@@ -91,16 +100,21 @@ impl Table {
         S: AsRef<[u8]>,
     {
         let path = &self.path;
-        self.w.write_record(fields).map_err(|source| SynthError::Csv { path: path.clone(), source })
+        self.w
+            .write_record(fields)
+            .map_err(|source| SynthError::Csv {
+                path: path.clone(),
+                source,
+            })
     }
 
     /// Writes the table to its path, gzip-compressed when `gzip` is set.
     pub(crate) fn finish(self, gzip: bool) -> Result<(), SynthError> {
         let path = self.path;
-        let bytes = self
-            .w
-            .into_inner()
-            .map_err(|e| SynthError::Io { path: path.clone(), source: e.into_error() })?;
+        let bytes = self.w.into_inner().map_err(|e| SynthError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?;
         write_file(&path, &bytes, gzip)
     }
 }
@@ -127,15 +141,26 @@ fn run_job(job: &ImageJob, size: u32) -> Result<(), SynthError> {
         mkdir(parent)?;
     }
     let path = &job.path;
-    let img_err = |source| SynthError::Image { path: path.clone(), source };
+    let img_err = |source| SynthError::Image {
+        path: path.clone(),
+        source,
+    };
     match &job.encoding {
         Encoding::Png8 | Encoding::Jpeg { .. } => {
-            let px: Vec<u8> = canvas.px.iter().map(|p| (p * 255.0).round() as u8).collect();
+            let px: Vec<u8> = canvas
+                .px
+                .iter()
+                .map(|p| (p * 255.0).round() as u8)
+                .collect();
             let buf: ImageBuffer<Luma<u8>, Vec<u8>> = ImageBuffer::from_raw(size, size, px)
-                .ok_or_else(|| SynthError::Config { reason: format!("bad buffer size for {}", path.display()) })?;
+                .ok_or_else(|| SynthError::Config {
+                    reason: format!("bad buffer size for {}", path.display()),
+                })?;
             let mut out = Vec::new();
             match job.encoding {
-                Encoding::Jpeg { quality } => buf.write_with_encoder(JpegEncoder::new_with_quality(&mut out, quality)),
+                Encoding::Jpeg { quality } => {
+                    buf.write_with_encoder(JpegEncoder::new_with_quality(&mut out, quality))
+                }
                 _ => buf.write_with_encoder(PngEncoder::new(&mut out)),
             }
             .map_err(img_err)?;
@@ -145,9 +170,12 @@ fn run_job(job: &ImageJob, size: u32) -> Result<(), SynthError> {
             let m = *max as f32;
             let px: Vec<u16> = canvas.px.iter().map(|p| (p * m).round() as u16).collect();
             let buf: ImageBuffer<Luma<u16>, Vec<u16>> = ImageBuffer::from_raw(size, size, px)
-                .ok_or_else(|| SynthError::Config { reason: format!("bad buffer size for {}", path.display()) })?;
+                .ok_or_else(|| SynthError::Config {
+                    reason: format!("bad buffer size for {}", path.display()),
+                })?;
             let mut out = Vec::new();
-            buf.write_with_encoder(PngEncoder::new(&mut out)).map_err(img_err)?;
+            buf.write_with_encoder(PngEncoder::new(&mut out))
+                .map_err(img_err)?;
             write_file(path, &out, false)
         }
         Encoding::Dicom(spec) => write_dicom(path, &canvas, spec),

@@ -21,3 +21,4 @@ pub mod harmonize;
 pub mod store;
 pub mod prep;
 pub mod stats;
+pub mod synth;

@@ -14,3 +14,5 @@ mod harmonize;
 mod pixels;
 // ingest with images: layouts, rejects, path escapes, re-ingest, resume
 mod ingest_images;
+// synth: the synthetic corpus is written in the six native layouts
+mod synth;

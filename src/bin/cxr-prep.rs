@@ -132,6 +132,34 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutFormat,
     },
+    /// Write a small synthetic corpus in the six datasets' native layouts
+    Synth {
+        /// Output folder (one sub-folder per dataset, plus vindr-kaggle)
+        #[arg(long)]
+        out: PathBuf,
+        /// Images per dataset
+        #[arg(long, default_value_t = 120)]
+        n: usize,
+        /// Image side in pixels
+        #[arg(long, default_value_t = 256)]
+        size: u32,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// The embedded default: synth -> ingest all six -> stats, in OUT/data and OUT/store
+    Demo {
+        #[arg(long, default_value = "cxr-demo")]
+        out: PathBuf,
+        /// Images per dataset
+        #[arg(long, default_value_t = 120)]
+        n: usize,
+        /// Stored image side in pixels
+        #[arg(long, default_value_t = 224)]
+        size: u32,
+        /// Decoding threads (0 = all cores)
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
     /// Print the store schema (JSON) and the finding vocabulary (TOML), or write them to DIR
     Schema {
         #[arg(long)]
@@ -190,6 +218,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OutFormat::Json => Format::Json,
             };
             print!("{}", render(&stats, format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth { out, n, size, seed } => {
+            let cfg = cxr::synth::SynthConfig { out, images_per_dataset: n, image_size: size, seed };
+            let report = cxr::synth::synthesize(&cfg)?;
+            for (name, root, n) in report.datasets.iter().chain(&report.alternates) {
+                println!("{name:<9} {n:>5} images  --root {}", root.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { out, n, size, threads } => {
+            let report = cxr::prep::demo::run_demo(&out, n, size, threads)?;
+            for s in &report.ingests {
+                print!("{s}");
+            }
+            let stats = cxr::stats::compute(&report.store, None, None)?;
+            println!("\n{}", render(&stats, Format::Table));
+            println!("synthetic data (not real radiographs) in {}; store in {}", report.data.display(), report.store.display());
+            println!("next: cxr-prep stats {} --format csv", report.store.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema { write } => {

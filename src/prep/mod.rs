@@ -1,5 +1,6 @@
 //! The `cxr-prep ingest` orchestration: ingest → harmonize → store for one dataset.
 
+pub mod demo;
 pub mod options;
 pub mod process;
 pub mod run;

@@ -16,3 +16,5 @@ mod pixels;
 mod ingest_images;
 // synth: the synthetic corpus is written in the six native layouts
 mod synth;
+// ingest: the six synthetic native layouts end to end, without DICOM identifiers in the store
+mod synth_ingest;

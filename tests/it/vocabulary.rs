@@ -88,3 +88,76 @@ fn padchest_term_table_covers_the_study_labels() {
     }
     assert!(m.labels.map.len() >= 190, "term table has {} terms", m.labels.map.len());
 }
+
+/// Every source label of the five column/token datasets, with the findings it must map to,
+/// written out independently of the manifests (PadChest's 193 terms are covered by the term
+/// table test above and by `scripts/check_full_counts.py` on the full CSV).
+#[test]
+fn every_source_label_maps_as_documented() {
+    let chexpert_like = [
+        ("No Finding", "no_finding"), ("Enlarged Cardiomediastinum", "enlarged_cardiomediastinum"),
+        ("Cardiomegaly", "cardiomegaly"), ("Lung Opacity", "lung_opacity"), ("Lung Lesion", "lung_lesion"),
+        ("Edema", "edema"), ("Consolidation", "consolidation"), ("Pneumonia", "pneumonia"),
+        ("Atelectasis", "atelectasis"), ("Pneumothorax", "pneumothorax"), ("Pleural Effusion", "pleural_effusion"),
+        ("Pleural Other", "pleural_other"), ("Fracture", "fracture"), ("Support Devices", "support_devices"),
+    ];
+    let mut table: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for (l, f) in chexpert_like {
+        table.push(("chexpert", l, vec![f]));
+        table.push(("mimic", l, vec![f]));
+    }
+    table.push(("mimic", "Airspace Opacity", vec!["lung_opacity"]));
+    for (l, f) in [
+        ("No Finding", "no_finding"), ("Atelectasis", "atelectasis"), ("Cardiomegaly", "cardiomegaly"),
+        ("Consolidation", "consolidation"), ("Edema", "edema"), ("Effusion", "pleural_effusion"),
+        ("Emphysema", "emphysema"), ("Fibrosis", "fibrosis"), ("Hernia", "hernia"), ("Infiltration", "infiltration"),
+        ("Mass", "mass"), ("Nodule", "nodule"), ("Pleural_Thickening", "pleural_thickening"),
+        ("Pneumonia", "pneumonia"), ("Pneumothorax", "pneumothorax"),
+    ] {
+        table.push(("nih", l, vec![f]));
+    }
+    for (l, f) in [
+        ("Aortic enlargement", vec!["aortic_enlargement"]), ("Atelectasis", vec!["atelectasis"]),
+        ("Calcification", vec!["calcification"]), ("Cardiomegaly", vec!["cardiomegaly"]),
+        ("Clavicle fracture", vec!["clavicle_fracture", "fracture"]), ("Consolidation", vec!["consolidation"]),
+        ("Edema", vec!["edema"]), ("Emphysema", vec!["emphysema"]), ("Enlarged PA", vec!["enlarged_pa"]),
+        ("ILD", vec!["ild"]), ("Infiltration", vec!["infiltration"]), ("Lung Opacity", vec!["lung_opacity"]),
+        ("Lung cavity", vec!["lung_cavity"]), ("Lung cyst", vec!["lung_cyst"]),
+        ("Mediastinal shift", vec!["mediastinal_shift"]), ("Nodule/Mass", vec!["nodule_mass"]),
+        ("Pleural effusion", vec!["pleural_effusion"]), ("Pleural thickening", vec!["pleural_thickening"]),
+        ("Pneumothorax", vec!["pneumothorax"]), ("Pulmonary fibrosis", vec!["fibrosis"]),
+        ("Rib fracture", vec!["rib_fracture", "fracture"]), ("Other lesion", vec!["other_lesion"]),
+        ("COPD", vec!["copd"]), ("Lung tumor", vec!["lung_tumor"]), ("Pneumonia", vec!["pneumonia"]),
+        ("Tuberculosis", vec!["tuberculosis"]), ("Other diseases", vec!["other_disease"]),
+        ("Other disease", vec!["other_disease"]), ("No finding", vec!["no_finding"]),
+    ] {
+        table.push(("vindr", l, f));
+    }
+    for (l, f) in [
+        ("cardiomegaly", vec!["cardiomegaly"]), ("congestion", vec!["congestion"]),
+        ("pleural_effusion_right", vec!["pleural_effusion_right", "pleural_effusion"]),
+        ("pleural_effusion_left", vec!["pleural_effusion_left", "pleural_effusion"]),
+        ("pneumonic_infiltrates_right", vec!["pneumonic_infiltrates_right", "pneumonic_infiltrates"]),
+        ("pneumonic_infiltrates_left", vec!["pneumonic_infiltrates_left", "pneumonic_infiltrates"]),
+        ("atelectasis_right", vec!["atelectasis_right", "atelectasis"]),
+        ("atelectasis_left", vec!["atelectasis_left", "atelectasis"]),
+        ("pneumothorax_right", vec!["pneumothorax_right", "pneumothorax"]),
+        ("pneumothorax_left", vec!["pneumothorax_left", "pneumothorax"]), ("healthy", vec!["no_finding"]),
+    ] {
+        table.push(("uka", l, f));
+    }
+    for d in ["nih", "chexpert", "mimic", "vindr", "uka"] {
+        let m = Manifest::builtin(d).unwrap();
+        let expected: Vec<_> = table.iter().filter(|(ds, _, _)| *ds == d).collect();
+        assert_eq!(m.labels.map.len(), expected.len(), "{d}: manifest has labels the table does not document");
+        for (_, label, findings) in expected {
+            let got = m.findings_for(label).unwrap_or_else(|| panic!("{d}: `{label}` unmapped"));
+            assert_eq!(got, findings, "{d}: `{label}`");
+        }
+    }
+    // The VinDr Kaggle class list is a subset of the mapped labels.
+    let v = Manifest::builtin("vindr").unwrap();
+    for c in &v.labels.layout_labels["kaggle"] {
+        assert!(v.findings_for(c).is_some(), "kaggle class {c}");
+    }
+}

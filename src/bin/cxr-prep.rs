@@ -115,6 +115,10 @@ enum Command {
         /// Start over: discard an interrupted ingest, allow changed options
         #[arg(long)]
         overwrite: bool,
+        /// Process only shard K of N (e.g. 2/8) into the shared store; run once more without
+        /// --shard after all shards finished to merge them into the partition
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
         /// Print the summary as JSON
         #[arg(long)]
         json: bool,
@@ -167,6 +171,16 @@ enum Command {
     },
 }
 
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 2/8")?;
+    let k: usize = k.trim().parse().map_err(|_| format!("bad shard index `{k}`"))?;
+    let n: usize = n.trim().parse().map_err(|_| format!("bad shard count `{n}`"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
+    }
+    Ok((k, n))
+}
+
 fn ingest_exit(s: &IngestSummary, strict: bool, max_fraction: f64) -> ExitCode {
     if (strict && s.rejects > 0) || s.reject_fraction() > max_fraction {
         eprintln!(
@@ -185,7 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest {
             dataset, root, out, metadata_only, threads, size, fit, no_equalize, voi_lut, split_seed,
-            rows_per_part, manifest, strict, max_reject_fraction, overwrite, json,
+            rows_per_part, manifest, strict, max_reject_fraction, overwrite, shard, json,
         } => {
             let stored = StoredOptions {
                 metadata_only,
@@ -201,7 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 split_seed,
                 rows_per_part,
             };
-            let opts = IngestOptions { dataset: dataset.name().into(), root, store: out, manifest, threads, overwrite, stored };
+            let opts = IngestOptions { dataset: dataset.name().into(), root, store: out, manifest, threads, overwrite, shard, stored };
             let summary = run_ingest(&opts).with_context(|| format!("ingest of {} failed", dataset.name()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -40,6 +40,7 @@ pub fn run_demo(out: &Path, images_per_dataset: usize, size: u32, threads: usize
             manifest: None,
             threads,
             overwrite: true,
+            shard: None,
             stored: StoredOptions { size, ..StoredOptions::default() },
         };
         let summary = run_ingest(&opts).map_err(|source| DemoError::Ingest { dataset: dataset.clone(), source })?;

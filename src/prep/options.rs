@@ -21,6 +21,9 @@ pub struct IngestOptions {
     pub threads: usize,
     /// Start over: discard a staged (interrupted) ingest and allow changed options.
     pub overwrite: bool,
+    /// `Some((k, n))`: process only chunks `i` with `i % n == k - 1` (1-based shard `k` of `n`)
+    /// into the shared staging folder and stop; a final run without a shard merges.
+    pub shard: Option<(usize, usize)>,
     /// Options recorded in the store; a partition is only resumed/replaced under equal ones.
     pub stored: StoredOptions,
 }

@@ -137,6 +137,9 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
     let mut chunk_index = 0usize;
     let mut resumed = 0usize;
     let mut processed_images = 0u64;
+    let mut skipped_other_shards = 0usize;
+    let mut shard_rows = 0u64;
+    let mut shard_rejects: Vec<Reject> = Vec::new();
     loop {
         let chunk: Vec<Result<RawRecord, RowError>> = records.by_ref().take(opts.stored.rows_per_part).collect();
         if chunk.is_empty() {
@@ -145,7 +148,10 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
         let chunk_len = chunk.len() as u64;
         let name = part_name(chunk_index);
         let done_path = staging.join(format!("{name}.done.json"));
-        if done_path.is_file() {
+        let mine = opts.shard.is_none_or(|(k, n)| chunk_index % n == k - 1);
+        if !mine {
+            skipped_other_shards += 1;
+        } else if done_path.is_file() {
             resumed += 1;
         } else {
             let outcomes: Vec<Result<StoreRow, Reject>> = pool.install(|| {
@@ -169,6 +175,8 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
                 }
             }
             done.rows = rows.len() as u64;
+            shard_rows += done.rows;
+            shard_rejects.extend(done.rejects.iter().cloned());
             processed_images += if opts.stored.metadata_only { 0 } else { done.rows };
             if !rows.is_empty() {
                 write_part(&staging.join(format!("{name}.parquet")), &rows)?;
@@ -179,6 +187,29 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
         chunk_index += 1;
     }
     bar.finish_and_clear();
+    if let Some((k, n)) = opts.shard {
+        let by_reason = rejects::summarize(&shard_rejects);
+        let mut notes = source.notes;
+        notes.push(format!(
+            "shard {k}/{n}: {} of {chunk_index} chunks are this shard's; when every shard has finished, run the same command without --shard to merge",
+            chunk_index - skipped_other_shards
+        ));
+        return Ok(IngestSummary {
+            dataset: manifest.dataset.clone(),
+            store: opts.store.clone(),
+            rows: shard_rows,
+            rejects: shard_rejects.len() as u64,
+            rejects_by_reason: by_reason,
+            missing_by_folder: BTreeMap::new(),
+            splits: BTreeMap::new(),
+            parts: chunk_index - skipped_other_shards,
+            resumed_parts: resumed,
+            images: processed_images,
+            seconds: started.elapsed().as_secs_f64(),
+            notes,
+            metadata_only: opts.stored.metadata_only,
+        });
+    }
     finalize(opts, &manifest, &manifest_sha256, &source.annotated, source.metadata_files, source.notes, &staging, chunk_index, resumed, processed_images, started)
 }
 

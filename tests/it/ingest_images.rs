@@ -208,3 +208,35 @@ fn chexpert_paths_resolve_when_root_is_the_release_folder() {
     let src = strings(&b, "source_labels");
     assert!(src[0].as_ref().unwrap().contains("\"No Finding\""), "source labels kept verbatim");
 }
+
+#[test]
+fn shards_merge_into_the_rows_of_one_clean_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nih = tmp.path().join("nih");
+    nih_root(&nih, 0);
+    let root = nih.to_str().unwrap();
+    let clean = tmp.path().join("clean");
+    let sharded = tmp.path().join("sharded");
+    let common = ["--size", "16", "--rows-per-part", "8"];
+    let mut args = vec!["ingest", "nih", "--root", root, "--out", clean.to_str().unwrap()];
+    args.extend(common);
+    prep_ok(&args);
+    for shard in ["1/3", "3/3", "2/3"] {
+        let mut a = vec!["ingest", "nih", "--root", root, "--out", sharded.to_str().unwrap(), "--shard", shard];
+        a.extend(common);
+        let out = prep_ok(&a);
+        assert!(out.contains(&format!("shard {shard}")), "{out}");
+        assert!(!sharded.join("dataset=nih").exists(), "a shard never swaps the partition in");
+    }
+    let mut merge = vec!["ingest", "nih", "--root", root, "--out", sharded.to_str().unwrap()];
+    merge.extend(common);
+    let out = prep_ok(&merge);
+    assert!(out.contains("(7 resumed)"), "every chunk came from a shard: {out}");
+    let names = |s: &Path| parts(s, "nih").iter().map(|p| p.file_name().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(names(&clean), names(&sharded));
+    let (a, b) = (read_batches(&clean, "nih"), read_batches(&sharded, "nih"));
+    assert_eq!(strings(&a, "image_id"), strings(&b, "image_id"));
+    assert_eq!(strings(&a, "split"), strings(&b, "split"));
+    assert_eq!(images(&a), images(&b));
+    assert!(prep(&["ingest", "nih", "--root", root, "--out", "x", "--shard", "4/3"]).status.code() == Some(2));
+}

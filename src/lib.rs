@@ -1,1 +1,3 @@
 //! cxr placeholder
+
+pub mod model;

@@ -72,6 +72,8 @@ pub const HF_RENAMES: &[(&str, &str)] = &[
     // Blocks: `encoder.layer.N` is timm's `blocks.N`.
     (r"^encoder\.layer\.(\d+)\.norm([12])\.", "blocks.$1.norm$2."),
     (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", "blocks.$1.attn.proj."),
+    // transformers >= 5 names the same projection `attention.o_proj` in its state dict.
+    (r"^encoder\.layer\.(\d+)\.attention\.o_proj\.", "blocks.$1.attn.proj."),
     // LayerScale: HF `layer_scaleK.lambda1` is timm `lsK.gamma`.
     (r"^encoder\.layer\.(\d+)\.layer_scale([12])\.lambda1$", "blocks.$1.ls$2.gamma"),
     (r"^encoder\.layer\.(\d+)\.mlp\.fc([12])\.", "blocks.$1.mlp.fc$2."),
@@ -83,8 +85,11 @@ pub const HF_RENAMES: &[(&str, &str)] = &[
     (r"^classifier\.", "hf_classifier."),
 ];
 
-/// Matches HF's split attention projections (fused into `attn.qkv` after renaming).
-const HF_QKV: &str = r"^encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)\.(weight|bias)$";
+/// Matches HF's split attention projections (fused into `attn.qkv` after renaming): the Hub
+/// checkpoints (`facebook/dinov2-*`, transformers 4.x) use `attention.attention.{query,key,value}`,
+/// transformers >= 5 state dicts use `attention.{q,k,v}_proj`.
+const HF_QKV: &str =
+    r"^encoder\.layer\.(\d+)\.attention\.(?:attention\.(query|key|value)|(q|k|v)_proj)\.(weight|bias)$";
 
 /// Reads `path` into a timm-naming state dict, detecting the source from the extension and keys.
 pub fn read_checkpoint(path: &Path) -> Result<StateDict, LoadError> {
@@ -195,12 +200,13 @@ fn hf_to_timm(tensors: BTreeMap<String, RawTensor>, path: &Path) -> Result<BTree
     for (key, t) in tensors {
         if let Some(c) = qkv_re.captures(&key) {
             let block: usize = c[1].parse().unwrap_or(usize::MAX);
-            let slot = match &c[2] {
-                "query" => 0,
-                "key" => 1,
+            let which = c.get(2).or_else(|| c.get(3)).map_or("", |m| m.as_str());
+            let slot = match which {
+                "query" | "q" => 0,
+                "key" | "k" => 1,
                 _ => 2,
             };
-            parts.entry((block, c[3].to_string())).or_default()[slot] = Some(t);
+            parts.entry((block, c[4].to_string())).or_default()[slot] = Some(t);
             continue;
         }
         let renamed = rules

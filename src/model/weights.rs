@@ -312,13 +312,29 @@ pub fn load_vit<B: Backend>(
     Ok((model, report))
 }
 
+/// LayerNorm modules of the key tree (`norm`, `blocks.N.norm1`, `blocks.N.norm2`).
+const LAYER_NORMS: &[&str] = &["norm", "norm1", "norm2"];
+
 /// Wraps timm-keyed tensors as burn-store snapshots (path = key split at dots; the container
-/// types come from the model during `apply`, which is what the adapter needs).
+/// types come from the model during `apply`, which is what the adapter needs to transpose
+/// Linear weights).
+///
+/// LayerNorm `weight`/`bias` are renamed to burn's `gamma`/`beta` here rather than by the
+/// adapter: burn-store 0.21's applier finds them under the PyTorch name but still lists the
+/// PyTorch name as unused, which would defeat the unused-tensor check.
 fn to_snapshots(tensors: BTreeMap<String, RawTensor>) -> Vec<TensorSnapshot> {
     tensors
         .into_iter()
         .map(|(key, t)| {
-            let path = key.split('.').map(str::to_string).collect();
+            let mut path: Vec<String> = key.split('.').map(str::to_string).collect();
+            let n = path.len();
+            if n >= 2 && LAYER_NORMS.contains(&path[n - 2].as_str()) {
+                match path[n - 1].as_str() {
+                    "weight" => path[n - 1] = "gamma".into(),
+                    "bias" => path[n - 1] = "beta".into(),
+                    _ => {}
+                }
+            }
             TensorSnapshot::from_data(TensorData::new(t.data, t.shape), path, Vec::new(), ParamId::new())
         })
         .collect()

@@ -332,3 +332,12 @@ fn fresh_tiny_model_trains_one_step_shapes() {
     assert_eq!(g.dims(), [1, 17, 24]);
     assert!(g.abs().sum().into_scalar() > 0.0);
 }
+
+#[test]
+fn errors_can_cross_threads_and_into_anyhow() {
+    fn assert_send_sync<T: Send + Sync + std::error::Error + 'static>() {}
+    assert_send_sync::<LoadError>();
+    assert_send_sync::<cxr::model::ExportError>();
+    let err: anyhow::Error = LoadError::MissingKey { path: "x".into(), key: "pos_embed".into() }.into();
+    assert!(err.to_string().contains("pos_embed"));
+}

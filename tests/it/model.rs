@@ -140,6 +140,31 @@ fn hf_dinov2_fused_qkv_matches_pooler_output() {
 }
 
 #[test]
+fn hf_hub_checkpoint_names_are_fused_too() {
+    // `facebook/dinov2-*` on the Hub (transformers 4.x names): attention.attention.{query,key,value}
+    // and attention.output.dense. Rewrite the transformers-5 fixture to those names.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = edited("hf_dinov2_p8_g7.safetensors", tmp.path(), |t| {
+        let renamed: HashMap<_, _> = t
+            .drain()
+            .map(|(k, v)| {
+                let k = k
+                    .replace("attention.q_proj", "attention.attention.query")
+                    .replace("attention.k_proj", "attention.attention.key")
+                    .replace("attention.v_proj", "attention.attention.value")
+                    .replace("attention.o_proj", "attention.output.dense");
+                (k, v)
+            })
+            .collect();
+        assert!(renamed.contains_key("encoder.layer.1.attention.attention.value.bias"));
+        *t = renamed;
+    });
+    let (model, report) = load_vit::<B>(&path, &tiny_target(3), &Default::default()).unwrap();
+    assert_eq!(report.source, CheckpointSource::HuggingFace);
+    assert_close(&to_vec(model.forward_cls(inputs())), &expected("hf_pooled"));
+}
+
+#[test]
 fn pos_embed_resampling_matches_torch_interpolate() {
     let cases = read_all("pos_embed_resample.safetensors");
     let mut checked = 0;
@@ -243,7 +268,12 @@ fn export_rejects_wrong_label_count() {
 
 /// Writes the timm fixture with `edit` applied to its tensor map; returns the file path.
 fn edited_timm(dir: &Path, edit: impl FnOnce(&mut HashMap<String, (Vec<usize>, Vec<f32>)>)) -> PathBuf {
-    let mut tensors = read_all("timm_vit_p8.safetensors");
+    edited("timm_vit_p8.safetensors", dir, edit)
+}
+
+/// Writes fixture `name` with `edit` applied to its tensor map; returns the file path.
+fn edited(name: &str, dir: &Path, edit: impl FnOnce(&mut HashMap<String, (Vec<usize>, Vec<f32>)>)) -> PathBuf {
+    let mut tensors = read_all(name);
     edit(&mut tensors);
     let owned: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .into_iter()

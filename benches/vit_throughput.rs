@@ -29,7 +29,13 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { model: "b16".into(), batch: 32, iters: 5, warmup: 1, device: "flex".into() };
+    let mut args = Args {
+        model: "b16".into(),
+        batch: 32,
+        iters: 5,
+        warmup: 1,
+        device: "flex".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         // `cargo bench` appends `--bench`; ignore it.
@@ -102,8 +108,14 @@ fn run<A: AutodiffBackend>(args: &Args, cfg: &ViTConfig, device: &A::Device) {
     // Training step without the optimizer: forward + BCE + backward.
     let model = cfg.init::<A>(device);
     let x = Tensor::<A, 4>::random(shape, Distribution::Uniform(0.0, 1.0), device);
-    let y = Tensor::<A, 2, Int>::random([args.batch, cfg.num_classes], Distribution::Uniform(0.0, 2.0), device);
-    let loss_fn = BinaryCrossEntropyLossConfig::new().with_logits(true).init(device);
+    let y = Tensor::<A, 2, Int>::random(
+        [args.batch, cfg.num_classes],
+        Distribution::Uniform(0.0, 2.0),
+        device,
+    );
+    let loss_fn = BinaryCrossEntropyLossConfig::new()
+        .with_logits(true)
+        .init(device);
     let secs = time(args, || {
         let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
         let grads = loss.backward();
@@ -134,7 +146,9 @@ fn main() {
         #[cfg(feature = "cuda")]
         "cuda" => run::<Autodiff<burn::backend::Cuda>>(&args, &cfg, &Default::default()),
         other => {
-            eprintln!("error: unknown or disabled device {other} (flex; cuda needs --features cuda)");
+            eprintln!(
+                "error: unknown or disabled device {other} (flex; cuda needs --features cuda)"
+            );
             std::process::exit(2);
         }
     }

@@ -10,11 +10,11 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::Tensor;
 use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::Tensor;
 
 use super::config::ViTConfig;
 
@@ -22,10 +22,18 @@ use super::config::ViTConfig;
 /// with the same std (only matters for training from scratch, which the study never does).
 const INIT_STD: f64 = 0.02;
 
-pub(crate) fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+pub(crate) fn linear<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    device: &B::Device,
+) -> Linear<B> {
     LinearConfig::new(d_in, d_out)
         .with_bias(bias)
-        .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
+        .with_initializer(Initializer::Normal {
+            mean: 0.0,
+            std: INIT_STD,
+        })
         .init(device)
 }
 
@@ -179,7 +187,10 @@ pub struct Block<B: Backend> {
 impl<B: Backend> Block<B> {
     /// Builds one block for `cfg`.
     pub fn new(cfg: &ViTConfig, device: &B::Device) -> Self {
-        let ls = || cfg.layer_scale.map(|v| LayerScale::new(cfg.embed_dim, v, device));
+        let ls = || {
+            cfg.layer_scale
+                .map(|v| LayerScale::new(cfg.embed_dim, v, device))
+        };
         Self {
             norm1: layer_norm(cfg, device),
             attn: Attention::new(cfg, device),

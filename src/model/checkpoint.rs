@@ -68,17 +68,35 @@ pub const HF_RENAMES: &[(&str, &str)] = &[
     (r"^embeddings\.mask_token$", "mask_token"),
     (r"^embeddings\.register_tokens$", "register_tokens"),
     (r"^embeddings\.position_embeddings$", "pos_embed"),
-    (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed.proj."),
+    (
+        r"^embeddings\.patch_embeddings\.projection\.",
+        "patch_embed.proj.",
+    ),
     // Blocks: `encoder.layer.N` is timm's `blocks.N`.
     (r"^encoder\.layer\.(\d+)\.norm([12])\.", "blocks.$1.norm$2."),
-    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", "blocks.$1.attn.proj."),
+    (
+        r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.",
+        "blocks.$1.attn.proj.",
+    ),
     // transformers >= 5 names the same projection `attention.o_proj` in its state dict.
-    (r"^encoder\.layer\.(\d+)\.attention\.o_proj\.", "blocks.$1.attn.proj."),
+    (
+        r"^encoder\.layer\.(\d+)\.attention\.o_proj\.",
+        "blocks.$1.attn.proj.",
+    ),
     // LayerScale: HF `layer_scaleK.lambda1` is timm `lsK.gamma`.
-    (r"^encoder\.layer\.(\d+)\.layer_scale([12])\.lambda1$", "blocks.$1.ls$2.gamma"),
-    (r"^encoder\.layer\.(\d+)\.mlp\.fc([12])\.", "blocks.$1.mlp.fc$2."),
+    (
+        r"^encoder\.layer\.(\d+)\.layer_scale([12])\.lambda1$",
+        "blocks.$1.ls$2.gamma",
+    ),
+    (
+        r"^encoder\.layer\.(\d+)\.mlp\.fc([12])\.",
+        "blocks.$1.mlp.fc$2.",
+    ),
     // SwiGLU MLP (ViT-g) has no counterpart in our model: keep a recognisable name.
-    (r"^encoder\.layer\.(\d+)\.mlp\.weights_(in|out)\.", "blocks.$1.swiglu.$2."),
+    (
+        r"^encoder\.layer\.(\d+)\.mlp\.weights_(in|out)\.",
+        "blocks.$1.swiglu.$2.",
+    ),
     // Final norm.
     (r"^layernorm\.", "norm."),
     // Dinov2ForImageClassification head takes cat(cls, mean(patches)) (2D inputs): not ours.
@@ -88,12 +106,15 @@ pub const HF_RENAMES: &[(&str, &str)] = &[
 /// Matches HF's split attention projections (fused into `attn.qkv` after renaming): the Hub
 /// checkpoints (`facebook/dinov2-*`, transformers 4.x) use `attention.attention.{query,key,value}`,
 /// transformers >= 5 state dicts use `attention.{q,k,v}_proj`.
-const HF_QKV: &str =
-    r"^encoder\.layer\.(\d+)\.attention\.(?:attention\.(query|key|value)|(q|k|v)_proj)\.(weight|bias)$";
+const HF_QKV: &str = r"^encoder\.layer\.(\d+)\.attention\.(?:attention\.(query|key|value)|(q|k|v)_proj)\.(weight|bias)$";
 
 /// Reads `path` into a timm-naming state dict, detecting the source from the extension and keys.
 pub fn read_checkpoint(path: &Path) -> Result<StateDict, LoadError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "pth" | "pt" | "bin" | "ckpt" => read_pytorch(path),
         _ => read_safetensors(path),
@@ -102,7 +123,8 @@ pub fn read_checkpoint(path: &Path) -> Result<StateDict, LoadError> {
 
 fn read_pytorch(path: &Path) -> Result<StateDict, LoadError> {
     let pb = || path.to_path_buf();
-    let mut reader = PytorchReader::new(path).map_err(|source| LoadError::Pytorch { path: pb(), source })?;
+    let mut reader =
+        PytorchReader::new(path).map_err(|source| LoadError::Pytorch { path: pb(), source })?;
     // Training checkpoints wrap the weights; the hub files are plain state dicts.
     if !reader.keys().iter().any(|k| k.ends_with("pos_embed")) {
         for key in ["model", "state_dict", "teacher"] {
@@ -121,9 +143,19 @@ fn read_pytorch(path: &Path) -> Result<StateDict, LoadError> {
         })?;
         let shape = data.shape.to_vec();
         let values = to_f32(data, path, &key)?;
-        tensors.insert(strip_wrappers(&key), RawTensor { shape, data: values });
+        tensors.insert(
+            strip_wrappers(&key),
+            RawTensor {
+                shape,
+                data: values,
+            },
+        );
     }
-    Ok(StateDict { tensors, metadata: HashMap::new(), source: CheckpointSource::TorchHub })
+    Ok(StateDict {
+        tensors,
+        metadata: HashMap::new(),
+        source: CheckpointSource::TorchHub,
+    })
 }
 
 fn read_safetensors(path: &Path) -> Result<StateDict, LoadError> {
@@ -132,7 +164,8 @@ fn read_safetensors(path: &Path) -> Result<StateDict, LoadError> {
     let (_, meta) = SafeTensors::read_metadata(&bytes)
         .map_err(|source| LoadError::Safetensors { path: pb(), source })?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let st = SafeTensors::deserialize(&bytes).map_err(|source| LoadError::Safetensors { path: pb(), source })?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|source| LoadError::Safetensors { path: pb(), source })?;
     let mut tensors = BTreeMap::new();
     for (key, view) in st.tensors() {
         let dtype = match view.dtype() {
@@ -151,9 +184,17 @@ fn read_safetensors(path: &Path) -> Result<StateDict, LoadError> {
         let shape = view.shape().to_vec();
         let data = TensorData::from_bytes_vec(view.data().to_vec(), shape.clone(), dtype);
         let values = to_f32(data, path, &key)?;
-        tensors.insert(strip_wrappers(&key), RawTensor { shape, data: values });
+        tensors.insert(
+            strip_wrappers(&key),
+            RawTensor {
+                shape,
+                data: values,
+            },
+        );
     }
-    let is_hf = tensors.keys().any(|k| k.starts_with("embeddings.patch_embeddings."));
+    let is_hf = tensors
+        .keys()
+        .any(|k| k.starts_with("embeddings.patch_embeddings."));
     let source = if is_hf {
         CheckpointSource::HuggingFace
     } else if metadata.contains_key(META_VIT_CONFIG) {
@@ -161,17 +202,27 @@ fn read_safetensors(path: &Path) -> Result<StateDict, LoadError> {
     } else {
         CheckpointSource::Timm
     };
-    let tensors = if is_hf { hf_to_timm(tensors, path)? } else { tensors };
-    Ok(StateDict { tensors, metadata, source })
+    let tensors = if is_hf {
+        hf_to_timm(tensors, path)?
+    } else {
+        tensors
+    };
+    Ok(StateDict {
+        tensors,
+        metadata,
+        source,
+    })
 }
 
 /// Converts any float dtype to a row-major f32 vector.
 fn to_f32(data: TensorData, path: &Path, key: &str) -> Result<Vec<f32>, LoadError> {
-    data.convert::<f32>().into_vec::<f32>().map_err(|e| LoadError::Tensor {
-        path: path.to_path_buf(),
-        key: key.to_string(),
-        reason: format!("{e:?}"),
-    })
+    data.convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| LoadError::Tensor {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            reason: format!("{e:?}"),
+        })
 }
 
 /// Strips the prefixes of wrapped checkpoints (`module.` from DataParallel, `dinov2.` from
@@ -186,13 +237,22 @@ fn strip_wrappers(key: &str) -> String {
 
 /// Renames HF keys to timm keys ([`HF_RENAMES`]) and fuses `query|key|value` into `attn.qkv`
 /// (rows q, then k, then v: timm's `qkv.reshape(B, N, 3, H, hd)` order).
-fn hf_to_timm(tensors: BTreeMap<String, RawTensor>, path: &Path) -> Result<BTreeMap<String, RawTensor>, LoadError> {
+fn hf_to_timm(
+    tensors: BTreeMap<String, RawTensor>,
+    path: &Path,
+) -> Result<BTreeMap<String, RawTensor>, LoadError> {
     let rules: Vec<(Regex, &str)> = HF_RENAMES
         .iter()
         .map(|(p, r)| Regex::new(p).map(|re| (re, *r)))
         .collect::<Result<_, _>>()
-        .map_err(|e| LoadError::Inference { path: path.to_path_buf(), reason: e.to_string() })?;
-    let qkv_re = Regex::new(HF_QKV).map_err(|e| LoadError::Inference { path: path.to_path_buf(), reason: e.to_string() })?;
+        .map_err(|e| LoadError::Inference {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let qkv_re = Regex::new(HF_QKV).map_err(|e| LoadError::Inference {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
 
     let mut out = BTreeMap::new();
     // (block, weight|bias) -> [q, k, v]
@@ -219,10 +279,18 @@ fn hf_to_timm(tensors: BTreeMap<String, RawTensor>, path: &Path) -> Result<BTree
     for ((block, kind), [q, k, v]) in parts {
         let key = format!("blocks.{block}.attn.qkv.{kind}");
         let (Some(q), Some(k), Some(v)) = (q, k, v) else {
-            return Err(LoadError::Tensor { path: path.to_path_buf(), key, reason: "HF query/key/value incomplete".into() });
+            return Err(LoadError::Tensor {
+                path: path.to_path_buf(),
+                key,
+                reason: "HF query/key/value incomplete".into(),
+            });
         };
         if q.shape != k.shape || q.shape != v.shape {
-            return Err(LoadError::Tensor { path: path.to_path_buf(), key, reason: "HF query/key/value shapes differ".into() });
+            return Err(LoadError::Tensor {
+                path: path.to_path_buf(),
+                key,
+                reason: "HF query/key/value shapes differ".into(),
+            });
         }
         let mut shape = q.shape.clone();
         shape[0] *= 3;
@@ -231,4 +299,3 @@ fn hf_to_timm(tensors: BTreeMap<String, RawTensor>, path: &Path) -> Result<BTree
     }
     Ok(out)
 }
-

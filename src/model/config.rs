@@ -119,13 +119,13 @@ impl ViTConfig {
 
     /// Checks the divisibility invariants; returns a human-readable reason when violated.
     pub fn validate(&self) -> Result<(), String> {
-        if self.patch_size == 0 || self.img_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.img_size.is_multiple_of(self.patch_size) {
             return Err(format!(
                 "img_size {} is not a multiple of patch_size {}",
                 self.img_size, self.patch_size
             ));
         }
-        if self.num_heads == 0 || self.embed_dim % self.num_heads != 0 {
+        if self.num_heads == 0 || !self.embed_dim.is_multiple_of(self.num_heads) {
             return Err(format!(
                 "embed_dim {} is not divisible by num_heads {}",
                 self.embed_dim, self.num_heads

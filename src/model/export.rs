@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot};
-use safetensors::tensor::TensorView;
 use safetensors::Dtype;
+use safetensors::tensor::TensorView;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -63,13 +63,25 @@ pub enum ExportError {
     Tensor { key: String, reason: String },
     /// Serialisation failed.
     #[error("cannot write {path}")]
-    Safetensors { path: PathBuf, #[source] source: safetensors::SafeTensorError },
+    Safetensors {
+        path: PathBuf,
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
     /// The sidecar or file could not be written.
     #[error("cannot write {path}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// JSON encoding failed.
     #[error("cannot encode JSON for {path}")]
-    Json { path: PathBuf, #[source] source: serde_json::Error },
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// Paths and hash of a finished export.
@@ -110,7 +122,10 @@ pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
     kw.insert("mlp_ratio".into(), cfg.mlp_ratio.into());
     kw.insert("num_classes".into(), cfg.num_classes.into());
     kw.insert("qkv_bias".into(), cfg.qkv_bias.into());
-    kw.insert("init_values".into(), cfg.layer_scale.map_or(serde_json::Value::Null, Into::into));
+    kw.insert(
+        "init_values".into(),
+        cfg.layer_scale.map_or(serde_json::Value::Null, Into::into),
+    );
     kw
 }
 
@@ -123,18 +138,27 @@ pub fn export_safetensors<B: Backend>(
 ) -> Result<ExportOutput, ExportError> {
     let cfg = model.config();
     if sidecar.labels.len() != cfg.num_classes {
-        return Err(ExportError::LabelCount { count: sidecar.labels.len(), classes: cfg.num_classes });
+        return Err(ExportError::LabelCount {
+            count: sidecar.labels.len(),
+            classes: cfg.num_classes,
+        });
     }
     // [(timm key, shape, little-endian f32 bytes)]
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for snap in model.collect(None, Some(Box::new(BurnToPyTorchAdapter)), true) {
         let key = snap.full_path();
-        let data = snap.to_data().map_err(|e| ExportError::Tensor { key: key.clone(), reason: e.to_string() })?;
+        let data = snap.to_data().map_err(|e| ExportError::Tensor {
+            key: key.clone(),
+            reason: e.to_string(),
+        })?;
         let shape = data.shape.to_vec();
         let values = data
             .convert::<f32>()
             .into_vec::<f32>()
-            .map_err(|e| ExportError::Tensor { key: key.clone(), reason: format!("{e:?}") })?;
+            .map_err(|e| ExportError::Tensor {
+                key: key.clone(),
+                reason: format!("{e:?}"),
+            })?;
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         tensors.push((key, shape, bytes));
     }
@@ -144,19 +168,33 @@ pub fn export_safetensors<B: Backend>(
             TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (k.clone(), v))
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| ExportError::Safetensors { path: path.to_path_buf(), source })?;
-    let cfg_json = serde_json::to_string(&cfg)
-        .map_err(|source| ExportError::Json { path: path.to_path_buf(), source })?;
+        .map_err(|source| ExportError::Safetensors {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let cfg_json = serde_json::to_string(&cfg).map_err(|source| ExportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut meta = HashMap::new();
     // "format": "pt" is what `safetensors.torch.save_file` writes and timm/HF tooling expects.
     meta.insert("format".to_string(), "pt".to_string());
     meta.insert(META_VIT_CONFIG.to_string(), cfg_json);
-    let bytes = safetensors::serialize(views, Some(meta))
-        .map_err(|source| ExportError::Safetensors { path: path.to_path_buf(), source })?;
-    std::fs::write(path, &bytes).map_err(|source| ExportError::Io { path: path.to_path_buf(), source })?;
+    let bytes =
+        safetensors::serialize(views, Some(meta)).map_err(|source| ExportError::Safetensors {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    std::fs::write(path, &bytes).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
 
-    let name = sidecar.timm_model_name.clone().unwrap_or_else(|| timm_model_name(&cfg));
+    let name = sidecar
+        .timm_model_name
+        .clone()
+        .unwrap_or_else(|| timm_model_name(&cfg));
     let doc = serde_json::json!({
         "sidecar_version": SIDECAR_VERSION,
         "weights_file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
@@ -171,9 +209,17 @@ pub fn export_safetensors<B: Backend>(
         "vit_config": cfg,
     });
     let sidecar_path = path.with_extension("json");
-    let text = serde_json::to_string_pretty(&doc)
-        .map_err(|source| ExportError::Json { path: sidecar_path.clone(), source })?;
-    std::fs::write(&sidecar_path, text).map_err(|source| ExportError::Io { path: sidecar_path.clone(), source })?;
-    Ok(ExportOutput { weights: path.to_path_buf(), sidecar: sidecar_path, sha256 })
+    let text = serde_json::to_string_pretty(&doc).map_err(|source| ExportError::Json {
+        path: sidecar_path.clone(),
+        source,
+    })?;
+    std::fs::write(&sidecar_path, text).map_err(|source| ExportError::Io {
+        path: sidecar_path.clone(),
+        source,
+    })?;
+    Ok(ExportOutput {
+        weights: path.to_path_buf(),
+        sidecar: sidecar_path,
+        sha256,
+    })
 }
-

@@ -46,9 +46,14 @@ mod vit;
 mod weights;
 
 pub use blocks::{Attention, Block, LayerScale, Mlp, PatchEmbed};
-pub use checkpoint::{CheckpointSource, HF_RENAMES, META_VIT_CONFIG, RawTensor, StateDict, read_checkpoint};
+pub use checkpoint::{
+    CheckpointSource, HF_RENAMES, META_VIT_CONFIG, RawTensor, StateDict, read_checkpoint,
+};
 pub use config::{InputNorm, ViTConfig};
-pub use export::{ExportError, ExportOutput, ExportSidecar, Preprocessing, export_safetensors, timm_kwargs, timm_model_name};
+pub use export::{
+    ExportError, ExportOutput, ExportSidecar, Preprocessing, export_safetensors, timm_kwargs,
+    timm_model_name,
+};
 pub use pos_embed::{PosEmbedResample, ResampleError, resample_grid, resample_pos_embed};
 pub use vit::VisionTransformer;
 pub use weights::{KNOWN_EXTRAS, LoadError, LoadReport, LoadTarget, PosEmbedResampling, load_vit};

@@ -47,10 +47,21 @@ impl Default for PosEmbedResample {
 pub enum ResampleError {
     /// The data length is not `prefix + h * w` rows of `dim`.
     #[error("pos_embed has {len} values, expected ({prefix} + {h}x{w}) x {dim}")]
-    BadLength { len: usize, prefix: usize, h: usize, w: usize, dim: usize },
+    BadLength {
+        len: usize,
+        prefix: usize,
+        h: usize,
+        w: usize,
+        dim: usize,
+    },
     /// The DINOv2 scale factor does not give back the requested grid (DINOv2 asserts this too).
     #[error("scale factor {scale} on a {src}-grid gives {got} rows, not the requested {dst}")]
-    ScaleMismatch { src: usize, dst: usize, scale: f64, got: usize },
+    ScaleMismatch {
+        src: usize,
+        dst: usize,
+        scale: f64,
+        got: usize,
+    },
     /// Empty source or target grid.
     #[error("empty grid ({src} -> {dst})")]
     Empty { src: usize, dst: usize },
@@ -131,7 +142,10 @@ fn resample_hwc(src: &[f32], w: usize, c: usize, ty: &Taps, tx: &Taps) -> Vec<f3
         for &(iy, wy) in taps {
             let src_row = &src[iy * w * c..(iy + 1) * w * c];
             let dst_row = &mut rows[oy * w * c..(oy + 1) * w * c];
-            dst_row.iter_mut().zip(src_row).for_each(|(d, s)| *d += wy * s);
+            dst_row
+                .iter_mut()
+                .zip(src_row)
+                .for_each(|(d, s)| *d += wy * s);
         }
     }
     let mut out = vec![0f32; out_h * out_w * c]; // [out_h, out_w, c]
@@ -158,7 +172,12 @@ fn axis_taps(src: usize, dst: usize, method: PosEmbedResample) -> Result<Taps, R
             // aten output size for a scale factor: floor(in * scale) (double precision).
             let got = (src as f64 * scale_factor).floor() as usize;
             if got != dst {
-                return Err(ResampleError::ScaleMismatch { src, dst, scale: scale_factor, got });
+                return Err(ResampleError::ScaleMismatch {
+                    src,
+                    dst,
+                    scale: scale_factor,
+                    got,
+                });
             }
             // aten `compute_scales_value`: 1 / scale computed in double, stored as float.
             cubic_taps(src, dst, (1.0 / scale_factor) as f32)
@@ -179,7 +198,13 @@ pub fn resample_grid(
     method: PosEmbedResample,
 ) -> Result<Vec<f32>, ResampleError> {
     if src.len() != src_h * src_w * c {
-        return Err(ResampleError::BadLength { len: src.len(), prefix: 0, h: src_h, w: src_w, dim: c });
+        return Err(ResampleError::BadLength {
+            len: src.len(),
+            prefix: 0,
+            h: src_h,
+            w: src_w,
+            dim: c,
+        });
     }
     let ty = axis_taps(src_h, dst_h, method)?;
     let tx = axis_taps(src_w, dst_w, method)?;
@@ -197,7 +222,13 @@ pub fn resample_pos_embed(
     method: PosEmbedResample,
 ) -> Result<Vec<f32>, ResampleError> {
     if pos.len() != (prefix + src * src) * dim {
-        return Err(ResampleError::BadLength { len: pos.len(), prefix, h: src, w: src, dim });
+        return Err(ResampleError::BadLength {
+            len: pos.len(),
+            prefix,
+            h: src,
+            w: src,
+            dim,
+        });
     }
     let (head, grid) = pos.split_at(prefix * dim);
     let resized = resample_grid(grid, (src, src), (dst, dst), dim, method)?;

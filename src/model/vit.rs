@@ -12,8 +12,8 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, LayerNorm, Linear};
-use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 use super::blocks::{Block, PatchEmbed, layer_norm, linear};
 use super::config::{InputNorm, ViTConfig};
@@ -56,9 +56,16 @@ impl ViTConfig {
         let d = self.embed_dim;
         VisionTransformer {
             patch_embed: PatchEmbed::new(self, device),
-            cls_token: Initializer::Normal { mean: 0.0, std: CLS_TOKEN_STD }.init([1, 1, d], device),
-            pos_embed: Initializer::Normal { mean: 0.0, std: POS_EMBED_STD }
-                .init([1, 1 + self.num_patches(), d], device),
+            cls_token: Initializer::Normal {
+                mean: 0.0,
+                std: CLS_TOKEN_STD,
+            }
+            .init([1, 1, d], device),
+            pos_embed: Initializer::Normal {
+                mean: 0.0,
+                std: POS_EMBED_STD,
+            }
+            .init([1, 1 + self.num_patches(), d], device),
             blocks: (0..self.depth).map(|_| Block::new(self, device)).collect(),
             norm: layer_norm(self, device),
             head: linear(d, self.num_classes, true, device),
@@ -127,13 +134,20 @@ impl<B: Backend> VisionTransformer<B> {
         let hidden = first.map_or(4 * d, |b| b.mlp.fc1.weight.dims()[1]);
         let layer_scale = first.and_then(|b| b.ls1.as_ref()).map(|_| 1.0);
         let qkv_bias = first.is_none_or(|b| b.attn.qkv.bias.is_some());
-        ViTConfig::new(self.img_size, p, d, self.blocks.len(), heads, self.num_classes())
-            .with_mlp_ratio(hidden as f64 / d as f64)
-            .with_layer_scale(layer_scale)
-            .with_qkv_bias(qkv_bias)
-            .with_layer_norm_eps(self.layer_norm_eps)
-            .with_in_chans(c)
-            .with_input_norm(self.input_norm)
+        ViTConfig::new(
+            self.img_size,
+            p,
+            d,
+            self.blocks.len(),
+            heads,
+            self.num_classes(),
+        )
+        .with_mlp_ratio(hidden as f64 / d as f64)
+        .with_layer_scale(layer_scale)
+        .with_qkv_bias(qkv_bias)
+        .with_layer_norm_eps(self.layer_norm_eps)
+        .with_in_chans(c)
+        .with_input_norm(self.input_norm)
     }
 
     /// Patches per image side of the position grid.

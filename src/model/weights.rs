@@ -36,14 +36,23 @@ pub const KNOWN_EXTRAS: &[(&str, &str)] = &[
     // DINOv2 masked-image-modelling token; only used during pretraining.
     ("mask_token", "DINOv2 iBOT mask token (pretraining only)"),
     // Older timm in21k exports carry a tanh representation layer before the 21k head.
-    ("pre_logits.", "timm in21k representation layer (replaced with the head)"),
+    (
+        "pre_logits.",
+        "timm in21k representation layer (replaced with the head)",
+    ),
     // HF Dinov2ForImageClassification head on cat(cls, mean(patches)): 2D inputs, not ours.
-    ("hf_classifier.", "HF Dinov2ForImageClassification head (different pooling)"),
+    (
+        "hf_classifier.",
+        "HF Dinov2ForImageClassification head (different pooling)",
+    ),
 ];
 
 /// Keys whose presence means an architecture this model does not implement.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("register_tokens", "DINOv2 register tokens (dinov2_vit*_reg)"),
+    (
+        "register_tokens",
+        "DINOv2 register tokens (dinov2_vit*_reg)",
+    ),
     ("reg_token", "timm register tokens"),
     ("fc_norm.", "global-average-pool ViT (fc_norm)"),
     (".swiglu.", "SwiGLU MLP (DINOv2 ViT-g)"),
@@ -69,7 +78,13 @@ pub struct LoadTarget {
 impl LoadTarget {
     /// Target with per-source defaults and no input normalisation.
     pub fn new(img_size: usize, num_classes: usize) -> Self {
-        Self { img_size, num_classes, num_heads: None, resample: None, input_norm: InputNorm::None }
+        Self {
+            img_size,
+            num_classes,
+            num_heads: None,
+            resample: None,
+            input_norm: InputNorm::None,
+        }
     }
 }
 
@@ -112,16 +127,32 @@ pub struct LoadReport {
 pub enum LoadError {
     /// The file could not be read.
     #[error("cannot read {path}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Not a valid safetensors file.
     #[error("{path} is not a valid safetensors file")]
-    Safetensors { path: PathBuf, #[source] source: safetensors::SafeTensorError },
+    Safetensors {
+        path: PathBuf,
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
     /// Not a readable PyTorch pickle / zip file.
     #[error("{path} is not a readable PyTorch checkpoint")]
-    Pytorch { path: PathBuf, #[source] source: PytorchError },
+    Pytorch {
+        path: PathBuf,
+        #[source]
+        source: PytorchError,
+    },
     /// One tensor could not be decoded or combined.
     #[error("{path}: tensor `{key}`: {reason}")]
-    Tensor { path: PathBuf, key: String, reason: String },
+    Tensor {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
     /// A tensor the architecture needs is absent.
     #[error("{path}: required tensor `{key}` is missing")]
     MissingKey { path: PathBuf, key: String },
@@ -136,13 +167,21 @@ pub enum LoadError {
     Config { path: PathBuf, reason: String },
     /// Position-embedding resampling failed.
     #[error("{path}: cannot resample pos_embed")]
-    Resample { path: PathBuf, #[source] source: ResampleError },
+    Resample {
+        path: PathBuf,
+        #[source]
+        source: ResampleError,
+    },
     /// A tensor's shape disagrees with the model.
     #[error("{path}: shape mismatches: {details:?}")]
     ShapeMismatch { path: PathBuf, details: Vec<String> },
     /// Tensors missing from the file or left unused beyond the allowed ones.
     #[error("{path}: incomplete load: missing in file {missing:?}, unused in file {unused:?}")]
-    Incomplete { path: PathBuf, missing: Vec<String>, unused: Vec<String> },
+    Incomplete {
+        path: PathBuf,
+        missing: Vec<String>,
+        unused: Vec<String>,
+    },
 }
 
 /// Tensor-derived architecture facts.
@@ -161,14 +200,22 @@ fn shape_of<'a>(sd: &'a StateDict, key: &str, path: &Path) -> Result<&'a [usize]
     sd.tensors
         .get(key)
         .map(|t| t.shape.as_slice())
-        .ok_or_else(|| LoadError::MissingKey { path: path.to_path_buf(), key: key.to_string() })
+        .ok_or_else(|| LoadError::MissingKey {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+        })
 }
 
 fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
-    let bad = |reason: String| LoadError::Inference { path: path.to_path_buf(), reason };
+    let bad = |reason: String| LoadError::Inference {
+        path: path.to_path_buf(),
+        reason,
+    };
     let pe = shape_of(sd, "patch_embed.proj.weight", path)?;
     let [dim, in_chans, ph, pw] = *pe else {
-        return Err(bad(format!("patch_embed.proj.weight has shape {pe:?}, expected [D, C, P, P]")));
+        return Err(bad(format!(
+            "patch_embed.proj.weight has shape {pe:?}, expected [D, C, P, P]"
+        )));
     };
     if ph != pw {
         return Err(bad(format!("non-square patches {ph}x{pw}")));
@@ -176,19 +223,29 @@ fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
     let depth = sd
         .tensors
         .keys()
-        .filter_map(|k| k.strip_prefix("blocks.")?.split('.').next()?.parse::<usize>().ok())
+        .filter_map(|k| {
+            k.strip_prefix("blocks.")?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
         .max()
         .map(|m| m + 1)
         .ok_or_else(|| bad("no `blocks.N.*` tensors".into()))?;
     let fc1 = shape_of(sd, "blocks.0.mlp.fc1.weight", path)?;
     let pos = shape_of(sd, "pos_embed", path)?;
     let [1, tokens, pdim] = *pos else {
-        return Err(bad(format!("pos_embed has shape {pos:?}, expected [1, 1 + M*M, D]")));
+        return Err(bad(format!(
+            "pos_embed has shape {pos:?}, expected [1, 1 + M*M, D]"
+        )));
     };
     let patches = tokens.saturating_sub(1);
     let grid = (patches as f64).sqrt().round() as usize;
     if grid * grid != patches || pdim != dim {
-        return Err(bad(format!("pos_embed {pos:?} is not [1, 1 + M*M, {dim}] (class-token slot expected)")));
+        return Err(bad(format!(
+            "pos_embed {pos:?} is not [1, 1 + M*M, {dim}] (class-token slot expected)"
+        )));
     }
     Ok(Arch {
         in_chans,
@@ -202,7 +259,12 @@ fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
     })
 }
 
-fn num_heads(sd: &StateDict, target: &LoadTarget, dim: usize, path: &Path) -> Result<usize, LoadError> {
+fn num_heads(
+    sd: &StateDict,
+    target: &LoadTarget,
+    dim: usize,
+    path: &Path,
+) -> Result<usize, LoadError> {
     if let Some(h) = target.num_heads {
         return Ok(h);
     }
@@ -214,7 +276,7 @@ fn num_heads(sd: &StateDict, target: &LoadTarget, dim: usize, path: &Path) -> Re
         return Ok(cfg.num_heads);
     }
     // ViT-S/B/L/g all use 64-wide heads (384/6, 768/12, 1024/16, 1536/24).
-    if dim % 64 == 0 {
+    if dim.is_multiple_of(64) {
         return Ok(dim / 64);
     }
     Err(LoadError::Inference {
@@ -233,19 +295,35 @@ pub fn load_vit<B: Backend>(
     let pb = || path.to_path_buf();
     let mut sd = read_checkpoint(path)?;
     for (pattern, what) in UNSUPPORTED {
-        if sd.tensors.keys().any(|k| k.starts_with(pattern) || k.contains(pattern)) {
-            return Err(LoadError::Unsupported { path: pb(), what: what.to_string() });
+        if sd
+            .tensors
+            .keys()
+            .any(|k| k.starts_with(pattern) || k.contains(pattern))
+        {
+            return Err(LoadError::Unsupported {
+                path: pb(),
+                what: what.to_string(),
+            });
         }
     }
     let arch = infer_arch(&sd, path)?;
     let heads = num_heads(&sd, target, arch.dim, path)?;
-    let config = ViTConfig::new(target.img_size, arch.patch, arch.dim, arch.depth, heads, target.num_classes)
-        .with_mlp_ratio(arch.mlp_hidden as f64 / arch.dim as f64)
-        .with_layer_scale(arch.layer_scale.then_some(1.0))
-        .with_qkv_bias(arch.qkv_bias)
-        .with_in_chans(arch.in_chans)
-        .with_input_norm(target.input_norm);
-    config.validate().map_err(|reason| LoadError::Config { path: pb(), reason })?;
+    let config = ViTConfig::new(
+        target.img_size,
+        arch.patch,
+        arch.dim,
+        arch.depth,
+        heads,
+        target.num_classes,
+    )
+    .with_mlp_ratio(arch.mlp_hidden as f64 / arch.dim as f64)
+    .with_layer_scale(arch.layer_scale.then_some(1.0))
+    .with_qkv_bias(arch.qkv_bias)
+    .with_in_chans(arch.in_chans)
+    .with_input_norm(target.input_norm);
+    config
+        .validate()
+        .map_err(|reason| LoadError::Config { path: pb(), reason })?;
 
     // Position grid: resample once, here.
     let grid = config.grid_size();
@@ -255,24 +333,42 @@ pub fn load_vit<B: Backend>(
             CheckpointSource::HuggingFace => PosEmbedResample::BicubicSize,
             _ => PosEmbedResample::default(),
         });
-        let pos = sd.tensors.get_mut("pos_embed").ok_or_else(|| LoadError::MissingKey { path: pb(), key: "pos_embed".into() })?;
+        let pos = sd
+            .tensors
+            .get_mut("pos_embed")
+            .ok_or_else(|| LoadError::MissingKey {
+                path: pb(),
+                key: "pos_embed".into(),
+            })?;
         pos.data = resample_pos_embed(&pos.data, 1, arch.dim, arch.grid, grid, method)
             .map_err(|source| LoadError::Resample { path: pb(), source })?;
         pos.shape = vec![1, 1 + grid * grid, arch.dim];
-        resampled = Some(PosEmbedResampling { from_grid: arch.grid, to_grid: grid, method });
+        resampled = Some(PosEmbedResampling {
+            from_grid: arch.grid,
+            to_grid: grid,
+            method,
+        });
     }
 
     // Head: keep only an exact match for the requested classes.
     let checkpoint_classes = sd.tensors.get("head.weight").map(|t| t.shape[0]);
-    let head_fits = sd.tensors.get("head.weight").is_some_and(|t| t.shape == [target.num_classes, arch.dim])
-        && sd.tensors.get("head.bias").is_some_and(|t| t.shape == [target.num_classes]);
+    let head_fits = sd
+        .tensors
+        .get("head.weight")
+        .is_some_and(|t| t.shape == [target.num_classes, arch.dim])
+        && sd
+            .tensors
+            .get("head.bias")
+            .is_some_and(|t| t.shape == [target.num_classes]);
     let mut dropped = Vec::new();
     let drop_keys: Vec<String> = sd
         .tensors
         .keys()
         .filter(|k| {
             (!head_fits && k.starts_with("head."))
-                || KNOWN_EXTRAS.iter().any(|(p, _)| k.as_str() == *p || k.starts_with(p))
+                || KNOWN_EXTRAS
+                    .iter()
+                    .any(|(p, _)| k.as_str() == *p || k.starts_with(p))
         })
         .cloned()
         .collect();
@@ -287,7 +383,10 @@ pub fn load_vit<B: Backend>(
 
     if !result.errors.is_empty() {
         let details = result.errors.iter().map(|e| e.to_string()).collect();
-        return Err(LoadError::ShapeMismatch { path: pb(), details });
+        return Err(LoadError::ShapeMismatch {
+            path: pb(),
+            details,
+        });
     }
     let missing: Vec<String> = result.missing.iter().map(|(p, _)| p.clone()).collect();
     let bad_missing: Vec<String> = missing
@@ -296,7 +395,11 @@ pub fn load_vit<B: Backend>(
         .cloned()
         .collect();
     if !bad_missing.is_empty() || !result.unused.is_empty() {
-        return Err(LoadError::Incomplete { path: pb(), missing: bad_missing, unused: result.unused.clone() });
+        return Err(LoadError::Incomplete {
+            path: pb(),
+            missing: bad_missing,
+            unused: result.unused.clone(),
+        });
     }
     let report = LoadReport {
         source: sd.source,
@@ -335,7 +438,12 @@ fn to_snapshots(tensors: BTreeMap<String, RawTensor>) -> Vec<TensorSnapshot> {
                     _ => {}
                 }
             }
-            TensorSnapshot::from_data(TensorData::new(t.data, t.shape), path, Vec::new(), ParamId::new())
+            TensorSnapshot::from_data(
+                TensorData::new(t.data, t.shape),
+                path,
+                Vec::new(),
+                ParamId::new(),
+            )
         })
         .collect()
 }

@@ -35,9 +35,11 @@ pub struct Preprocessing {
     pub resize: String,
     /// Grey X-rays are replicated to 3 channels.
     pub grayscale_to_rgb: bool,
-    /// Per-channel mean applied *outside* timm (pixel values scaled to [0, 1] first).
+    /// Per-channel mean a timm user must subtract (pixel values scaled to [0, 1] first). timm
+    /// models do not normalise inside `forward`, so this must include our model's
+    /// `input_norm` (checked by [`export_safetensors`]); all zeros when no normalisation.
     pub mean: [f32; 3],
-    /// Per-channel std applied *outside* timm.
+    /// Per-channel std a timm user must divide by (all ones when no normalisation).
     pub std: [f32; 3],
 }
 
@@ -58,6 +60,12 @@ pub enum ExportError {
     /// Labels do not match the head.
     #[error("{count} labels for a head with {classes} outputs")]
     LabelCount { count: usize, classes: usize },
+    /// The sidecar's mean/std disagree with the normalisation the model applies in `forward`.
+    #[error("sidecar mean/std {given:?} differ from the model's input_norm {model:?}")]
+    Preprocessing {
+        given: ([f32; 3], [f32; 3]),
+        model: ([f32; 3], [f32; 3]),
+    },
     /// A model tensor could not be read back.
     #[error("tensor `{key}`: {reason}")]
     Tensor { key: String, reason: String },
@@ -142,6 +150,15 @@ pub fn export_safetensors<B: Backend>(
             count: sidecar.labels.len(),
             classes: cfg.num_classes,
         });
+    }
+    if let Some(model_norm) = cfg.input_norm.mean_std() {
+        let given = (sidecar.preprocessing.mean, sidecar.preprocessing.std);
+        if given != model_norm {
+            return Err(ExportError::Preprocessing {
+                given,
+                model: model_norm,
+            });
+        }
     }
     // [(timm key, shape, little-endian f32 bytes)]
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use cxr::model::{
     CheckpointSource, ExportSidecar, LoadError, LoadTarget, PosEmbedResample, Preprocessing,
     ViTConfig, export_safetensors, load_vit, resample_grid,
@@ -294,6 +294,41 @@ fn edited(
     let path = dir.join("edited.safetensors");
     std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
     path
+}
+
+#[test]
+fn half_precision_checkpoint_loads_like_its_rounded_f32_copy() {
+    // f16 -> f32 conversion path: an f16 file and an f32 file holding the same f16-rounded
+    // values must give bit-identical logits.
+    let tmp = tempfile::tempdir().unwrap();
+    let tensors = read_all("timm_vit_p8.safetensors");
+    let mut half_bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut rounded = HashMap::new();
+    for (k, (shape, vals)) in tensors {
+        let half = TensorData::new(vals, shape.clone()).convert_dtype(DType::F16);
+        half_bytes.push((k.clone(), shape.clone(), half.as_bytes().to_vec()));
+        let back = half.convert::<f32>().to_vec::<f32>().unwrap();
+        rounded.insert(k, (shape, back));
+    }
+    let views = half_bytes.iter().map(|(k, s, b)| {
+        (
+            k.clone(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F16, s.clone(), b).unwrap(),
+        )
+    });
+    let half_path = tmp.path().join("half.safetensors");
+    std::fs::write(&half_path, safetensors::serialize(views, None).unwrap()).unwrap();
+    let f32_path = edited("timm_vit_p8.safetensors", tmp.path(), |t| *t = rounded);
+
+    let (from_half, _) = load_vit::<B>(&half_path, &tiny_target(5), &Default::default()).unwrap();
+    let (from_f32, _) = load_vit::<B>(&f32_path, &tiny_target(5), &Default::default()).unwrap();
+    let (a, b) = (
+        to_vec(from_half.forward(inputs())),
+        to_vec(from_f32.forward(inputs())),
+    );
+    assert_eq!(a, b);
+    // And the rounding itself moved the logits (the test would be vacuous otherwise).
+    assert!(max_abs_diff(&a, &expected("timm_vit_logits")) > 0.0);
 }
 
 // Export round trips (safetensors + sidecar), load-verification errors, real checkpoints.

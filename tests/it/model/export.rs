@@ -105,3 +105,20 @@ fn export_rejects_wrong_label_count() {
         "{err}"
     );
 }
+
+#[test]
+fn export_rejects_preprocessing_that_hides_the_in_model_normalisation() {
+    let cfg = ViTConfig::vit_tiny_test(3).with_input_norm(cxr::model::InputNorm::ImageNet);
+    let model = cfg.init::<B>(&Default::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let err =
+        export_safetensors(&model, &tmp.path().join("m.safetensors"), &sidecar(3)).unwrap_err();
+    assert!(
+        matches!(err, cxr::model::ExportError::Preprocessing { .. }),
+        "{err}"
+    );
+    let mut ok = sidecar(3);
+    ok.preprocessing.mean = [0.485, 0.456, 0.406];
+    ok.preprocessing.std = [0.229, 0.224, 0.225];
+    export_safetensors(&model, &tmp.path().join("m.safetensors"), &ok).unwrap();
+}

@@ -22,7 +22,7 @@ use burn_store::pytorch::PytorchReader;
 use regex::Regex;
 use safetensors::{Dtype, SafeTensors};
 
-use super::weights::LoadError;
+use super::load_types::LoadError;
 
 /// Safetensors metadata key under which `super::export` stores the `ViTConfig` JSON.
 pub const META_VIT_CONFIG: &str = "cxr.vit_config";

@@ -8,7 +8,8 @@
 //! | `vit.rs` | [`VisionTransformer`]: `forward` `[B, 3, H, W]` in `[0, 1]` -> logits `[B, C]` |
 //! | `pos_embed.rs` | one-time bicubic position-grid resampling (PyTorch-exact) |
 //! | `checkpoint.rs` | timm / own safetensors, torch.hub `.pth`, HF `Dinov2Model` -> timm-keyed tensors |
-//! | `weights.rs` | [`load_vit`]: infer architecture, resample, swap head, verify, [`LoadReport`] |
+//! | `load_types.rs` | [`LoadTarget`], [`LoadReport`], [`LoadError`] |
+//! | `weights.rs` | [`load_vit`]: infer architecture, resample, swap head, verify |
 //! | `export.rs` | [`export_safetensors`]: timm-keyed safetensors + JSON sidecar |
 //!
 //! Field names are the timm / torch.hub checkpoint keys, so checkpoints load with burn-store's
@@ -41,6 +42,7 @@ mod blocks;
 mod checkpoint;
 mod config;
 mod export;
+mod load_types;
 mod pos_embed;
 mod vit;
 mod weights;
@@ -54,6 +56,7 @@ pub use export::{
     ExportError, ExportOutput, ExportSidecar, Preprocessing, export_safetensors, timm_kwargs,
     timm_model_name,
 };
+pub use load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
 pub use pos_embed::{PosEmbedResample, ResampleError, resample_grid, resample_pos_embed};
 pub use vit::VisionTransformer;
-pub use weights::{KNOWN_EXTRAS, LoadError, LoadReport, LoadTarget, PosEmbedResampling, load_vit};
+pub use weights::{KNOWN_EXTRAS, load_vit};

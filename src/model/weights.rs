@@ -17,18 +17,17 @@
 //! study uses has 64-wide heads).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::ParamId;
 use burn::tensor::TensorData;
 use burn::tensor::backend::Backend;
-use burn_store::pytorch::PytorchError;
 use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, TensorSnapshot};
-use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{CheckpointSource, META_VIT_CONFIG, RawTensor, StateDict, read_checkpoint};
-use super::config::{InputNorm, ViTConfig};
-use super::pos_embed::{PosEmbedResample, ResampleError, resample_pos_embed};
+use super::config::ViTConfig;
+use super::load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
+use super::pos_embed::{PosEmbedResample, resample_pos_embed};
 use super::vit::VisionTransformer;
 
 /// File tensors that are dropped on purpose, with the reason.
@@ -58,131 +57,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     (".swiglu.", "SwiGLU MLP (DINOv2 ViT-g)"),
     (".q_norm.", "qk-norm attention"),
 ];
-
-/// What the caller wants to obtain from a checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadTarget {
-    /// Model input side in pixels (224 in the study).
-    pub img_size: usize,
-    /// Classifier outputs; the checkpoint head is kept only if it has exactly this many.
-    pub num_classes: usize,
-    /// Attention heads; `None` = stored config, else `embed_dim / 64`.
-    pub num_heads: Option<usize>,
-    /// Position-grid resampling; `None` = per source: Hugging Face -> `BicubicSize` (what
-    /// `Dinov2Model` does), everything else -> `Dinov2Hub` (what the study's torch.hub model does).
-    pub resample: Option<PosEmbedResample>,
-    /// Input normalisation baked into the model's forward.
-    pub input_norm: InputNorm,
-}
-
-impl LoadTarget {
-    /// Target with per-source defaults and no input normalisation.
-    pub fn new(img_size: usize, num_classes: usize) -> Self {
-        Self {
-            img_size,
-            num_classes,
-            num_heads: None,
-            resample: None,
-            input_norm: InputNorm::None,
-        }
-    }
-}
-
-/// A position-grid change made at load time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PosEmbedResampling {
-    /// Checkpoint grid side M.
-    pub from_grid: usize,
-    /// Model grid side G.
-    pub to_grid: usize,
-    /// Method used.
-    pub method: PosEmbedResample,
-}
-
-/// What [`load_vit`] did, for run configs and logs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadReport {
-    /// Detected checkpoint source.
-    pub source: CheckpointSource,
-    /// The architecture that was built (inferred from the tensors + target).
-    pub config: ViTConfig,
-    /// Checkpoint tensors written into the model (timm keys).
-    pub applied: Vec<String>,
-    /// Model tensors the checkpoint did not provide (burn paths; only `head.*` can be here).
-    pub missing: Vec<String>,
-    /// Checkpoint tensors dropped on purpose (known extras and a replaced head).
-    pub unused: Vec<String>,
-    /// Set when `pos_embed` was resampled.
-    pub resampled_pos_embed: Option<PosEmbedResampling>,
-    /// True when the head was freshly initialised for `num_classes`.
-    pub head_reinitialized: bool,
-    /// Class count of the checkpoint's own head, if it had one.
-    pub checkpoint_classes: Option<usize>,
-    /// Position grid side the checkpoint was trained at.
-    pub checkpoint_grid: usize,
-}
-
-/// Why a checkpoint could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read {path}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not a valid safetensors file.
-    #[error("{path} is not a valid safetensors file")]
-    Safetensors {
-        path: PathBuf,
-        #[source]
-        source: safetensors::SafeTensorError,
-    },
-    /// Not a readable PyTorch pickle / zip file.
-    #[error("{path} is not a readable PyTorch checkpoint")]
-    Pytorch {
-        path: PathBuf,
-        #[source]
-        source: PytorchError,
-    },
-    /// One tensor could not be decoded or combined.
-    #[error("{path}: tensor `{key}`: {reason}")]
-    Tensor {
-        path: PathBuf,
-        key: String,
-        reason: String,
-    },
-    /// A tensor the architecture needs is absent.
-    #[error("{path}: required tensor `{key}` is missing")]
-    MissingKey { path: PathBuf, key: String },
-    /// The checkpoint uses an architecture feature this model lacks.
-    #[error("{path}: unsupported architecture feature: {what}")]
-    Unsupported { path: PathBuf, what: String },
-    /// The architecture could not be inferred.
-    #[error("{path}: cannot infer the architecture: {reason}")]
-    Inference { path: PathBuf, reason: String },
-    /// The inferred architecture plus target is not a valid config.
-    #[error("{path}: invalid model config: {reason}")]
-    Config { path: PathBuf, reason: String },
-    /// Position-embedding resampling failed.
-    #[error("{path}: cannot resample pos_embed")]
-    Resample {
-        path: PathBuf,
-        #[source]
-        source: ResampleError,
-    },
-    /// A tensor's shape disagrees with the model.
-    #[error("{path}: shape mismatches: {details:?}")]
-    ShapeMismatch { path: PathBuf, details: Vec<String> },
-    /// Tensors missing from the file or left unused beyond the allowed ones.
-    #[error("{path}: incomplete load: missing in file {missing:?}, unused in file {unused:?}")]
-    Incomplete {
-        path: PathBuf,
-        missing: Vec<String>,
-        unused: Vec<String>,
-    },
-}
 
 /// Tensor-derived architecture facts.
 struct Arch {
@@ -259,21 +133,27 @@ fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
     })
 }
 
+/// The `ViTConfig` stored by `super::export` in the safetensors metadata, if any.
+fn stored_config(sd: &StateDict, path: &Path) -> Result<Option<ViTConfig>, LoadError> {
+    sd.metadata
+        .get(META_VIT_CONFIG)
+        .map(|json| {
+            serde_json::from_str(json).map_err(|e| LoadError::Inference {
+                path: path.to_path_buf(),
+                reason: format!("bad `{META_VIT_CONFIG}` metadata: {e}"),
+            })
+        })
+        .transpose()
+}
+
 fn num_heads(
-    sd: &StateDict,
+    stored: Option<&ViTConfig>,
     target: &LoadTarget,
     dim: usize,
     path: &Path,
 ) -> Result<usize, LoadError> {
-    if let Some(h) = target.num_heads {
+    if let Some(h) = target.num_heads.or(stored.map(|c| c.num_heads)) {
         return Ok(h);
-    }
-    if let Some(json) = sd.metadata.get(META_VIT_CONFIG) {
-        let cfg: ViTConfig = serde_json::from_str(json).map_err(|e| LoadError::Inference {
-            path: path.to_path_buf(),
-            reason: format!("bad `{META_VIT_CONFIG}` metadata: {e}"),
-        })?;
-        return Ok(cfg.num_heads);
     }
     // ViT-S/B/L/g all use 64-wide heads (384/6, 768/12, 1024/16, 1536/24).
     if dim.is_multiple_of(64) {
@@ -307,7 +187,10 @@ pub fn load_vit<B: Backend>(
         }
     }
     let arch = infer_arch(&sd, path)?;
-    let heads = num_heads(&sd, target, arch.dim, path)?;
+    let stored = stored_config(&sd, path)?;
+    let heads = num_heads(stored.as_ref(), target, arch.dim, path)?;
+    // timm and DINOv2 use 1e-6; our own exports record theirs.
+    let eps = stored.as_ref().map_or(1e-6, |c| c.layer_norm_eps);
     let config = ViTConfig::new(
         target.img_size,
         arch.patch,
@@ -320,6 +203,7 @@ pub fn load_vit<B: Backend>(
     .with_layer_scale(arch.layer_scale.then_some(1.0))
     .with_qkv_bias(arch.qkv_bias)
     .with_in_chans(arch.in_chans)
+    .with_layer_norm_eps(eps)
     .with_input_norm(target.input_norm);
     config
         .validate()

@@ -102,6 +102,13 @@ fn fresh_tiny_model_trains_one_step_shapes() {
     let g = model.pos_embed.grad(&grads).unwrap();
     assert_eq!(g.dims(), [1, 17, 24]);
     assert!(g.abs().sum().into_scalar() > 0.0);
+    // The non-parameter fields (input_norm, img_size, eps) survive valid() and config().
+    use burn::module::{AutodiffModule, Module};
+    let cfg = ViTConfig::vit_tiny_dinov2_test(3).with_input_norm(cxr::model::InputNorm::ImageNet);
+    let model = cfg.init::<A>(&device);
+    // patch 4632 + cls 24 + pos 408 + 2 blocks x 7272 + norm 48 + head 75
+    assert_eq!(model.num_params(), 19_731); // = timm VisionTransformer(same args).parameters()
+    assert_eq!(model.valid().config(), cfg);
 }
 
 #[test]

@@ -22,3 +22,4 @@ pub mod store;
 pub mod prep;
 pub mod stats;
 pub mod synth;
+pub mod model;

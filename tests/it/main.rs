@@ -18,3 +18,5 @@ mod ingest_images;
 mod synth;
 // ingest: the six synthetic native layouts end to end, without DICOM identifiers in the store
 mod synth_ingest;
+// model: ViT parity with PyTorch on committed fixtures, weight import/export, load errors
+mod model;

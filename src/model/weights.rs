@@ -1,0 +1,333 @@
+//! Loading pretrained checkpoints into [`VisionTransformer`], verified rather than trusted.
+//!
+//! [`load_vit`] reads any supported file (`super::checkpoint`), infers the architecture from
+//! the tensors (patch size, width, depth, MLP width, LayerScale, qkv bias, trained grid),
+//! resamples `pos_embed` once if the trained grid differs from the model's, decides whether
+//! the head can be kept, applies the tensors through burn-store's `PyTorchToBurnAdapter`
+//! (Linear `[out, in]` -> `[in, out]`, LayerNorm `weight/bias` -> `gamma/beta`), and then
+//! checks burn-store's `ApplyResult` (STYLE.md principle 5):
+//!
+//! - missing model tensors are allowed only for `head.*`, and only when the head is
+//!   re-initialised (checkpoint without head, or with another class count);
+//! - unused file tensors are allowed only for the known extras in [`KNOWN_EXTRAS`];
+//! - any shape disagreement is an error.
+//!
+//! Attention heads cannot be read from tensors: they come from [`LoadTarget::num_heads`], else
+//! from the config stored by `super::export`, else `embed_dim / 64` (every ViT/DINOv2 size the
+//! study uses has 64-wide heads).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::module::ParamId;
+use burn::tensor::TensorData;
+use burn::tensor::backend::Backend;
+use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, TensorSnapshot};
+
+use super::checkpoint::{CheckpointSource, META_VIT_CONFIG, RawTensor, StateDict, read_checkpoint};
+use super::config::ViTConfig;
+use super::load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
+use super::pos_embed::{PosEmbedResample, resample_pos_embed};
+use super::vit::VisionTransformer;
+
+/// File tensors that are dropped on purpose, with the reason.
+pub const KNOWN_EXTRAS: &[(&str, &str)] = &[
+    // DINOv2 masked-image-modelling token; only used during pretraining.
+    ("mask_token", "DINOv2 iBOT mask token (pretraining only)"),
+    // Older timm in21k exports carry a tanh representation layer before the 21k head.
+    (
+        "pre_logits.",
+        "timm in21k representation layer (replaced with the head)",
+    ),
+    // HF Dinov2ForImageClassification head on cat(cls, mean(patches)): 2D inputs, not ours.
+    (
+        "hf_classifier.",
+        "HF Dinov2ForImageClassification head (different pooling)",
+    ),
+];
+
+/// Keys whose presence means an architecture this model does not implement.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "register_tokens",
+        "DINOv2 register tokens (dinov2_vit*_reg)",
+    ),
+    ("reg_token", "timm register tokens"),
+    ("fc_norm.", "global-average-pool ViT (fc_norm)"),
+    (".swiglu.", "SwiGLU MLP (DINOv2 ViT-g)"),
+    (".q_norm.", "qk-norm attention"),
+];
+
+/// Tensor-derived architecture facts.
+struct Arch {
+    in_chans: usize,
+    patch: usize,
+    dim: usize,
+    depth: usize,
+    mlp_hidden: usize,
+    layer_scale: bool,
+    qkv_bias: bool,
+    grid: usize,
+}
+
+fn shape_of<'a>(sd: &'a StateDict, key: &str, path: &Path) -> Result<&'a [usize], LoadError> {
+    sd.tensors
+        .get(key)
+        .map(|t| t.shape.as_slice())
+        .ok_or_else(|| LoadError::MissingKey {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+        })
+}
+
+fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
+    let bad = |reason: String| LoadError::Inference {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pe = shape_of(sd, "patch_embed.proj.weight", path)?;
+    let [dim, in_chans, ph, pw] = *pe else {
+        return Err(bad(format!(
+            "patch_embed.proj.weight has shape {pe:?}, expected [D, C, P, P]"
+        )));
+    };
+    if ph != pw {
+        return Err(bad(format!("non-square patches {ph}x{pw}")));
+    }
+    let depth = sd
+        .tensors
+        .keys()
+        .filter_map(|k| {
+            k.strip_prefix("blocks.")?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map(|m| m + 1)
+        .ok_or_else(|| bad("no `blocks.N.*` tensors".into()))?;
+    let fc1 = shape_of(sd, "blocks.0.mlp.fc1.weight", path)?;
+    let pos = shape_of(sd, "pos_embed", path)?;
+    let [1, tokens, pdim] = *pos else {
+        return Err(bad(format!(
+            "pos_embed has shape {pos:?}, expected [1, 1 + M*M, D]"
+        )));
+    };
+    let patches = tokens.saturating_sub(1);
+    let grid = (patches as f64).sqrt().round() as usize;
+    if grid * grid != patches || pdim != dim {
+        return Err(bad(format!(
+            "pos_embed {pos:?} is not [1, 1 + M*M, {dim}] (class-token slot expected)"
+        )));
+    }
+    Ok(Arch {
+        in_chans,
+        patch: ph,
+        dim,
+        depth,
+        mlp_hidden: fc1[0],
+        layer_scale: sd.tensors.contains_key("blocks.0.ls1.gamma"),
+        qkv_bias: sd.tensors.contains_key("blocks.0.attn.qkv.bias"),
+        grid,
+    })
+}
+
+/// The `ViTConfig` stored by `super::export` in the safetensors metadata, if any.
+fn stored_config(sd: &StateDict, path: &Path) -> Result<Option<ViTConfig>, LoadError> {
+    sd.metadata
+        .get(META_VIT_CONFIG)
+        .map(|json| {
+            serde_json::from_str(json).map_err(|e| LoadError::Inference {
+                path: path.to_path_buf(),
+                reason: format!("bad `{META_VIT_CONFIG}` metadata: {e}"),
+            })
+        })
+        .transpose()
+}
+
+fn num_heads(
+    stored: Option<&ViTConfig>,
+    target: &LoadTarget,
+    dim: usize,
+    path: &Path,
+) -> Result<usize, LoadError> {
+    if let Some(h) = target.num_heads.or(stored.map(|c| c.num_heads)) {
+        return Ok(h);
+    }
+    // ViT-S/B/L/g all use 64-wide heads (384/6, 768/12, 1024/16, 1536/24).
+    if dim.is_multiple_of(64) {
+        return Ok(dim / 64);
+    }
+    Err(LoadError::Inference {
+        path: path.to_path_buf(),
+        reason: format!("embed_dim {dim} is not a multiple of 64: set LoadTarget::num_heads"),
+    })
+}
+
+/// Loads a checkpoint (timm / own safetensors, torch.hub `.pth`, HF `Dinov2Model`
+/// safetensors) into a model for `target`, verifying that every tensor found its place.
+pub fn load_vit<B: Backend>(
+    path: &Path,
+    target: &LoadTarget,
+    device: &B::Device,
+) -> Result<(VisionTransformer<B>, LoadReport), LoadError> {
+    let pb = || path.to_path_buf();
+    let mut sd = read_checkpoint(path)?;
+    for (pattern, what) in UNSUPPORTED {
+        if sd
+            .tensors
+            .keys()
+            .any(|k| k.starts_with(pattern) || k.contains(pattern))
+        {
+            return Err(LoadError::Unsupported {
+                path: pb(),
+                what: what.to_string(),
+            });
+        }
+    }
+    let arch = infer_arch(&sd, path)?;
+    let stored = stored_config(&sd, path)?;
+    let heads = num_heads(stored.as_ref(), target, arch.dim, path)?;
+    // timm and DINOv2 use 1e-6; our own exports record theirs.
+    let eps = stored.as_ref().map_or(1e-6, |c| c.layer_norm_eps);
+    let config = ViTConfig::new(
+        target.img_size,
+        arch.patch,
+        arch.dim,
+        arch.depth,
+        heads,
+        target.num_classes,
+    )
+    .with_mlp_ratio(arch.mlp_hidden as f64 / arch.dim as f64)
+    .with_layer_scale(arch.layer_scale.then_some(1.0))
+    .with_qkv_bias(arch.qkv_bias)
+    .with_in_chans(arch.in_chans)
+    .with_layer_norm_eps(eps)
+    .with_input_norm(target.input_norm);
+    config
+        .validate()
+        .map_err(|reason| LoadError::Config { path: pb(), reason })?;
+
+    // Position grid: resample once, here.
+    let grid = config.grid_size();
+    let mut resampled = None;
+    if arch.grid != grid {
+        let method = target.resample.unwrap_or(match sd.source {
+            CheckpointSource::HuggingFace => PosEmbedResample::BicubicSize,
+            _ => PosEmbedResample::default(),
+        });
+        let pos = sd
+            .tensors
+            .get_mut("pos_embed")
+            .ok_or_else(|| LoadError::MissingKey {
+                path: pb(),
+                key: "pos_embed".into(),
+            })?;
+        pos.data = resample_pos_embed(&pos.data, 1, arch.dim, arch.grid, grid, method)
+            .map_err(|source| LoadError::Resample { path: pb(), source })?;
+        pos.shape = vec![1, 1 + grid * grid, arch.dim];
+        resampled = Some(PosEmbedResampling {
+            from_grid: arch.grid,
+            to_grid: grid,
+            method,
+        });
+    }
+
+    // Head: keep only an exact match for the requested classes.
+    let checkpoint_classes = sd.tensors.get("head.weight").map(|t| t.shape[0]);
+    let head_fits = sd
+        .tensors
+        .get("head.weight")
+        .is_some_and(|t| t.shape == [target.num_classes, arch.dim])
+        && sd
+            .tensors
+            .get("head.bias")
+            .is_some_and(|t| t.shape == [target.num_classes]);
+    let mut dropped = Vec::new();
+    let drop_keys: Vec<String> = sd
+        .tensors
+        .keys()
+        .filter(|k| {
+            (!head_fits && k.starts_with("head."))
+                || KNOWN_EXTRAS
+                    .iter()
+                    .any(|(p, _)| k.as_str() == *p || k.starts_with(p))
+        })
+        .cloned()
+        .collect();
+    for k in drop_keys {
+        sd.tensors.remove(&k);
+        dropped.push(k);
+    }
+
+    let mut model = config.init::<B>(device);
+    let snapshots = to_snapshots(sd.tensors);
+    let result = model.apply(snapshots, None, Some(Box::new(PyTorchToBurnAdapter)), false);
+
+    if !result.errors.is_empty() {
+        let details = result.errors.iter().map(|e| e.to_string()).collect();
+        return Err(LoadError::ShapeMismatch {
+            path: pb(),
+            details,
+        });
+    }
+    let missing: Vec<String> = result.missing.iter().map(|(p, _)| p.clone()).collect();
+    let bad_missing: Vec<String> = missing
+        .iter()
+        .filter(|p| head_fits || !p.starts_with("head."))
+        .cloned()
+        .collect();
+    if !bad_missing.is_empty() || !result.unused.is_empty() {
+        return Err(LoadError::Incomplete {
+            path: pb(),
+            missing: bad_missing,
+            unused: result.unused.clone(),
+        });
+    }
+    let report = LoadReport {
+        source: sd.source,
+        config,
+        applied: result.applied.clone(),
+        missing,
+        unused: dropped,
+        resampled_pos_embed: resampled,
+        head_reinitialized: !head_fits,
+        checkpoint_classes,
+        checkpoint_grid: arch.grid,
+    };
+    Ok((model, report))
+}
+
+/// LayerNorm modules of the key tree (`norm`, `blocks.N.norm1`, `blocks.N.norm2`).
+const LAYER_NORMS: &[&str] = &["norm", "norm1", "norm2"];
+
+/// Wraps timm-keyed tensors as burn-store snapshots (path = key split at dots; the container
+/// types come from the model during `apply`, which is what the adapter needs to transpose
+/// Linear weights).
+///
+/// LayerNorm `weight`/`bias` are renamed to burn's `gamma`/`beta` here rather than by the
+/// adapter: burn-store 0.21's applier finds them under the PyTorch name but still lists the
+/// PyTorch name as unused, which would defeat the unused-tensor check.
+fn to_snapshots(tensors: BTreeMap<String, RawTensor>) -> Vec<TensorSnapshot> {
+    tensors
+        .into_iter()
+        .map(|(key, t)| {
+            let mut path: Vec<String> = key.split('.').map(str::to_string).collect();
+            let n = path.len();
+            if n >= 2 && LAYER_NORMS.contains(&path[n - 2].as_str()) {
+                match path[n - 1].as_str() {
+                    "weight" => path[n - 1] = "gamma".into(),
+                    "bias" => path[n - 1] = "beta".into(),
+                    _ => {}
+                }
+            }
+            TensorSnapshot::from_data(
+                TensorData::new(t.data, t.shape),
+                path,
+                Vec::new(),
+                ParamId::new(),
+            )
+        })
+        .collect()
+}

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod meta;
+pub mod reader;
 pub mod rejects;
 pub mod schema;
 pub mod writer;

@@ -214,17 +214,17 @@ impl Layout {
             }
         };
         let nod_lung = lungs[side_lungs(truth.side(Sign::Nodule))[0]];
-        let nodule = pick(&mut rng, &nod_lung, 0.022);
+        let nodule = pick(&mut rng, &nod_lung, 0.035);
         let mass_lung = lungs[side_lungs(truth.side(Sign::Mass))[0]];
-        let mass = pick(&mut rng, &mass_lung, 0.065);
+        let mass = pick(&mut rng, &mass_lung, 0.085);
         let mut blobs = Vec::new();
         for k in side_lungs(truth.side(Sign::Infiltration)) {
             for _ in 0..10 {
-                blobs.push((k, pick(&mut rng, &lungs[k], 0.02)));
+                blobs.push((k, pick(&mut rng, &lungs[k], 0.028)));
             }
         }
         let calcs = (0..5)
-            .map(|i| pick(&mut rng, &lungs[i % 2], 0.009))
+            .map(|i| pick(&mut rng, &lungs[i % 2], 0.015))
             .collect();
         let aorta_r = if truth.has(Sign::AorticEnlargement) {
             0.065
@@ -435,8 +435,8 @@ impl Layout {
         };
         let segs: Vec<((f32, f32), (f32, f32))> = if broken {
             let m1 = (lerp(p.0, q.0, 0.45), lerp(p.1, q.1, 0.45));
-            let m2 = (lerp(p.0, q.0, 0.58), lerp(p.1, q.1, 0.58) + 0.025);
-            vec![(p, m1), (m2, (q.0, q.1 + 0.025))]
+            let m2 = (lerp(p.0, q.0, 0.62), lerp(p.1, q.1, 0.62) + 0.045);
+            vec![(p, m1), (m2, (q.0, q.1 + 0.045))]
         } else {
             vec![(p, q)]
         };
@@ -445,7 +445,7 @@ impl Layout {
                 lerp(
                     o,
                     0.85,
-                    ((0.012 - seg_dist(u, v, a, b)) / 0.006).clamp(0.0, 1.0),
+                    ((0.016 - seg_dist(u, v, a, b)) / 0.006).clamp(0.0, 1.0),
                 )
             });
         }

@@ -391,6 +391,63 @@ fn uka_template_grades_and_mixed_image_formats() {
     assert_eq!((name.as_str(), bits), (FAKE_PATIENT_NAME, 12));
 }
 
+/// dicom-pixeldata's Modality LUT + file window, then MONOCHROME1
+/// inversion, must show every synthetic DICOM the right way up:
+/// dark air in the corner, bright mediastinum in the middle.
+#[test]
+fn dicoms_decode_right_way_up_after_modality_lut_window_and_inversion() {
+    use dicom_pixeldata::{ConvertOptions, PixelDecoder, VoiLutOption};
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [
+        root("vindr").join("train"),
+        root("vindr").join("test"),
+        root("uka").join("images"),
+    ] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "dicom" || x == "dcm") {
+                files.push(p);
+            }
+        }
+    }
+    let (mut mono1, mut rescaled) = (0, 0);
+    for p in &files {
+        let obj = dicom_object::open_file(p).expect("open");
+        let pi = obj
+            .element(tags::PHOTOMETRIC_INTERPRETATION)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim()
+            .to_string();
+        mono1 += usize::from(pi == "MONOCHROME1");
+        rescaled += usize::from(obj.element(tags::RESCALE_SLOPE).is_ok());
+        let opts = ConvertOptions::new().with_voi_lut(VoiLutOption::First);
+        // The windowed output spans the full u16 range.
+        let px: Vec<u16> = obj
+            .decode_pixel_data()
+            .expect("decode")
+            .to_vec_with_options(&opts)
+            .expect("pixels");
+        assert_eq!(px.len(), (SIZE * SIZE) as usize);
+        // `to_vec` ignores the photometric interpretation: invert MONOCHROME1 here.
+        let at = |x: u32, y: u32| {
+            let v = (px[(y * SIZE + x) as usize] / 257) as u8;
+            if pi == "MONOCHROME1" { 255 - v } else { v }
+        };
+        let (corner, middle) = (at(1, 1), at(SIZE / 2, SIZE * 3 / 10));
+        assert!(
+            corner < 40 && middle > 140,
+            "{} ({pi}): corner {corner}, middle {middle}",
+            p.display()
+        );
+    }
+    assert!(
+        mono1 > 0 && mono1 < files.len() && rescaled > 0,
+        "{mono1} MONOCHROME1, {rescaled} rescaled"
+    );
+}
+
 /// Mean intensity of the lower-lung band of an 8-bit phantom.
 fn lower_lung_mean(path: &Path) -> f32 {
     let img = image::open(path).expect("png").into_luma8();

@@ -343,8 +343,10 @@ impl Layout {
     }
 
     fn consolidation(&self, k: usize) -> Ellipse {
-        let (u, v) = self.lungs[k].at(-0.1 * self.medial(k), 0.45);
-        Ellipse::new(u, v, self.lungs[k].rx * 0.45, self.lungs[k].ry * 0.22)
+        // A broad, lobar patch spanning most of the lung's width (unlike the
+        // round discs of nodule/mass).
+        let (u, v) = self.lungs[k].at(0.0, 0.35);
+        Ellipse::new(u, v, self.lungs[k].rx * 0.95, self.lungs[k].ry * 0.3)
     }
 
     fn pneumonia(&self, k: usize) -> Ellipse {

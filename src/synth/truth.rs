@@ -198,7 +198,10 @@ impl Truth {
         self.severity[i] = rng.range(0.6, 1.0);
         // Pneumothorax, nodule, mass and fracture stay on one side; the rest
         // may be bilateral (each side then carries the sign in ~2/3 of cases).
-        let both_ok = !matches!(s, Sign::Pneumothorax | Sign::Nodule | Sign::Mass | Sign::Fracture);
+        let both_ok = !matches!(
+            s,
+            Sign::Pneumothorax | Sign::Nodule | Sign::Mass | Sign::Fracture
+        );
         self.side[i] = match rng.below(if both_ok { 3 } else { 2 }) {
             0 => Side::Right,
             1 => Side::Left,

@@ -2,7 +2,7 @@
 //! each publisher's NATIVE layout (file names, CSV headers, encodings), so the
 //! ingest code and the end-to-end demo run anywhere without the real data.
 //!
-//! One internal [`truth::Truth`] per image (per study for CheXpert/MIMIC)
+//! One internal `Truth` (`truth.rs`) per image (per study for CheXpert/MIMIC)
 //! drives both the pixels (`draw.rs`) and every dataset's labels, so labels
 //! are learnable from pixels. Everything is deterministic from
 //! [`SynthConfig::seed`] (SplitMix64; images are rendered in parallel but each
@@ -13,12 +13,12 @@
 //! | cardiomegaly         | wide heart blob                               | Cardiomegaly       | Cardiomegaly                     | cardiomegaly         | Cardiomegaly                        | cardiomegaly              |
 //! | effusion (R/L/both)  | bright band with meniscus at a lung base      | Effusion           | Pleural Effusion                 | pleural effusion     | Pleural effusion                    | pleural_effusion_right/left |
 //! | pneumothorax (R/L)   | very dark, textureless lateral apex           | Pneumothorax       | Pneumothorax                     | pneumothorax         | Pneumothorax                        | pneumothorax_right/left   |
-//! | consolidation (R/L)  | dense bright patch, lower zone                | Consolidation      | Consolidation, Lung Opacity      | consolidation        | Consolidation, Lung Opacity         | pneumonic_infiltrates_*   |
-//! | pneumonia (R/L)      | three soft bright blobs, mid zone             | Pneumonia          | Pneumonia, Lung Opacity          | pneumonia            | Pneumonia, Lung Opacity             | pneumonic_infiltrates_*   |
+//! | consolidation (R/L/b)| broad soft lobar patch across a lower lung    | Consolidation      | Consolidation, Lung Opacity      | consolidation        | Consolidation, Lung Opacity         | pneumonic_infiltrates_*   |
+//! | pneumonia (R/L/b)    | three soft bright blobs, mid zone             | Pneumonia          | Pneumonia, Lung Opacity          | pneumonia            | Pneumonia, Lung Opacity             | pneumonic_infiltrates_*   |
 //! | infiltration (R/L/b) | ten small bright spots scattered in a lung    | Infiltration       | –                                | infiltrates          | Infiltration                        | pneumonic_infiltrates_*   |
-//! | nodule               | small bright disc (r ≈ 2 % of width)          | Nodule             | Lung Lesion                      | nodule               | Nodule/Mass                         | –                         |
-//! | mass                 | large bright disc (r ≈ 6.5 %)                 | Mass               | Lung Lesion                      | –                    | Nodule/Mass, Lung tumor             | –                         |
-//! | atelectasis (R/L)    | bright wedge from hilum to lateral base       | Atelectasis        | Atelectasis                      | atelectasis          | Atelectasis                         | atelectasis_right/left    |
+//! | nodule               | small bright disc (r ≈ 3.5 % of width)        | Nodule             | Lung Lesion                      | nodule               | Nodule/Mass                         | –                         |
+//! | mass                 | large bright disc (r ≈ 8.5 %)                 | Mass               | Lung Lesion                      | –                    | Nodule/Mass, Lung tumor             | –                         |
+//! | atelectasis (R/L/b)  | bright wedge from hilum to lateral base       | Atelectasis        | Atelectasis                      | atelectasis          | Atelectasis                         | atelectasis_right/left    |
 //! | edema                | bright streaks radiating from both hila       | Edema              | Edema                            | –                    | Edema                               | congestion                |
 //! | emphysema            | larger, darker lungs                          | Emphysema          | –                                | emphysema, COPD signs| Emphysema, COPD                     | –                         |
 //! | fibrosis (R/L/both)  | reticular grid over the lower lung            | Fibrosis           | –                                | –                    | ILD, Pulmonary fibrosis             | –                         |

@@ -196,7 +196,12 @@ impl Truth {
         let i = s as usize;
         self.present[i] = true;
         self.severity[i] = rng.range(0.6, 1.0);
-        let both_ok = matches!(s, Sign::Effusion | Sign::Infiltration | Sign::Fibrosis);
+        // Pneumothorax, nodule, mass and fracture stay on one side; the rest
+        // may be bilateral (each side then carries the sign in ~2/3 of cases).
+        let both_ok = !matches!(
+            s,
+            Sign::Pneumothorax | Sign::Nodule | Sign::Mass | Sign::Fracture
+        );
         self.side[i] = match rng.below(if both_ok { 3 } else { 2 }) {
             0 => Side::Right,
             1 => Side::Left,

@@ -55,8 +55,8 @@ impl Layout {
             add_ellipse(
                 c,
                 self.consolidation(k),
-                0.42 * t.severity(Sign::Consolidation),
-                0.35,
+                0.4 * t.severity(Sign::Consolidation),
+                0.6,
                 Some(self.lungs[k]),
             );
         }

@@ -22,4 +22,6 @@ pub mod store;
 pub mod prep;
 pub mod stats;
 pub mod synth;
+pub mod runtime;
 pub mod model;
+pub mod evaluate;

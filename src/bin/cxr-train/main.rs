@@ -1,0 +1,67 @@
+//! `cxr-train`: fine-tune and evaluate Vision Transformers on a cxr store. Thin: each
+//! subcommand lives in its own file (`<name>.rs`: clap args + a `run` calling the library).
+//!
+//! Exit codes: 0 success, 1 a check failed (e.g. evaluation found no valid finding), 2 error.
+
+mod export;
+mod predict;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cxr-train", version, about = "Fine-tune and benchmark ViTs on a cxr store")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Per-image probabilities of a model on store images -> predictions Parquet file
+    Predict(predict::PredictArgs),
+    /// Write a run's (or a checkpoint's) weights as timm-named safetensors + JSON sidecar
+    Export(export::ExportArgs),
+}
+
+/// Runs `$body` with `B` bound to the backend the device asks for and `device` to its device.
+#[macro_export]
+macro_rules! with_backend {
+    ($spec:expr, |$b:ident, $device:ident| $body:expr) => {{
+        let spec: cxr::runtime::DeviceSpec = $spec;
+        spec.check_available().map_err(anyhow::Error::msg)?;
+        match spec {
+            cxr::runtime::DeviceSpec::Cpu => {
+                type $b = cxr::runtime::Cpu;
+                let $device = cxr::runtime::cpu_device();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            cxr::runtime::DeviceSpec::Cuda(ids) => {
+                type $b = cxr::runtime::Gpu;
+                let $device = cxr::runtime::gpu_device(ids.first().copied().unwrap_or(0));
+                $body
+            }
+            #[cfg(not(feature = "cuda"))]
+            cxr::runtime::DeviceSpec::Cuda(_) => unreachable!("checked by check_available"),
+        }
+    }};
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Predict(a) => predict::run(a),
+        Command::Export(a) => export::run(a),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! `cxr-train predict`: run a model over store images and write a predictions file.
+//!
+//! Input tensors follow the study: the stored 8-bit grey image replicated to 3 channels and
+//! scaled to `[0, 1]` (`[B, 3, H, W]` f32); no mean/std normalisation unless the model carries
+//! one (`--imagenet-norm` at load time, recorded in the run config / sidecar).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+
+use super::predictions::{Predictions, PredictionsError};
+use crate::labels::finding_index;
+use crate::model::{load_vit, InputNorm, LoadError, LoadTarget, ViTConfig, VisionTransformer};
+use crate::store::reader::{RowQuery, StoreReader};
+use crate::store::StoreError;
+
+/// Errors of `predict`.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    #[error("Weights `{0}` not found (give a .safetensors/.pth file or a run folder)")]
+    MissingWeights(PathBuf),
+    #[error("Sidecar `{path}` is not valid")]
+    Sidecar { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("The model's labels are unknown: `{0}` has no sidecar JSON; pass --labels a,b,… in output order")]
+    NoLabels(PathBuf),
+    #[error("Label `{0}` is not a finding of the store vocabulary")]
+    UnknownLabel(String),
+    #[error("Dataset `{dataset}` is not in the store (it has: {available})")]
+    UnknownDataset { dataset: String, available: String },
+    #[error("Datasets of one predictions file must share one image size; found {0:?}")]
+    MixedSizes(Vec<(String, u32)>),
+    #[error("No image of the selected datasets/split has pixels (was the store ingested with --metadata-only?)")]
+    NoImages,
+    #[error("Loading the model failed")]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Predictions(#[from] PredictionsError),
+}
+
+/// Validated settings of one `predict` run.
+#[derive(Debug, Clone)]
+pub struct PredictOptions {
+    /// A weights file, or a run folder (its `checkpoints/best.safetensors`).
+    pub weights: PathBuf,
+    pub store: PathBuf,
+    /// Datasets to predict (`None` = every dataset of the store).
+    pub datasets: Option<Vec<String>>,
+    /// Splits to predict (`None` = all).
+    pub splits: Option<Vec<String>>,
+    pub out: PathBuf,
+    /// Output labels in model order when the weights carry none.
+    pub labels: Option<Vec<String>>,
+    /// Images per forward pass.
+    pub batch: usize,
+    /// Apply ImageNet mean/std inside the model (overrides what the weights carry).
+    pub imagenet_norm: bool,
+    /// Attention heads, for weight files that neither record them nor use 64-wide heads.
+    pub num_heads: Option<usize>,
+}
+
+/// A weights file with the labels and configuration recorded next to it.
+#[derive(Debug, Clone)]
+pub struct ResolvedWeights {
+    pub file: PathBuf,
+    pub labels: Vec<String>,
+    /// The exported model configuration, when the sidecar has one.
+    pub vit_config: Option<ViTConfig>,
+}
+
+/// Resolves `--weights` (file or run folder) and the labels of the model's outputs.
+pub fn resolve_weights(path: &Path, labels: Option<&[String]>) -> Result<ResolvedWeights, PredictError> {
+    let file = if path.is_dir() { path.join("checkpoints").join("best.safetensors") } else { path.to_path_buf() };
+    if !file.is_file() {
+        return Err(PredictError::MissingWeights(file));
+    }
+    let sidecar = file.with_extension("json");
+    let (side_labels, vit_config) = if sidecar.is_file() {
+        let text = std::fs::read_to_string(&sidecar).map_err(|e| PredictError::Sidecar {
+            path: sidecar.clone(),
+            source: serde_json::Error::io(e),
+        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| PredictError::Sidecar { path: sidecar.clone(), source })?;
+        let labels: Option<Vec<String>> = v.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok());
+        let cfg: Option<ViTConfig> = v.get("vit_config").and_then(|c| serde_json::from_value(c.clone()).ok());
+        (labels, cfg)
+    } else {
+        (None, None)
+    };
+    let labels = match (labels, side_labels) {
+        (Some(l), _) => l.to_vec(),
+        (None, Some(l)) => l,
+        (None, None) => return Err(PredictError::NoLabels(file)),
+    };
+    for l in &labels {
+        if finding_index(l).is_none() {
+            return Err(PredictError::UnknownLabel(l.clone()));
+        }
+    }
+    Ok(ResolvedWeights { file, labels, vit_config })
+}
+
+/// `[B, 3, H, W]` in `[0, 1]` from stored 8-bit grey images (all `h × w`).
+pub fn images_to_tensor<B: Backend>(images: &[&[u8]], h: usize, w: usize, device: &B::Device) -> Tensor<B, 4> {
+    let mut data = Vec::with_capacity(images.len() * 3 * h * w);
+    for img in images {
+        let plane: Vec<f32> = img.iter().map(|&v| f32::from(v) / 255.0).collect();
+        for _ in 0..3 {
+            data.extend_from_slice(&plane);
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [images.len(), 3, h, w]), device)
+}
+
+/// Runs the model over the selected store rows; returns the predictions (also written to `out`).
+pub fn predict<B: Backend>(opts: &PredictOptions, device: &B::Device) -> Result<Predictions, PredictError> {
+    let reader = StoreReader::open(&opts.store)?;
+    let datasets: Vec<String> = match &opts.datasets {
+        Some(d) => d.clone(),
+        None => reader.meta.datasets.keys().cloned().collect(),
+    };
+    let mut sizes = Vec::new();
+    for d in &datasets {
+        let m = reader.dataset(d).ok_or_else(|| PredictError::UnknownDataset {
+            dataset: d.clone(),
+            available: reader.meta.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        let size = m.options.get("size").and_then(|s| s.as_u64()).unwrap_or(224) as u32;
+        sizes.push((d.clone(), size));
+    }
+    if sizes.windows(2).any(|w| w[0].1 != w[1].1) {
+        return Err(PredictError::MixedSizes(sizes));
+    }
+    let size = sizes.first().map(|s| s.1).unwrap_or(224) as usize;
+    let w = resolve_weights(&opts.weights, opts.labels.as_deref())?;
+    let mut target = LoadTarget::new(size, w.labels.len());
+    target.input_norm = match (&w.vit_config, opts.imagenet_norm) {
+        (_, true) => InputNorm::ImageNet,
+        (Some(c), false) => c.input_norm,
+        (None, false) => InputNorm::None,
+    };
+    target.num_heads = opts.num_heads.or(w.vit_config.as_ref().map(|c| c.num_heads));
+    let (model, _report): (VisionTransformer<B>, _) = load_vit(&w.file, &target, device)?;
+    let query = RowQuery { splits: opts.splits.clone(), views: None, images: true, findings: w.labels.clone() };
+    let mut out = Predictions::new(w.labels.clone());
+    for d in &datasets {
+        for batch in reader.read_dataset(d, &query, opts.batch.max(1))? {
+            let batch: Vec<_> = batch?.into_iter().filter(|s| !s.pixels.is_empty()).collect();
+            if batch.is_empty() {
+                continue;
+            }
+            let imgs: Vec<&[u8]> = batch.iter().map(|s| s.pixels.as_slice()).collect();
+            let x = images_to_tensor::<B>(&imgs, size, size, device);
+            let probs = sigmoid(model.forward(x)).into_data().into_vec::<f32>().unwrap_or_default();
+            let k = w.labels.len();
+            for (i, s) in batch.iter().enumerate() {
+                out.image_id.push(s.image_id.clone());
+                out.patient_id.push(s.patient_id.clone());
+                out.split.push(s.split.clone());
+                out.dataset.push(Some(d.clone()));
+                for f in 0..k {
+                    out.y[f].push(s.labels[f]);
+                    out.p[f].push(probs.get(i * k + f).copied().unwrap_or(f32::NAN));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(PredictError::NoImages);
+    }
+    out.write(&opts.out)?;
+    Ok(out)
+}

@@ -1,0 +1,175 @@
+//! The predictions file: the contract between `predict` (any model — ours or a PyTorch one) and
+//! `evaluate` / `compare`.
+//!
+//! One Parquet file, one row per image: `image_id` (Utf8), `patient_id` (Utf8), `split` (Utf8),
+//! optional `dataset` (Utf8), then for every finding `F` in model output order: `y_F` (Int8, the
+//! stored label: 1, 0, −1 or null) and `p_F` (Float32, predicted probability in [0, 1]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float32Builder, Int8Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Float32Type, Int8Type, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+
+/// Errors reading or writing a predictions file.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictionsError {
+    #[error("Failed to access predictions file `{path}`")]
+    Io { path: PathBuf, #[source] source: std::io::Error },
+    #[error("Predictions file `{path}` is not valid Parquet")]
+    Parquet { path: PathBuf, #[source] source: parquet::errors::ParquetError },
+    #[error("Arrow error in predictions file `{path}`")]
+    Arrow { path: PathBuf, #[source] source: arrow::error::ArrowError },
+    #[error("Predictions file `{path}`: {problem}")]
+    Format { path: PathBuf, problem: String },
+}
+
+/// Predictions of one model on a set of images, column-oriented.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Predictions {
+    /// Findings in model output order.
+    pub findings: Vec<String>,
+    pub image_id: Vec<String>,
+    pub patient_id: Vec<String>,
+    pub split: Vec<String>,
+    /// Dataset of each row, when known.
+    pub dataset: Vec<Option<String>>,
+    /// `y[f][i]`: stored label of finding `f` for image `i`.
+    pub y: Vec<Vec<Option<i8>>>,
+    /// `p[f][i]`: predicted probability of finding `f` for image `i`.
+    pub p: Vec<Vec<f32>>,
+}
+
+impl Predictions {
+    /// Empty predictions for these findings.
+    pub fn new(findings: Vec<String>) -> Self {
+        let n = findings.len();
+        Predictions { findings, y: vec![Vec::new(); n], p: vec![Vec::new(); n], ..Default::default() }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.image_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.image_id.is_empty()
+    }
+
+    fn schema(&self) -> Schema {
+        let mut fields = vec![
+            Field::new("image_id", DataType::Utf8, false),
+            Field::new("patient_id", DataType::Utf8, false),
+            Field::new("split", DataType::Utf8, false),
+            Field::new("dataset", DataType::Utf8, true),
+        ];
+        for f in &self.findings {
+            fields.push(Field::new(format!("y_{f}"), DataType::Int8, true));
+            fields.push(Field::new(format!("p_{f}"), DataType::Float32, false));
+        }
+        Schema::new(fields)
+    }
+
+    /// Writes the file (temp + rename).
+    pub fn write(&self, path: &Path) -> Result<(), PredictionsError> {
+        let io = |source| PredictionsError::Io { path: path.to_path_buf(), source };
+        let mut ids = StringBuilder::new();
+        let mut pats = StringBuilder::new();
+        let mut splits = StringBuilder::new();
+        let mut ds = StringBuilder::new();
+        for i in 0..self.len() {
+            ids.append_value(&self.image_id[i]);
+            pats.append_value(&self.patient_id[i]);
+            splits.append_value(&self.split[i]);
+            ds.append_option(self.dataset.get(i).cloned().flatten());
+        }
+        let mut cols: Vec<ArrayRef> =
+            vec![Arc::new(ids.finish()), Arc::new(pats.finish()), Arc::new(splits.finish()), Arc::new(ds.finish())];
+        for f in 0..self.findings.len() {
+            let mut y = Int8Builder::new();
+            let mut p = Float32Builder::new();
+            for i in 0..self.len() {
+                y.append_option(self.y[f][i]);
+                p.append_value(self.p[f][i]);
+            }
+            cols.push(Arc::new(y.finish()));
+            cols.push(Arc::new(p.finish()));
+        }
+        let batch = RecordBatch::try_new(Arc::new(self.schema()), cols)
+            .map_err(|source| PredictionsError::Arrow { path: path.to_path_buf(), source })?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let tmp = path.with_extension("parquet.tmp");
+        let file = std::fs::File::create(&tmp).map_err(io)?;
+        let perr = |source| PredictionsError::Parquet { path: path.to_path_buf(), source };
+        let mut w = ArrowWriter::try_new(file, batch.schema(), None).map_err(perr)?;
+        w.write(&batch).map_err(perr)?;
+        w.close().map_err(perr)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads a predictions file written by any tool that follows the column contract.
+    pub fn read(path: &Path) -> Result<Predictions, PredictionsError> {
+        let io = |source| PredictionsError::Io { path: path.to_path_buf(), source };
+        let perr = |source| PredictionsError::Parquet { path: path.to_path_buf(), source };
+        let fmt = |problem: String| PredictionsError::Format { path: path.to_path_buf(), problem };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?.build().map_err(perr)?;
+        let schema = arrow::record_batch::RecordBatchReader::schema(&reader);
+        let findings: Vec<String> = schema
+            .fields()
+            .iter()
+            .filter_map(|f| f.name().strip_prefix("p_").map(str::to_string))
+            .collect();
+        if findings.is_empty() {
+            return Err(fmt("no `p_<finding>` columns".into()));
+        }
+        for f in &findings {
+            if schema.field_with_name(&format!("y_{f}")).is_err() {
+                return Err(fmt(format!("`p_{f}` has no matching `y_{f}` column")));
+            }
+        }
+        let mut out = Predictions::new(findings.clone());
+        for b in reader {
+            let b = b.map_err(|source| PredictionsError::Arrow { path: path.to_path_buf(), source })?;
+            let strings = |name: &str| -> Result<Vec<Option<String>>, PredictionsError> {
+                let c = b.column_by_name(name).ok_or_else(|| fmt(format!("missing column `{name}`")))?;
+                let c = arrow::compute::cast(c, &DataType::Utf8)
+                    .map_err(|source| PredictionsError::Arrow { path: path.to_path_buf(), source })?;
+                let a = c.as_string::<i32>();
+                Ok((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect())
+            };
+            let req = |v: Vec<Option<String>>, name: &str| -> Result<Vec<String>, PredictionsError> {
+                v.into_iter().map(|x| x.ok_or_else(|| fmt(format!("null in `{name}`")))).collect()
+            };
+            out.image_id.extend(req(strings("image_id")?, "image_id")?);
+            out.patient_id.extend(req(strings("patient_id")?, "patient_id")?);
+            out.split.extend(req(strings("split")?, "split")?);
+            match b.column_by_name("dataset") {
+                Some(_) => out.dataset.extend(strings("dataset")?),
+                None => out.dataset.extend(std::iter::repeat_n(None, b.num_rows())),
+            }
+            for (k, f) in findings.iter().enumerate() {
+                let cast = |name: String, t: &DataType| -> Result<ArrayRef, PredictionsError> {
+                    let c = b.column_by_name(&name).ok_or_else(|| fmt(format!("missing `{name}`")))?;
+                    arrow::compute::cast(c, t).map_err(|source| PredictionsError::Arrow { path: path.to_path_buf(), source })
+                };
+                let y = cast(format!("y_{f}"), &DataType::Int8)?;
+                let y = y.as_primitive::<Int8Type>();
+                let p = cast(format!("p_{f}"), &DataType::Float32)?;
+                let p = p.as_primitive::<Float32Type>();
+                for i in 0..b.num_rows() {
+                    out.y[k].push(y.is_valid(i).then(|| y.value(i)));
+                    if !p.is_valid(i) || !p.value(i).is_finite() {
+                        return Err(fmt(format!("`p_{f}` is null or not finite for image {}", out.image_id[out.p[k].len()])));
+                    }
+                    out.p[k].push(p.value(i));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

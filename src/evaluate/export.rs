@@ -15,6 +15,8 @@ pub enum ExportRunError {
     Missing(PathBuf),
     #[error("Sidecar `{path}` is missing or invalid ({problem})")]
     Sidecar { path: PathBuf, problem: String },
+    #[error("Cannot create the output folder `{path}`")]
+    Io { path: PathBuf, #[source] source: std::io::Error },
     #[error("Loading the checkpoint failed")]
     Load(#[from] LoadError),
     #[error("Writing the export failed")]
@@ -48,6 +50,9 @@ pub fn export_run(run: &Path, which: &str, out: &Path) -> Result<ExportOutput, E
     let (model, report): (VisionTransformer<Cpu>, _) = load_vit(&file, &target, &device)?;
     if report.head_reinitialized {
         return Err(bad(format!("{} labels but the checkpoint head has another size", labels.len())));
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| ExportRunError::Io { path: parent.to_path_buf(), source })?;
     }
     Ok(export_safetensors(&model, out, &ExportSidecar { labels, preprocessing, timm_model_name })?)
 }

@@ -20,3 +20,5 @@ mod synth;
 mod synth_ingest;
 // model: ViT parity with PyTorch on committed fixtures, weight import/export, load errors
 mod model;
+// evaluate: predict over the store and export runs through the cxr-train binary
+mod predict_export;

@@ -1,0 +1,95 @@
+//! `cxr-train predict` and `cxr-train export` through the binary: a run folder's checkpoint
+//! exports to timm naming and back without changing outputs, and predictions carry the stored
+//! labels next to the probabilities.
+
+use std::process::Command;
+
+use burn::backend::Flex;
+use cxr::evaluate::predictions::Predictions;
+use cxr::model::{export_safetensors, ExportSidecar, Preprocessing, ViTConfig, VisionTransformer};
+
+use crate::common::{prep_ok, read_batches, strings};
+
+fn train_bin(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cxr-train")).args(args).output().unwrap()
+}
+
+#[test]
+fn predict_from_a_run_folder_and_export_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A small store of synthetic NIH images at 32 px.
+    let mut cfg = cxr::synth::SynthConfig::new(tmp.path().join("data"));
+    cfg.images_per_dataset = 24;
+    cfg.image_size = 64;
+    let report = cxr::synth::synthesize(&cfg).unwrap();
+    let (_, nih_root, n) = &report.datasets[0];
+    let store = tmp.path().join("store");
+    prep_ok(&["ingest", "nih", "--root", nih_root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--size", "32"]);
+
+    // A run folder whose best checkpoint is a tiny random ViT with two labels.
+    let labels = vec!["cardiomegaly".to_string(), "pleural_effusion".to_string()];
+    let device = Default::default();
+    let model: VisionTransformer<Flex> = ViTConfig::vit_tiny_test(2).init(&device);
+    let ckpt = tmp.path().join("run/checkpoints/best.safetensors");
+    std::fs::create_dir_all(ckpt.parent().unwrap()).unwrap();
+    let side = ExportSidecar {
+        labels: labels.clone(),
+        preprocessing: Preprocessing {
+            image_size: 32,
+            resize: "cxr-prep".into(),
+            grayscale_to_rgb: true,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        },
+        timm_model_name: None,
+    };
+    export_safetensors(&model, &ckpt, &side).unwrap();
+    let run = tmp.path().join("run");
+
+    let preds_path = tmp.path().join("preds.parquet");
+    let out = train_bin(&[
+        "predict", "--weights", run.to_str().unwrap(), "--store", store.to_str().unwrap(), "--split", "all",
+        "--out", preds_path.to_str().unwrap(), "--batch", "7",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let preds = Predictions::read(&preds_path).unwrap();
+    assert_eq!(preds.findings, labels);
+    assert_eq!(preds.len(), *n);
+    assert!(preds.p.iter().flatten().all(|p| (0.0..=1.0).contains(p)));
+    // y_F is the stored label of the same image.
+    let b = read_batches(&store, "nih");
+    let ids = strings(&b, "image_id");
+    let eff = crate::common::labels(&b, "pleural_effusion");
+    for (i, id) in preds.image_id.iter().enumerate() {
+        let j = ids.iter().position(|x| x.as_deref() == Some(id.as_str())).unwrap();
+        assert_eq!(preds.y[1][i], eff[j], "{id}");
+    }
+
+    // Export the run, then predict with the exported file: identical probabilities.
+    let exported = tmp.path().join("export/model.safetensors");
+    let out = train_bin(&["export", run.to_str().unwrap(), "--out", exported.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let side_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(exported.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(side_json["labels"], serde_json::json!(labels));
+    assert_eq!(side_json["key_convention"], "timm");
+    let preds2_path = tmp.path().join("preds2.parquet");
+    let out = train_bin(&[
+        "predict", "--weights", exported.to_str().unwrap(), "--store", store.to_str().unwrap(), "--split", "all",
+        "--out", preds2_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(Predictions::read(&preds2_path).unwrap(), preds);
+
+    // Clear errors: no labels for a raw file, a dataset the store lacks, a GPU in a CPU build.
+    let raw = crate::common::fixture("model/timm_vit_p8.safetensors");
+    let out = train_bin(&["predict", "--weights", raw.to_str().unwrap(), "--store", store.to_str().unwrap(), "--out", "x.parquet"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--labels"));
+    let out = train_bin(&["predict", "--weights", run.to_str().unwrap(), "--store", store.to_str().unwrap(), "--dataset", "mimic", "--out", "x.parquet"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the store"));
+    if !cfg!(feature = "cuda") {
+        let out = train_bin(&["predict", "--weights", run.to_str().unwrap(), "--store", store.to_str().unwrap(), "--out", "x.parquet", "--device", "cuda:0"]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
+    }
+}

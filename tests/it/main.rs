@@ -22,3 +22,5 @@ mod synth_ingest;
 mod model;
 // evaluate: predict over the store and export runs through the cxr-train binary
 mod predict_export;
+// store: pyarrow, polars and DuckDB read the store as one table
+mod readers;

@@ -1,0 +1,63 @@
+//! Decode-only and decode+preprocess throughput over a folder of images, with the ingest's own
+//! decoders, on N threads — the reference the ingest benchmark is compared with
+//! (`scripts/bench_ingest.py`). Not a test.
+//!
+//! `cargo bench --bench decode_only -- <DIR> [--threads 2] [--preprocess] [--size 224]`
+//! prints one JSON line: files, seconds, images/s.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cxr::harmonize::pixels::{preprocess, PixelOptions};
+use cxr::ingest::decode::{decode_file, DecodeOptions};
+use rayon::prelude::*;
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_some_and(|x| ["jpg", "jpeg", "png", "dcm", "dicom"].contains(&x.to_str().unwrap_or(""))) {
+            out.push(p);
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let Some(dir) = args.first() else {
+        eprintln!("usage: decode_only <DIR> [--threads N] [--preprocess] [--size N]");
+        std::process::exit(2);
+    };
+    let opt = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<usize>().ok());
+    let threads = opt("--threads").unwrap_or(2);
+    let size = opt("--size").unwrap_or(224) as u32;
+    let with_pre = args.iter().any(|a| a == "--preprocess");
+    let mut files = Vec::new();
+    walk(Path::new(dir), &mut files);
+    files.sort();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+    let px = PixelOptions { size, ..PixelOptions::default() };
+    let t = Instant::now();
+    let failed: usize = pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| match decode_file(f, &DecodeOptions::default()) {
+                Ok(img) if with_pre => usize::from(preprocess(&img, &px).is_err()),
+                Ok(_) => 0,
+                Err(_) => 1,
+            })
+            .sum()
+    });
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{{\"bench\":\"{}\",\"files\":{},\"failed\":{},\"threads\":{},\"seconds\":{:.3},\"images_per_s\":{:.2}}}",
+        if with_pre { "decode+preprocess" } else { "decode" },
+        files.len(),
+        failed,
+        threads,
+        s,
+        files.len() as f64 / s
+    );
+}

@@ -89,6 +89,16 @@ impl Csv {
         })
     }
 
+    /// Header columns that are source labels of the manifest, as (index, name).
+    pub fn label_columns(&self, m: &Manifest) -> Vec<(usize, String)> {
+        self.header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| m.labels.map.contains_key(h.as_str()))
+            .map(|(i, h)| (i, h.clone()))
+            .collect()
+    }
+
     /// Reads every record into a closure, stopping on a fatal CSV error. Used for the small
     /// side files that are joined into the main stream (label and split tables).
     pub fn for_each(mut self, mut f: impl FnMut(u64, &csv::StringRecord)) -> Result<(), IngestError> {
@@ -154,6 +164,15 @@ impl Csv {
 /// The trimmed text of a cell, empty when the row is short.
 pub fn cell<'a>(rec: &'a csv::StringRecord, idx: Option<usize>) -> &'a str {
     idx.and_then(|i| rec.get(i)).unwrap_or("").trim()
+}
+
+/// The (source label, raw value) pairs of a record's label columns, and the same as the verbatim
+/// JSON object kept in `source_labels`.
+pub fn label_cells(rec: &csv::StringRecord, cols: &[(usize, String)]) -> (Vec<(String, String)>, serde_json::Value) {
+    let labels: Vec<(String, String)> = cols.iter().map(|(i, h)| (h.clone(), cell(rec, Some(*i)).to_string())).collect();
+    let src: serde_json::Map<String, serde_json::Value> =
+        labels.iter().map(|(h, v)| (h.clone(), v.clone().into())).collect();
+    (labels, serde_json::Value::Object(src))
 }
 
 /// A cell as an owned non-empty string.

@@ -49,13 +49,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
         let c_age = csv.col(&m.column("age")?);
         let c_fl = csv.col(&m.column("frontal_lateral")?);
         let c_ap = csv.col(&m.column("ap_pa")?);
-        let label_cols: Vec<(usize, String)> = csv
-            .header
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| m.labels.map.contains_key(h.as_str()))
-            .map(|(i, h)| (i, h.clone()))
-            .collect();
+        let label_cols = csv.label_columns(m);
         for (_, h) in &label_cols {
             if !annotated.contains(h) {
                 annotated.push(h.clone());
@@ -70,13 +64,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
                 "Lateral" => Some("Lateral".to_string()),
                 _ => opt_cell(rec, c_ap),
             };
-            let mut labels = Vec::with_capacity(label_cols.len());
-            let mut src = serde_json::Map::new();
-            for (i, h) in &label_cols {
-                let v = cell(rec, Some(*i)).to_string();
-                src.insert(h.clone(), v.clone().into());
-                labels.push((h.clone(), v));
-            }
+            let (labels, source_labels) = csvio::label_cells(rec, &label_cols);
             Ok(RawRecord {
                 row,
                 line,
@@ -89,7 +77,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
                 sex: opt_cell(rec, c_sex),
                 age: csvio::parse_age(cell(rec, c_age))?,
                 labels,
-                source_labels: serde_json::Value::Object(src),
+                source_labels,
             })
         }));
     }

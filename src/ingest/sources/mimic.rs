@@ -23,24 +23,11 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
     // Study-level labels: 227k studies, a few hundred bytes each.
     let csv = Csv::open(&labels_path)?;
     let c_study = csv.require_col(&m.column("study_id")?)?;
-    let label_cols: Vec<(usize, String)> = csv
-        .header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| m.labels.map.contains_key(h.as_str()))
-        .map(|(i, h)| (i, h.clone()))
-        .collect();
+    let label_cols = csv.label_columns(m);
     let annotated = label_cols.iter().map(|(_, h)| h.clone()).collect();
     let mut studies: HashMap<String, StudyLabels> = HashMap::new();
     csv.for_each(|_, rec| {
-        let mut labels = Vec::with_capacity(label_cols.len());
-        let mut src = serde_json::Map::new();
-        for (i, h) in &label_cols {
-            let v = cell(rec, Some(*i)).to_string();
-            src.insert(h.clone(), v.clone().into());
-            labels.push((h.clone(), v));
-        }
-        studies.insert(cell(rec, Some(c_study)).to_string(), (labels, serde_json::Value::Object(src)));
+        studies.insert(cell(rec, Some(c_study)).to_string(), csvio::label_cells(rec, &label_cols));
     })?;
 
     let mut splits: HashMap<String, String> = HashMap::new();

@@ -17,13 +17,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
     let c_view = csv.col(&m.column("view")?);
     let c_sex = csv.col(&m.column("sex")?);
     let c_age = csv.col(&m.column("age")?);
-    let label_cols: Vec<(usize, String)> = csv
-        .header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| m.labels.map.contains_key(h.as_str()))
-        .map(|(i, h)| (i, h.clone()))
-        .collect();
+    let label_cols = csv.label_columns(m);
     let annotated = label_cols.iter().map(|(_, h)| h.clone()).collect();
     let label = csvio::rel(root, &meta);
     let records = csv.into_records(label, move |row, line, rec| {
@@ -32,10 +26,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
         if image_id.is_empty() || patient.is_empty() {
             return Err("empty image_id or patient_id".into());
         }
-        let labels: Vec<(String, String)> =
-            label_cols.iter().map(|(i, h)| (h.clone(), cell(rec, Some(*i)).to_string())).collect();
-        let src: serde_json::Map<String, serde_json::Value> =
-            labels.iter().map(|(h, v)| (h.clone(), v.clone().into())).collect();
+        let (labels, source_labels) = csvio::label_cells(rec, &label_cols);
         Ok(RawRecord {
             row,
             line,
@@ -47,7 +38,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             sex: opt_cell(rec, c_sex),
             age: csvio::parse_age(cell(rec, c_age)).map_err(|e| format!("{image_id}: {e}"))?,
             labels,
-            source_labels: serde_json::Value::Object(src),
+            source_labels,
             image_id,
         })
     });

@@ -160,9 +160,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
                 let label = csvio::rel(root, &test);
                 for item in csv.into_records(label, move |row, line, rec| {
                     let id = cell(rec, Some(c_id)).to_string();
-                    let labels = cols.iter().map(|(i, h)| (h.clone(), cell(rec, Some(*i)).to_string())).collect::<Vec<_>>();
-                    let src: serde_json::Map<String, serde_json::Value> =
-                        labels.iter().map(|(h, v)| (h.clone(), v.clone().into())).collect();
+                    let (labels, src) = csvio::label_cells(rec, &cols);
                     Ok(RawRecord {
                         row,
                         line,

@@ -20,3 +20,5 @@ mod synth;
 mod synth_ingest;
 // model: ViT parity with PyTorch on committed fixtures, weight import/export, load errors
 mod model;
+// evaluate: AUROC/Youden/BH against scikit-learn and SciPy, bootstrap, paired compare, CLI
+mod evaluate;

@@ -15,6 +15,11 @@ Cases:
               sklearn.metrics.{recall_score, accuracy_score, f1_score}.
   bh          scipy.stats.false_discovery_control(p, method="bh").
   percentile  numpy.percentile(values, [2.5, 97.5]) (method "linear").
+  bootstrap   cxr's replicate draws re-implemented here (xoshiro256** seeded through SplitMix64,
+              Lemire's bounded draws; must mirror src/evaluate/bootstrap.rs), each replicate
+              materialised as a resampled data set and scored with roc_auc_score; single-class
+              replicates skipped; percentile CIs of two models' AUROCs, their macro means and the
+              paired differences, and the two-sided p-value formula of src/evaluate/compare.rs.
 
 Scores are float32 values (written as the exact float64 of each float32), as in predictions files.
 
@@ -143,12 +148,121 @@ for n in (1, 2, 7, 1000):
     lo, hi = np.percentile(v, [2.5, 97.5])
     percentile.append({"values": v, "level": 0.95, "lo": float(lo), "hi": float(hi)})
 
+M64 = (1 << 64) - 1
+
+
+def splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+class Xoshiro:
+    def __init__(self, seed, stream):
+        _, a = splitmix64(seed)
+        sm = a ^ ((stream * 0xD1B54A32D192ED03) & M64)
+        self.s = []
+        for _ in range(4):
+            sm, v = splitmix64(sm)
+            self.s.append(v)
+
+    def next(self):
+        s = self.s
+        rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & M64
+        r = (rotl((s[1] * 5) & M64, 7) * 9) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45)
+        return r
+
+    def below(self, n):
+        threshold = ((1 << 64) - n) % n
+        while True:
+            m = self.next() * n
+            if (m & M64) >= threshold:
+                return m >> 64
+
+
+def weights(n_images, units, seed, r):
+    w = np.zeros(n_images, dtype=np.int64)
+    g = Xoshiro(seed, r)
+    if units is None:
+        for _ in range(n_images):
+            w[g.below(n_images)] += 1
+    else:
+        for _ in range(len(units)):
+            for i in units[g.below(len(units))]:
+                w[i] += 1
+    return w
+
+
+def auc_or_none(y, p):
+    ys, ps = stated(y, p)
+    if len(set(ys.tolist())) < 2:
+        return None
+    return float(roc_auc_score(ys, ps))
+
+
+def pct(vals, level):
+    v = [x for x in vals if x is not None]
+    if not v:
+        return None
+    a = (1 - level) / 2 * 100
+    lo, hi = np.percentile(v, [a, 100 - a])
+    return {"lo": float(lo), "hi": float(hi), "replicates": len(v)}
+
+
+def p_two_sided(ds):
+    d = [x for x in ds if x is not None]
+    le, ge = sum(x <= 0 for x in d), sum(x >= 0 for x in d)
+    return min(1.0, 2 * (min(le, ge) + 1) / (len(d) + 1))
+
+
+def bootstrap_case(name, n, per_patient, resample, seed, B):
+    patients = [f"pat{i // per_patient}" for i in range(n)]
+    ys = [labels(n, 0.3, 0.05), [int(i % 37 == 3) for i in range(n)]]  # common, rare (few positives)
+    pa = [f32(scores(y, 0.7)) for y in ys]
+    pb = [f32(scores(y, 1.4)) for y in ys]
+    units = None
+    if resample == "patients":
+        order = list(dict.fromkeys(patients))
+        units = [[i for i in range(n) if patients[i] == u] for u in order]
+    reps = []
+    for r in range(B):
+        w = weights(n, units, seed, r)
+        idx = np.repeat(np.arange(n), w)
+        a = [auc_or_none([y[i] for i in idx], [p[i] for i in idx]) for y, p in zip(ys, pa)]
+        b = [auc_or_none([y[i] for i in idx], [p[i] for i in idx]) for y, p in zip(ys, pb)]
+        reps.append((a, b))
+    mac = lambda v: None if any(x is None for x in v) else sum(v) / len(v)
+    sub = lambda x, y: None if x is None or y is None else x - y
+    out = {"name": name, "patient_id": patients, "y": ys, "p_a": pa, "p_b": pb,
+           "resample": resample, "seed": seed, "bootstrap": B, "level": 0.95,
+           "a": [], "b": [], "delta": [], "p_value": []}
+    for k in range(2):
+        out["a"].append(pct([a[k] for a, _ in reps], 0.95))
+        out["b"].append(pct([b[k] for _, b in reps], 0.95))
+        ds = [sub(b[k], a[k]) for a, b in reps]
+        out["delta"].append(pct(ds, 0.95))
+        out["p_value"].append(p_two_sided(ds))
+    out["macro_a"] = pct([mac(a) for a, _ in reps], 0.95)
+    ds = [sub(mac(b), mac(a)) for a, b in reps]
+    out["macro_delta"] = pct(ds, 0.95)
+    out["macro_p_value"] = p_two_sided(ds)
+    return out
+
+
+bootstrap = [bootstrap_case("images", 150, 1, "images", 7, 200),
+             bootstrap_case("patients", 150, 3, "patients", 1234567890123, 200)]
+
 out = {
     "generator": "scripts/gen_stats_fixtures.py",
     "versions": {"scikit-learn": sklearn.__version__, "scipy": scipy.__version__, "numpy": np.__version__},
     "auroc": auroc, "youden": youden, "bh": bh, "percentile": percentile,
+    "bootstrap": bootstrap,
 }
 with open(OUT, "w") as f:
     json.dump(out, f, indent=None, separators=(",", ":"), allow_nan=False)
     f.write("\n")
-print(f"wrote {OUT}: {len(auroc)} AUROC, {len(youden)} Youden, {len(bh)} BH, {len(percentile)} percentile cases")
+print(f"wrote {OUT}: {len(auroc)} AUROC, {len(youden)} Youden, {len(bh)} BH, {len(percentile)} percentile, {len(bootstrap)} bootstrap cases")

@@ -228,7 +228,7 @@ pub fn compare(
             fd[k].significant = q[j] <= alpha;
         }
         let ds = reps.iter().map(|(_, mac)| sub(mac[m], mac[r])).collect();
-        let mut macro_d = diff("macro", sub(point_macro[m], point_macro[r]), ds);
+        let mut macro_d = diff("Macro mean", sub(point_macro[m], point_macro[r]), ds);
         macro_d.significant = macro_d.p_value.is_some_and(|p| p <= alpha);
         pairs.push(PairComparison {
             model: names[m].to_string(),

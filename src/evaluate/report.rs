@@ -223,7 +223,7 @@ pub fn comparison_tables(c: &Comparison) -> Vec<(String, Table)> {
     rows.push(last);
     let mut out = vec![("AUROC [95% CI]".to_string(), Table { header, rows })];
     for p in &c.pairs {
-        let header = ["Finding", "Δ AUROC [95% CI]", "p", "q (BH)", ""].map(String::from).to_vec();
+        let header = ["Finding", "Δ AUROC [95% CI]", "p", "q (BH)", "Sig."].map(String::from).to_vec();
         let row = |d: &super::compare::Difference| {
             vec![d.finding.clone(), fmt_estimate(&d.delta), fmt_p(d.p_value), fmt_p(d.q_value), if d.significant { "*".into() } else { String::new() }]
         };

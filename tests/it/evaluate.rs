@@ -96,6 +96,56 @@ fn percentile_interval_matches_numpy() {
     assert_eq!(percentile_ci([None, None], 0.95), None);
 }
 
+/// Bootstrap intervals and p-values equal a Python re-implementation of the same replicate
+/// draws scored by scikit-learn on the materialised resampled data sets (images and patients).
+#[test]
+fn bootstrap_matches_sklearn_on_the_same_replicates() {
+    let r = reference();
+    for c in r["bootstrap"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let patients: Vec<String> = c["patient_id"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let model = |key: &str| {
+            let mut p = Predictions::new(vec!["common".into(), "rare".into()]);
+            p.image_id = (0..patients.len()).map(|i| format!("img{i}")).collect();
+            p.patient_id = patients.clone();
+            p.split = vec!["test".into(); patients.len()];
+            p.dataset = vec![None; patients.len()];
+            p.y = (0..2).map(|k| labels(&c["y"][k])).collect();
+            p.p = (0..2).map(|k| scores(&c[key][k])).collect();
+            p
+        };
+        let resample = if c["resample"] == "patients" { Resample::Patients } else { Resample::Images };
+        let o = StatOptions {
+            bootstrap: c["bootstrap"].as_u64().unwrap() as usize,
+            seed: c["seed"].as_u64().unwrap(),
+            resample,
+            level: c["level"].as_f64().unwrap(),
+            split: None,
+        };
+        let cmp = compare(&[("a".into(), model("p_a")), ("b".into(), model("p_b"))], None, &o, 0.05).unwrap();
+        let close = |got: Option<cxr::evaluate::bootstrap::Ci>, want: &Value, what: &str| {
+            let g = got.unwrap_or_else(|| panic!("{name} {what}: no interval"));
+            assert_eq!(g.replicates as u64, want["replicates"].as_u64().unwrap(), "{name} {what}: replicates used");
+            assert!((g.lo - want["lo"].as_f64().unwrap()).abs() <= 1e-12, "{name} {what}: lo {} vs {}", g.lo, want["lo"]);
+            assert!((g.hi - want["hi"].as_f64().unwrap()).abs() <= 1e-12, "{name} {what}: hi {} vs {}", g.hi, want["hi"]);
+        };
+        let pair = &cmp.pairs[0];
+        for k in 0..2 {
+            close(cmp.models[0].auroc[k].ci, &c["a"][k], "AUROC a");
+            close(cmp.models[1].auroc[k].ci, &c["b"][k], "AUROC b");
+            close(pair.findings[k].delta.ci, &c["delta"][k], "delta");
+            let p = pair.findings[k].p_value.unwrap();
+            assert!((p - c["p_value"][k].as_f64().unwrap()).abs() <= 1e-12, "{name}: p {p} vs {}", c["p_value"][k]);
+        }
+        close(cmp.models[0].macro_auroc.ci, &c["macro_a"], "macro a");
+        close(pair.macro_auroc.delta.ci, &c["macro_delta"], "macro delta");
+        assert!((pair.macro_auroc.p_value.unwrap() - c["macro_p_value"].as_f64().unwrap()).abs() <= 1e-12);
+        // `evaluate` draws the same replicates as `compare`.
+        let ev = evaluate(&model("p_a"), None, &o).unwrap();
+        close(ev.findings[1].auroc.ci, &c["a"][1], "evaluate AUROC a");
+    }
+}
+
 /// Predictions of a model on `n` test images (2 per patient) with findings `Effusion` (30%,
 /// separable with strength `skill`), `Nodule` (3 positives) and `Hernia` (no positive), plus
 /// uncertain/unstated labels. Labels depend only on `n`, scores also on `noise_seed`.

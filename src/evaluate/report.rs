@@ -334,6 +334,26 @@ pub fn plot_comparison(dir: &Path, c: &Comparison) -> Result<Vec<PathBuf>, Repor
     Ok(written)
 }
 
+/// Writes an evaluation's `report.json`, `report.md` and ROC plots into `dir`; returns the
+/// plot paths (relative to `dir`).
+pub fn write_evaluation(dir: &Path, rep: &Report<Evaluation>) -> Result<Vec<PathBuf>, ReportError> {
+    let plots = plot_evaluation(dir, &rep.results)?;
+    let tables = vec![(String::new(), evaluation_table(&rep.results))];
+    write_file(dir, "report.json", &rep.to_json()?)?;
+    write_file(dir, "report.md", &markdown("Evaluation", &evaluation_notes(&rep.results), &tables, &plots))?;
+    Ok(plots)
+}
+
+/// Writes a comparison's `report.json`, `report.md` and ROC plots into `dir`; returns the
+/// plot paths (relative to `dir`).
+pub fn write_comparison(dir: &Path, rep: &Report<Comparison>) -> Result<Vec<PathBuf>, ReportError> {
+    let plots = plot_comparison(dir, &rep.results)?;
+    let tables = comparison_tables(&rep.results);
+    write_file(dir, "report.json", &rep.to_json()?)?;
+    write_file(dir, "report.md", &markdown("Comparison", &comparison_notes(&rep.results), &tables, &plots))?;
+    Ok(plots)
+}
+
 /// Writes `contents` to `dir/name`, creating `dir`.
 pub fn write_file(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, ReportError> {
     let path = dir.join(name);

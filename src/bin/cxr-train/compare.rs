@@ -56,9 +56,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let notes = report::comparison_notes(&rep.results);
     let tables = report::comparison_tables(&rep.results);
     if let Some(dir) = &a.stats.out {
-        let plots = report::plot_comparison(dir, &rep.results)?;
-        report::write_file(dir, "report.json", &rep.to_json()?)?;
-        report::write_file(dir, "report.md", &report::markdown("Comparison", &notes, &tables, &plots))?;
+        let plots = report::write_comparison(dir, &rep)?;
         eprintln!("report.json, report.md and {} ROC plots -> {}", plots.len(), dir.display());
     }
     match a.stats.format {

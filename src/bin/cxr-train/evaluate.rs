@@ -98,9 +98,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let notes = report::evaluation_notes(&rep.results);
     let tables = vec![(String::new(), report::evaluation_table(&rep.results))];
     if let Some(dir) = &a.stats.out {
-        let plots = report::plot_evaluation(dir, &rep.results)?;
-        report::write_file(dir, "report.json", &rep.to_json()?)?;
-        report::write_file(dir, "report.md", &report::markdown("Evaluation", &notes, &tables, &plots))?;
+        let plots = report::write_evaluation(dir, &rep)?;
         eprintln!("report.json, report.md and {} ROC plots -> {}", plots.len(), dir.display());
     }
     match a.stats.format {

@@ -259,9 +259,9 @@ mod tests {
 
     #[test]
     fn bh_small_case() {
-        // scipy.stats.false_discovery_control([0.01, 0.04, 0.03, 0.2]) == [0.04, 0.04, 0.04, 0.2]
+        // scipy.stats.false_discovery_control([0.01, 0.04, 0.03, 0.2]) == [0.04, 0.16/3, 0.16/3, 0.2]
         let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.2]);
-        for (a, b) in q.iter().zip([0.04, 0.04, 0.04, 0.2]) {
+        for (a, b) in q.iter().zip([0.04, 0.16 / 3.0, 0.16 / 3.0, 0.2]) {
             assert!((a - b).abs() < 1e-12, "{q:?}");
         }
     }

@@ -147,10 +147,11 @@ pub struct Evaluation {
     pub warnings: Vec<String>,
 }
 
-/// Evaluates `test` (already restricted to the evaluated split) with thresholds from `val`
-/// (restricted to the validation split) when given.
+/// Evaluates the rows of `test` in `opts.split` with thresholds from `val` when given (used
+/// as is: restrict it to the validation split with [`select_split`] first).
 pub fn evaluate(test: &Predictions, val: Option<&Predictions>, opts: &StatOptions) -> Result<Evaluation, EvalError> {
     opts.check()?;
+    let test = &select_split(test, opts.split.as_deref(), "predictions")?;
     let scored: Vec<ScoredFinding> = (0..test.findings.len()).map(|f| ScoredFinding::new(&test.y[f], &test.p[f])).collect();
     let source = if val.is_some() { ThresholdSource::Validation } else { ThresholdSource::Test };
     let mut warnings = Vec::new();

@@ -126,6 +126,26 @@ where
     Ok(())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_font_loads_and_draws_text() {
+        assert!(register_font("cxr-test", FontStyle::Normal, FONT).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let pts = [(0.0, 0.0), (0.2, 0.7), (1.0, 1.0)];
+        let curve = [Curve { label: "m", points: &pts }];
+        let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+        roc_png(&a, "AAAA", &curve, 200).unwrap();
+        roc_png(&b, "BBBB", &curve, 200).unwrap();
+        // Only the title differs, so different pixels mean the text was drawn.
+        let (ia, ib) = (image::open(&a).unwrap().to_rgb8(), image::open(&b).unwrap().to_rgb8());
+        assert_eq!(ia.dimensions(), (200, 200));
+        assert_ne!(ia.as_raw(), ib.as_raw());
+    }
+}
+
 /// A file-name-safe version of a finding or model name (`[A-Za-z0-9_-]`, others → `_`).
 pub fn file_stem(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()

@@ -77,7 +77,6 @@ pub struct EvaluateArgs {
 pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let opts = a.stats.options();
     let preds = Predictions::read(&a.predictions)?;
-    let test = select_split(&preds, opts.split.as_deref(), "predictions")?;
     let mut inputs = vec![InputFile::new("test", &a.predictions)?];
     let val = match &a.val_predictions {
         None => None,
@@ -88,7 +87,7 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
             Some(select_split(&v, split, "validation predictions")?)
         }
     };
-    let ev = evaluate(&test, val.as_ref(), &opts).context("evaluation failed")?;
+    let ev = evaluate(&preds, val.as_ref(), &opts).context("evaluation failed")?;
     let config = serde_json::json!({
         "predictions": a.predictions,
         "val_predictions": a.val_predictions,

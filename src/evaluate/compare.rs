@@ -55,6 +55,12 @@ pub fn bootstrap_p_value(deltas: impl IntoIterator<Item = Option<f64>>) -> Optio
     Some((2.0 * tail).min(1.0))
 }
 
+/// ROC curve points `(fpr, tpr)`; `None` for a single-class finding.
+pub type RocCurve = Option<Vec<(f64, f64)>>;
+
+/// One replicate: AUROC `[model][finding]` and macro mean `[model]`.
+type Replicate = (Vec<Vec<Option<f64>>>, Vec<Option<f64>>);
+
 /// One model's AUROCs on the compared images.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelAurocs {
@@ -105,7 +111,7 @@ pub struct Comparison {
     pub pairs: Vec<PairComparison>,
     /// ROC curves per model per finding, for plotting; not serialised.
     #[serde(skip)]
-    pub roc: Vec<Vec<Option<Vec<(f64, f64)>>>>,
+    pub roc: Vec<Vec<RocCurve>>,
 }
 
 /// Compares named models (their predictions restricted to `opts.split` here) against
@@ -187,7 +193,7 @@ pub fn compare(
     let point: Vec<Vec<Option<f64>>> = scored.iter().map(|per| per.iter().map(ScoredFinding::auroc).collect()).collect();
     let macro_of = |a: &[Option<f64>]| if defined.is_empty() { None } else { mean_all(defined.iter().map(|&k| a[k])) };
     let point_macro: Vec<Option<f64>> = point.iter().map(|a| macro_of(a)).collect();
-    let reps: Vec<(Vec<Vec<Option<f64>>>, Vec<Option<f64>>)> = resampler.replicates(opts.bootstrap, |w| {
+    let reps: Vec<Replicate> = resampler.replicates(opts.bootstrap, |w| {
         let a: Vec<Vec<Option<f64>>> =
             scored.iter().map(|per| per.iter().map(|s| s.auroc_weighted(w)).collect()).collect();
         let mac = a.iter().map(|x| macro_of(x)).collect();

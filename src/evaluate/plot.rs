@@ -126,6 +126,11 @@ where
     Ok(())
 }
 
+/// A file-name-safe version of a finding or model name (`[A-Za-z0-9_-]`, others → `_`).
+pub fn file_stem(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,9 +149,4 @@ mod tests {
         assert_eq!(ia.dimensions(), (200, 200));
         assert_ne!(ia.as_raw(), ib.as_raw());
     }
-}
-
-/// A file-name-safe version of a finding or model name (`[A-Za-z0-9_-]`, others → `_`).
-pub fn file_stem(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }

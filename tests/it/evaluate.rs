@@ -168,9 +168,9 @@ fn synthetic(n: usize, skill: f32, noise_seed: u64) -> Predictions {
         };
         let nod = Some(i8::from(i % 97 == 5));
         let y = [e, nod, Some(0)];
-        for f in 0..3 {
-            let base = if y[f] == Some(1) { skill } else { 0.0 };
-            p.y[f].push(y[f]);
+        for (f, &yf) in y.iter().enumerate() {
+            let base = if yf == Some(1) { skill } else { 0.0 };
+            p.y[f].push(yf);
             p.p[f].push((base + u(&mut noise)) / (1.0 + skill));
         }
     }

@@ -27,6 +27,8 @@ pub enum EvalError {
     NoRowsInSplit { what: String, split: String, present: String },
     #[error("{what}: image `{image_id}` appears more than once")]
     DuplicateImage { what: String, image_id: String },
+    #[error("{what}: score `p_{finding}` of image `{image_id}` is not a finite number")]
+    NonFiniteScore { what: String, finding: String, image_id: String },
     #[error("Confidence level {0} is not in (0, 1)")]
     BadLevel(f64),
     #[error("Model `{model}` and `{reference}` disagree on the label of `{finding}` for image `{image_id}`")]
@@ -71,7 +73,8 @@ impl StatOptions {
     }
 }
 
-/// Rows of `p` in `split` (all rows for `None`), checking that image ids are unique.
+/// Rows of `p` in `split` (all rows for `None`), checking that image ids are unique and scores
+/// finite.
 pub fn select_split(p: &Predictions, split: Option<&str>, what: &str) -> Result<Predictions, EvalError> {
     let keep: Vec<usize> = (0..p.len()).filter(|&i| split.is_none_or(|s| p.split[i] == s)).collect();
     if keep.is_empty() {
@@ -87,6 +90,15 @@ pub fn select_split(p: &Predictions, split: Option<&str>, what: &str) -> Result<
     for &i in &keep {
         if !seen.insert(p.image_id[i].as_str()) {
             return Err(EvalError::DuplicateImage { what: what.to_string(), image_id: p.image_id[i].clone() });
+        }
+    }
+    for (f, col) in p.p.iter().enumerate() {
+        if let Some(&i) = keep.iter().find(|&&i| !col[i].is_finite()) {
+            return Err(EvalError::NonFiniteScore {
+                what: what.to_string(),
+                finding: p.findings[f].clone(),
+                image_id: p.image_id[i].clone(),
+            });
         }
     }
     let pick = |v: &Vec<String>| keep.iter().map(|&i| v[i].clone()).collect();

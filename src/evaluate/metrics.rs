@@ -33,8 +33,8 @@ pub struct ScoredFinding {
 }
 
 impl ScoredFinding {
-    /// From per-image stated labels `y` (1, 0, −1 or None) and scores `p` (finite), both
-    /// indexed by image.
+    /// From per-image stated labels `y` (1, 0, −1 or None) and scores `p`, both indexed by
+    /// image. Scores must be finite (`evaluation::select_split` checks; a NaN would rank last).
     pub fn new(y: &[Option<i8>], p: &[f32]) -> Self {
         let mut idx: Vec<u32> =
             (0..y.len() as u32).filter(|&i| matches!(y[i as usize], Some(0) | Some(1))).collect();

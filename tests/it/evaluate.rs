@@ -294,6 +294,11 @@ fn paired_comparison_p_values() {
     shuffled.p = strong.p.iter().map(|c| perm.iter().map(|&i| c[i]).collect()).collect();
     let cmp2 = compare(&[("weak".into(), a.clone()), ("strong".into(), shuffled)], None, &opts(300, 1), 0.05).unwrap();
     assert_eq!(serde_json::to_string(&cmp2.pairs).unwrap(), serde_json::to_string(&cmp.pairs).unwrap());
+    // A NaN score is an error naming the image, not a NaN in the report.
+    let mut nan = a.clone();
+    nan.p[1][3] = f32::NAN;
+    let err = evaluate(&nan, None, &opts(10, 1)).unwrap_err().to_string();
+    assert!(err.contains("p_Nodule") && err.contains("img0003"), "{err}");
     // Disagreeing labels are an error, not a silent comparison.
     let mut bad = a.clone();
     bad.y[0][0] = Some(if a.y[0][0] == Some(1) { 0 } else { 1 });

@@ -24,3 +24,5 @@ mod model;
 mod predict_export;
 // store: pyarrow, polars and DuckDB read the store as one table
 mod readers;
+// evaluate: AUROC, bootstrap CIs, Youden thresholds, paired comparison against sklearn/SciPy
+mod evaluate;

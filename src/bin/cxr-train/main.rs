@@ -3,6 +3,8 @@
 //!
 //! Exit codes: 0 success, 1 a check failed (e.g. evaluation found no valid finding), 2 error.
 
+mod compare;
+mod evaluate;
 mod export;
 mod predict;
 
@@ -23,6 +25,10 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Write a run's (or a checkpoint's) weights as timm-named safetensors + JSON sidecar
     Export(export::ExportArgs),
+    /// AUROC with bootstrap CIs, macro mean and Youden operating point from a predictions file
+    Evaluate(evaluate::EvaluateArgs),
+    /// Paired-bootstrap AUROC differences between models on the same images, with BH correction
+    Compare(compare::CompareArgs),
 }
 
 /// Runs `$body` with `B` bound to the backend the device asks for and `device` to its device.
@@ -53,6 +59,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Predict(a) => predict::run(a),
         Command::Export(a) => export::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
+        Command::Compare(a) => compare::run(a),
     }
 }
 

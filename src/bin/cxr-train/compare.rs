@@ -1,0 +1,68 @@
+//! `cxr-train compare <preds>… [--names a,b,…] [--reference NAME] [--bootstrap N] [--seed S]
+//! [--resample images|patients] [--split test] [--alpha 0.05] [--format table|json|md] [--out DIR]`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use cxr::evaluate::compare::compare;
+use cxr::evaluate::predictions::Predictions;
+use cxr::evaluate::report::{self, InputFile, Report};
+
+use crate::evaluate::{Format, StatArgs};
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Predictions files (Parquet) of two or more models on the same images
+    #[arg(required = true, num_args = 2..)]
+    predictions: Vec<PathBuf>,
+    /// Model names, comma-separated, one per file (default: the file stems)
+    #[arg(long, value_delimiter = ',')]
+    names: Option<Vec<String>>,
+    /// The model every other is compared against (default: the first)
+    #[arg(long)]
+    reference: Option<String>,
+    /// Significance level for the marks (BH q-values for findings, p for the macro mean)
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    #[command(flatten)]
+    stats: StatArgs,
+}
+
+pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
+    let names: Vec<String> = match &a.names {
+        Some(n) if n.len() != a.predictions.len() => {
+            bail!("--names has {} names for {} predictions files", n.len(), a.predictions.len())
+        }
+        Some(n) => n.clone(),
+        None => a
+            .predictions
+            .iter()
+            .map(|p| p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned()))
+            .collect(),
+    };
+    let mut models = Vec::new();
+    let mut inputs = Vec::new();
+    for (name, path) in names.iter().zip(&a.predictions) {
+        models.push((name.clone(), Predictions::read(path)?));
+        inputs.push(InputFile::new(name, path)?);
+    }
+    let opts = a.stats.options();
+    let cmp = compare(&models, a.reference.as_deref(), &opts, a.alpha).context("comparison failed")?;
+    let config = serde_json::json!({ "predictions": a.predictions, "names": names, "reference": a.reference });
+    let rep = Report::new("cxr-train compare", config, inputs, cmp);
+    let notes = report::comparison_notes(&rep.results);
+    let tables = report::comparison_tables(&rep.results);
+    if let Some(dir) = &a.stats.out {
+        let plots = report::write_comparison(dir, &rep)?;
+        eprintln!("report.json, report.md and {} ROC plots -> {}", plots.len(), dir.display());
+    }
+    match a.stats.format {
+        Format::Json => println!("{}", rep.to_json()?),
+        Format::Md => print!("{}", report::markdown("Comparison", &notes, &tables, &[])),
+        Format::Table => print!("{}", report::text(&notes, &tables)),
+    }
+    Ok(ExitCode::SUCCESS)
+}

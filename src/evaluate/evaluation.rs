@@ -1,0 +1,259 @@
+//! `evaluate`: per-finding AUROC with bootstrap CIs, the macro mean, and the Youden operating
+//! point, from a predictions file (any model's).
+//!
+//! - AUROC per finding over images with a stated label (1/0); a single-class finding is reported
+//!   as undefined, never 0.5, and is left out of the macro mean (listed in `undefined`).
+//! - Bootstrap: `bootstrap` seeded replicates of images or patients (see `bootstrap.rs`),
+//!   percentile CIs at `level`. A replicate where a finding has one class is skipped for that
+//!   finding (its CI says how many replicates it used); the macro mean of a replicate is taken
+//!   over the same findings as the point estimate, and the replicate is skipped for the macro
+//!   when one of them is undefined in it.
+//! - Operating point: Youden's J threshold chosen on the validation predictions when given
+//!   (matched by finding name), else on test — and then reported as such.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use super::bootstrap::{percentile_ci, Resample, Resampler};
+use super::metrics::{mean_all, Estimate, ScoredFinding};
+use super::predictions::Predictions;
+use super::threshold::{youden, Confusion, ThresholdSource};
+
+/// Errors of `evaluate` and `compare` (bad inputs, never panics).
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{what}: no rows with split `{split}` (splits present: {present})")]
+    NoRowsInSplit { what: String, split: String, present: String },
+    #[error("{what}: image `{image_id}` appears more than once")]
+    DuplicateImage { what: String, image_id: String },
+    #[error("{what}: score `p_{finding}` of image `{image_id}` is not a finite number")]
+    NonFiniteScore { what: String, finding: String, image_id: String },
+    #[error("Confidence level {0} is not in (0, 1)")]
+    BadLevel(f64),
+    #[error("Model `{model}` and `{reference}` disagree on the label of `{finding}` for image `{image_id}`")]
+    LabelMismatch { model: String, reference: String, finding: String, image_id: String },
+    #[error("Model `{model}` shares no image with `{reference}`")]
+    NoCommonImages { model: String, reference: String },
+    #[error("The models share no finding")]
+    NoCommonFindings,
+    #[error("Model name `{0}` is used twice")]
+    DuplicateName(String),
+    #[error("Reference `{name}` is not among the models ({names})")]
+    UnknownReference { name: String, names: String },
+    #[error("Compare needs at least two models, got {0}")]
+    TooFewModels(usize),
+}
+
+/// Settings shared by `evaluate` and `compare`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatOptions {
+    /// Bootstrap replicates (0: no intervals).
+    pub bootstrap: usize,
+    pub seed: u64,
+    pub resample: Resample,
+    /// Confidence level of the percentile intervals, e.g. 0.95.
+    pub level: f64,
+    /// Keep only rows of this split (`None`: all rows).
+    pub split: Option<String>,
+}
+
+impl Default for StatOptions {
+    fn default() -> Self {
+        StatOptions { bootstrap: 1000, seed: 42, resample: Resample::Images, level: 0.95, split: Some("test".into()) }
+    }
+}
+
+impl StatOptions {
+    pub(crate) fn check(&self) -> Result<(), EvalError> {
+        if !(self.level > 0.0 && self.level < 1.0) {
+            return Err(EvalError::BadLevel(self.level));
+        }
+        Ok(())
+    }
+}
+
+/// Rows of `p` in `split` (all rows for `None`), checking that image ids are unique and scores
+/// finite.
+pub fn select_split(p: &Predictions, split: Option<&str>, what: &str) -> Result<Predictions, EvalError> {
+    let keep: Vec<usize> = (0..p.len()).filter(|&i| split.is_none_or(|s| p.split[i] == s)).collect();
+    if keep.is_empty() {
+        let mut present: Vec<&str> = p.split.iter().map(String::as_str).collect::<HashSet<_>>().into_iter().collect();
+        present.sort();
+        return Err(EvalError::NoRowsInSplit {
+            what: what.to_string(),
+            split: split.unwrap_or("all").to_string(),
+            present: present.join(", "),
+        });
+    }
+    let mut seen = HashSet::new();
+    for &i in &keep {
+        if !seen.insert(p.image_id[i].as_str()) {
+            return Err(EvalError::DuplicateImage { what: what.to_string(), image_id: p.image_id[i].clone() });
+        }
+    }
+    for (f, col) in p.p.iter().enumerate() {
+        if let Some(&i) = keep.iter().find(|&&i| !col[i].is_finite()) {
+            return Err(EvalError::NonFiniteScore {
+                what: what.to_string(),
+                finding: p.findings[f].clone(),
+                image_id: p.image_id[i].clone(),
+            });
+        }
+    }
+    let pick = |v: &Vec<String>| keep.iter().map(|&i| v[i].clone()).collect();
+    Ok(Predictions {
+        findings: p.findings.clone(),
+        image_id: pick(&p.image_id),
+        patient_id: pick(&p.patient_id),
+        split: pick(&p.split),
+        dataset: keep.iter().map(|&i| p.dataset.get(i).cloned().flatten()).collect(),
+        y: p.y.iter().map(|col| keep.iter().map(|&i| col[i]).collect()).collect(),
+        p: p.p.iter().map(|col| keep.iter().map(|&i| col[i]).collect()).collect(),
+    })
+}
+
+/// Sensitivity, specificity, accuracy and F1 at a fixed threshold, each with its interval.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperatingPoint {
+    pub source: ThresholdSource,
+    /// Predict positive when `score ≥ threshold`; `null` = +∞ (everything negative).
+    pub threshold: Option<f64>,
+    pub sensitivity: Estimate,
+    pub specificity: Estimate,
+    pub accuracy: Estimate,
+    pub f1: Estimate,
+}
+
+/// Results for one finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingEval {
+    pub finding: String,
+    pub n_pos: usize,
+    pub n_neg: usize,
+    /// `value: null` when the finding has a single class on the evaluated images.
+    pub auroc: Estimate,
+    /// `null` when no threshold could be chosen (single class on the chosen set, or the
+    /// finding is missing from the validation predictions); `note` says which.
+    pub operating_point: Option<OperatingPoint>,
+    pub note: Option<String>,
+    /// ROC curve `(fpr, tpr)` for plotting; not serialised.
+    #[serde(skip)]
+    pub roc: Option<Vec<(f64, f64)>>,
+}
+
+/// The whole evaluation of one predictions set.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub options: StatOptions,
+    pub n_images: usize,
+    pub n_patients: usize,
+    /// Where the thresholds were chosen (test only when no validation predictions were given).
+    pub threshold_source: ThresholdSource,
+    pub findings: Vec<FindingEval>,
+    /// Mean AUROC over `macro_over`.
+    pub macro_auroc: Estimate,
+    pub macro_over: Vec<String>,
+    /// Findings with no AUROC (single class), left out of the macro mean.
+    pub undefined: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Evaluates the rows of `test` in `opts.split` with thresholds from `val` when given (used
+/// as is: restrict it to the validation split with [`select_split`] first).
+pub fn evaluate(test: &Predictions, val: Option<&Predictions>, opts: &StatOptions) -> Result<Evaluation, EvalError> {
+    opts.check()?;
+    let test = &select_split(test, opts.split.as_deref(), "predictions")?;
+    let scored: Vec<ScoredFinding> = (0..test.findings.len()).map(|f| ScoredFinding::new(&test.y[f], &test.p[f])).collect();
+    let source = if val.is_some() { ThresholdSource::Validation } else { ThresholdSource::Test };
+    let mut warnings = Vec::new();
+    if let Some(v) = val {
+        let test_ids: HashSet<&str> = test.image_id.iter().map(String::as_str).collect();
+        let shared = v.image_id.iter().filter(|i| test_ids.contains(i.as_str())).count();
+        if shared > 0 {
+            warnings.push(format!("{shared} validation images are also test images: the threshold saw test data"));
+        }
+        let test_pat: HashSet<&str> = test.patient_id.iter().map(String::as_str).collect();
+        let shared_p: HashSet<&str> = v.patient_id.iter().map(String::as_str).filter(|p| test_pat.contains(p)).collect();
+        if !shared_p.is_empty() {
+            warnings.push(format!("{} patients appear in both validation and test", shared_p.len()));
+        }
+    }
+    // Thresholds, one per finding.
+    let mut thresholds: Vec<Result<Option<f64>, String>> = Vec::new();
+    for (f, name) in test.findings.iter().enumerate() {
+        let t = match val {
+            None => youden(&scored[f]).map(|y| y.threshold).ok_or_else(|| "single class on test: no threshold".to_string()),
+            Some(v) => match v.findings.iter().position(|g| g == name) {
+                None => Err("finding absent from the validation predictions: no threshold".to_string()),
+                Some(g) => youden(&ScoredFinding::new(&v.y[g], &v.p[g]))
+                    .map(|y| y.threshold)
+                    .ok_or_else(|| "single class on validation: no threshold".to_string()),
+            },
+        };
+        thresholds.push(t);
+    }
+    let points: Vec<Option<f64>> = scored.iter().map(ScoredFinding::auroc).collect();
+    let defined: Vec<usize> = (0..points.len()).filter(|&f| points[f].is_some()).collect();
+    let macro_point = mean_all(defined.iter().map(|&f| points[f]));
+
+    // Bootstrap: per replicate, AUROC and the four threshold metrics of every finding + macro.
+    let resampler = Resampler::new(&test.patient_id, opts.resample, opts.seed);
+    struct Rep {
+        auroc: Vec<Option<f64>>,
+        ops: Vec<[Option<f64>; 4]>,
+        macro_: Option<f64>,
+    }
+    let reps: Vec<Rep> = resampler.replicates(opts.bootstrap, |w| {
+        let auroc: Vec<Option<f64>> = scored.iter().map(|s| s.auroc_weighted(w)).collect();
+        let ops = scored
+            .iter()
+            .zip(&thresholds)
+            .map(|(s, t)| match t {
+                Ok(t) => Confusion::at(s, *t, |i| w[i as usize] as u64).metrics(),
+                Err(_) => [None; 4],
+            })
+            .collect();
+        let macro_ = if defined.is_empty() { None } else { mean_all(defined.iter().map(|&f| auroc[f])) };
+        Rep { auroc, ops, macro_ }
+    });
+    let est = |value: Option<f64>, vals: &mut dyn Iterator<Item = Option<f64>>| Estimate {
+        value,
+        ci: value.and_then(|_| percentile_ci(vals, opts.level)),
+    };
+
+    let mut findings = Vec::new();
+    for (f, name) in test.findings.iter().enumerate() {
+        let (n_pos, n_neg) = scored[f].counts();
+        let auroc = est(points[f], &mut reps.iter().map(|r| r.auroc[f]));
+        let (operating_point, note) = match &thresholds[f] {
+            Err(why) => (None, Some(why.clone())),
+            Ok(t) => {
+                let at = Confusion::at(&scored[f], *t, |_| 1).metrics();
+                let m = |k: usize| est(at[k], &mut reps.iter().map(|r| r.ops[f][k]));
+                let op = OperatingPoint {
+                    source,
+                    threshold: *t,
+                    sensitivity: m(0),
+                    specificity: m(1),
+                    accuracy: m(2),
+                    f1: m(3),
+                };
+                (Some(op), None)
+            }
+        };
+        let note = note.or_else(|| points[f].is_none().then(|| "single class on test: AUROC undefined".to_string()));
+        findings.push(FindingEval { finding: name.clone(), n_pos, n_neg, auroc, operating_point, note, roc: scored[f].roc_curve() });
+    }
+    Ok(Evaluation {
+        options: opts.clone(),
+        n_images: test.len(),
+        n_patients: test.patient_id.iter().collect::<HashSet<_>>().len(),
+        threshold_source: source,
+        macro_auroc: est(macro_point, &mut reps.iter().map(|r| r.macro_)),
+        macro_over: defined.iter().map(|&f| test.findings[f].clone()).collect(),
+        undefined: (0..points.len()).filter(|&f| points[f].is_none()).map(|f| test.findings[f].clone()).collect(),
+        findings,
+        warnings,
+    })
+}

@@ -1,0 +1,152 @@
+//! ROC curves as PNG files, drawn with `plotters` into an RGB buffer and encoded by `image`.
+//!
+//! Text uses an embedded ASCII subset of DejaVu Sans Mono (`font/`, 8 KB, licence in
+//! `font/LICENSE.md`) through plotters' `ab_glyph` feature, so no system font or fontconfig is
+//! needed. One plot per finding (one curve per model) and an overview (one curve per finding,
+//! or per model for the macro view) are what `evaluate`/`compare` write.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+static FONT: &[u8] = include_bytes!("font/DejaVuSansMono-subset.ttf");
+static REGISTER: Once = Once::new();
+
+/// Errors drawing or writing a plot.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("Failed to draw plot `{path}`")]
+    Draw { path: PathBuf, #[source] source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("Failed to write plot `{path}`")]
+    Write { path: PathBuf, #[source] source: image::ImageError },
+}
+
+/// One labelled ROC curve: `(fpr, tpr)` points from (0, 0) to (1, 1).
+#[derive(Debug, Clone, Copy)]
+pub struct Curve<'a> {
+    pub label: &'a str,
+    pub points: &'a [(f64, f64)],
+}
+
+/// Distinct colours for up to ten curves (Tableau 10), then they repeat.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn ensure_font() {
+    REGISTER.call_once(|| {
+        for family in ["sans-serif", "monospace", "serif"] {
+            // The embedded font is a valid TrueType file (checked by a test); a failure here
+            // only costs the text, which plotters then reports as a draw error.
+            let _ = register_font(family, FontStyle::Normal, FONT);
+        }
+    });
+}
+
+/// Writes a `size`×`size` PNG with `curves`, the chance diagonal, axis labels and a legend.
+pub fn roc_png(path: &Path, title: &str, curves: &[Curve<'_>], size: u32) -> Result<(), PlotError> {
+    ensure_font();
+    let mut buf = vec![255u8; (size * size * 3) as usize];
+    let draw_err = |e: Box<dyn std::error::Error + Send + Sync>| PlotError::Draw { path: path.to_path_buf(), source: e };
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (size, size)).into_drawing_area();
+        draw(&root, title, curves).map_err(draw_err)?;
+        root.present().map_err(|e| draw_err(Box::new(e)))?;
+    }
+    let img = image::RgbImage::from_raw(size, size, buf).ok_or_else(|| {
+        draw_err(Box::new(std::io::Error::other("pixel buffer has the wrong length")))
+    })?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| PlotError::Write { path: path.to_path_buf(), source: image::ImageError::IoError(e) })?;
+    }
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|source| PlotError::Write { path: path.to_path_buf(), source })
+}
+
+type DrawResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, title: &str, curves: &[Curve<'_>]) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let boxed = |e: DrawingAreaErrorKind<DB::ErrorType>| -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(std::io::Error::other(e.to_string()))
+    };
+    root.fill(&WHITE).map_err(boxed)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+        .map_err(boxed)?;
+    chart
+        .configure_mesh()
+        .x_desc("False positive rate (1 - specificity)")
+        .y_desc("True positive rate (sensitivity)")
+        .x_labels(6)
+        .y_labels(6)
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(boxed)?;
+    chart
+        .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3).stroke_width(1)))
+        .map_err(boxed)?;
+    for (k, c) in curves.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(2)))
+            .map_err(boxed)?
+            .label(c.label.to_string())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    }
+    if !curves.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(boxed)?;
+    }
+    Ok(())
+}
+
+/// A file-name-safe version of a finding or model name (`[A-Za-z0-9_-]`, others → `_`).
+pub fn file_stem(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_font_loads_and_draws_text() {
+        assert!(register_font("cxr-test", FontStyle::Normal, FONT).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let pts = [(0.0, 0.0), (0.2, 0.7), (1.0, 1.0)];
+        let curve = [Curve { label: "m", points: &pts }];
+        let (a, b) = (dir.path().join("a.png"), dir.path().join("b.png"));
+        roc_png(&a, "AAAA", &curve, 200).unwrap();
+        roc_png(&b, "BBBB", &curve, 200).unwrap();
+        // Only the title differs, so different pixels mean the text was drawn.
+        let (ia, ib) = (image::open(&a).unwrap().to_rgb8(), image::open(&b).unwrap().to_rgb8());
+        assert_eq!(ia.dimensions(), (200, 200));
+        assert_ne!(ia.as_raw(), ib.as_raw());
+    }
+}

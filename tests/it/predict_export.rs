@@ -93,3 +93,39 @@ fn predict_from_a_run_folder_and_export_round_trip() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
     }
 }
+
+/// pandas/pyarrow write Snappy-compressed Parquet by default: such predictions files are read.
+#[test]
+fn snappy_predictions_from_other_tools_are_read() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = Predictions::new(vec!["edema".into()]);
+    for i in 0..5 {
+        p.image_id.push(format!("i{i}"));
+        p.patient_id.push(format!("p{i}"));
+        p.split.push("test".into());
+        p.dataset.push(None);
+        p.y[0].push(Some((i % 2) as i8));
+        p.p[0].push(i as f32 / 5.0);
+    }
+    let plain = tmp.path().join("plain.parquet");
+    p.write(&plain).unwrap();
+    let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&plain).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    let snappy = tmp.path().join("snappy.parquet");
+    let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(&snappy).unwrap(), batches[0].schema(), Some(props)).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    assert_eq!(Predictions::read(&snappy).unwrap(), p);
+}

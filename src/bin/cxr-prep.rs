@@ -132,6 +132,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutFormat,
     },
+    /// Check a store against its contract (schema, splits, duplicates, labels, images, counts); exit 1 on any violation
+    Validate {
+        /// The store folder
+        store: PathBuf,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the store schema (JSON) and the finding vocabulary (TOML), or write them to DIR
     Schema {
         #[arg(long)]
@@ -191,6 +199,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             print!("{}", render(&stats, format));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { store, json } => {
+            let report = cxr::store::validate::validate(&store)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Schema { write } => {
             let schema = cxr::store::schema::schema_json();

@@ -11,6 +11,7 @@
 pub mod meta;
 pub mod rejects;
 pub mod schema;
+pub mod validate;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -107,7 +107,7 @@ fn read_meta(store: &Path, report: &mut ValidationReport) -> Option<StoreMeta> {
     };
     let version = value.get("schema_version").and_then(|v| v.as_u64());
     if version != Some(SCHEMA_VERSION as u64) {
-        report.push(IssueKind::SchemaVersion, None, file, None, format!("schema_version {version:?}, this cxr reads version {SCHEMA_VERSION}"));
+        report.push(IssueKind::SchemaVersion, None, file, None, format!("schema_version {}, this cxr reads version {SCHEMA_VERSION}", version.map_or("missing".to_string(), |v| v.to_string())));
     }
     match serde_json::from_value::<StoreMeta>(value) {
         Ok(m) => Some(m),

@@ -14,3 +14,7 @@ mod harmonize;
 mod pixels;
 // ingest with images: layouts, rejects, path escapes, re-ingest, resume
 // mod ingest_images;
+// store: `cxr-prep validate` on a valid store and on corrupted copies
+mod validate;
+// ingest interrupted (SIGKILL) and resumed, --overwrite, changed options, determinism
+mod resume;

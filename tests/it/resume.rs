@@ -23,7 +23,7 @@ pub(crate) fn png_variants(side: u32, n: usize) -> Vec<Vec<u8>> {
         .map(|k| {
             let img = image::GrayImage::from_fn(side, side, |x, y| {
                 let g = ((x + 2 * y) * 180 / (3 * side)) as u8;
-                let stripe = if (x / (4 + k as u32) + y / 7) % 5 == 0 { 60 } else { 0 };
+                let stripe = if (x / (4 + k as u32) + y / 7).is_multiple_of(5) { 60 } else { 0 };
                 let disk = {
                     let (dx, dy) = (x as i64 - side as i64 / 2, y as i64 - side as i64 / 3);
                     if dx * dx + dy * dy < (side as i64 / (3 + k as i64)).pow(2) { 40 } else { 0 }
@@ -296,5 +296,72 @@ fn two_clean_runs_are_identical() {
     let (ma, mb) = (crate::common::meta(&a), crate::common::meta(&b));
     for key in ["rows", "splits", "options", "annotated_findings", "metadata_files"] {
         assert_eq!(ma["datasets"]["nih"][key], mb["datasets"]["nih"][key], "_meta.json {key}");
+    }
+}
+
+
+/// Names of `candidates` blocker folders, ordered by where they fall in the directory order of a
+/// staging folder holding `chunks` chunk records (`part-NNNNN.parquet`, `.done.json` and
+/// `options.json`), found by building the same folder in `scratch` (same file system).
+fn blockers_in_dir_order(scratch: &Path, chunks: usize, candidates: usize) -> Vec<String> {
+    std::fs::create_dir_all(scratch).unwrap();
+    std::fs::write(scratch.join("options.json"), b"").unwrap();
+    for i in 0..chunks {
+        std::fs::write(scratch.join(format!("part-{i:05}.parquet")), b"").unwrap();
+        std::fs::write(scratch.join(format!("part-{i:05}.done.json")), b"").unwrap();
+    }
+    for k in 0..candidates {
+        std::fs::create_dir(scratch.join(format!("blocker-{k}"))).unwrap();
+    }
+    std::fs::read_dir(scratch)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("blocker-"))
+        .collect()
+}
+
+/// An ingest that dies during its final cleanup (the chunk records deleted before the swap)
+/// leaves a staging folder the same command resumes. The cleanup is stopped deterministically: a
+/// folder planted in the staging folder makes its `remove_file` fail there, after the entries
+/// before it in directory order are gone. Found by this test: the cleanup deleted `options.json`
+/// in directory order with the rest, and the re-run then refused ("made with other options",
+/// exit 2); `prep::run::finalize` now removes it only after the swap.
+#[test]
+fn ingest_dying_in_the_final_cleanup_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = nih_root(tmp.path(), 8, 45);
+    let chunks = 55 + 45;
+    let args = |store: &Path| -> Vec<String> {
+        let (r, s) = (root.to_str().unwrap(), store.to_str().unwrap());
+        ["ingest", "nih", "--root", r, "--out", s, "--metadata-only", "--rows-per-part", "1"].map(String::from).to_vec()
+    };
+    let clean_store = tmp.path().join("clean");
+    run_ok(&args(&clean_store));
+    let clean = read_batches(&clean_store, "nih");
+    let order = blockers_in_dir_order(&tmp.path().join("scratch"), chunks, 40);
+    // First, middle and last in directory order: the last one comes after options.json.
+    for blocker in [&order[0], &order[order.len() / 2], &order[order.len() - 1]] {
+        let store = tmp.path().join(format!("s-{blocker}"));
+        let a = args(&store);
+        let child = Command::new(env!("CARGO_BIN_EXE_cxr-prep")).args(&a).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let staging = store.join("_staging/nih");
+        while !staging.join("options.json").exists() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::fs::create_dir(staging.join(blocker)).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "the planted folder {blocker} stops the cleanup: {}", String::from_utf8_lossy(&out.stderr));
+        let left: Vec<String> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        std::fs::remove_dir(staging.join(blocker)).unwrap();
+        assert_no_half_written_part(&store);
+        let out = prep(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            out.status.success(),
+            "cleanup stopped at {blocker} ({} files left, options.json {}): {}",
+            left.len(),
+            left.iter().any(|n| n == "options.json"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(read_batches(&store, "nih") == clean, "cleanup stopped at {blocker}: rows differ");
     }
 }

@@ -238,3 +238,13 @@ fn leftovers_are_warnings_not_violations() {
     assert_eq!(json["warning_count"], 2, "{text}");
     assert!(text.contains("part-00009.parquet.tmp") && text.contains("_staging"), "{text}");
 }
+
+#[test]
+fn missing_store_is_a_fatal_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = prep(&["validate", tmp.path().join("nowhere").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_reported(&empty, &["meta_missing"], "_meta.json");
+}

@@ -142,10 +142,13 @@ fn assert_no_half_written_part(store: &Path) {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for top in [store.to_path_buf(), store.join("_staging")] {
         if let Ok(rd) = std::fs::read_dir(&top) {
-            dirs.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir() && p.file_name().is_some_and(|n| {
-                let n = n.to_string_lossy();
-                n.starts_with("dataset=") || top.ends_with("_staging")
-            })));
+            dirs.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
+                p.is_dir()
+                    && p.file_name().is_some_and(|n| {
+                        let n = n.to_string_lossy();
+                        n.starts_with("dataset=") || top.ends_with("_staging")
+                    })
+            }));
         }
     }
     for dir in dirs {
@@ -155,7 +158,8 @@ fn assert_no_half_written_part(store: &Path) {
             if name.ends_with(".parquet") {
                 let b = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&p).unwrap())
                     .unwrap_or_else(|e| panic!("half-written part visible: {}: {e}", p.display()));
-                let n: usize = b.build().unwrap().map(|r| r.unwrap_or_else(|e| panic!("{}: {e}", p.display())).num_rows()).sum();
+                let n: usize =
+                    b.build().unwrap().map(|r| r.unwrap_or_else(|e| panic!("{}: {e}", p.display())).num_rows()).sum();
                 assert!(n > 0, "{}: empty part", p.display());
             } else if let Some(stem) = name.strip_suffix(".done.json") {
                 let done: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
@@ -217,7 +221,10 @@ fn killed_ingest_resumes_to_the_rows_of_a_clean_run() {
         for (j, at) in kills.iter().enumerate() {
             let killed = run_and_kill(&args, &store, *at);
             // The last kill of the chain may come after the run finished; the others may not.
-            assert!(killed || j + 1 == kills.len() && kills.len() > 1, "scenario {i}: run finished before {at:?} (clean run {clean_secs:.1} s)");
+            assert!(
+                killed || j + 1 == kills.len() && kills.len() > 1,
+                "scenario {i}: run finished before {at:?} (clean run {clean_secs:.1} s)"
+            );
             assert_no_half_written_part(&store);
         }
         let out = run_ok(&args);
@@ -237,7 +244,8 @@ fn killed_excerpt_ingest_resumes() {
     let args = ingest_args(&root, &store, 1, &[]);
     assert!(run_and_kill(&args, &store, KillAt::Chunks(3)), "killed before the end");
     assert_no_half_written_part(&store);
-    let summary: serde_json::Value = serde_json::from_str(&run_ok(&[args.clone(), vec!["--json".into()]].concat())).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&run_ok(&[args.clone(), vec!["--json".into()]].concat())).unwrap();
     assert!(summary["resumed_parts"].as_u64().unwrap() >= 3, "{summary}");
     assert_same_rows(&read_batches(&clean_store, "nih"), &read_batches(&store, "nih"), "excerpt");
 }
@@ -256,7 +264,8 @@ fn overwrite_discards_an_interrupted_ingest() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--overwrite") && err.contains("_staging"), "{err}");
     assert!(done_files(&store) >= 8, "staged chunks kept");
-    let summary: serde_json::Value = serde_json::from_str(&run_ok(&[args.clone(), vec!["--overwrite".into(), "--json".into()]].concat())).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&run_ok(&[args.clone(), vec!["--overwrite".into(), "--json".into()]].concat())).unwrap();
     assert_eq!(summary["resumed_parts"], 0, "--overwrite starts over: {summary}");
     assert_eq!(summary["images"].as_u64().unwrap(), (55 + EXTRA_ROWS) as u64, "every image decoded again: {summary}");
     assert_no_half_written_part(&store);
@@ -298,7 +307,6 @@ fn two_clean_runs_are_identical() {
         assert_eq!(ma["datasets"]["nih"][key], mb["datasets"]["nih"][key], "_meta.json {key}");
     }
 }
-
 
 /// Names of `candidates` blocker folders, ordered by where they fall in the directory order of a
 /// staging folder holding `chunks` chunk records (`part-NNNNN.parquet`, `.done.json` and
@@ -343,15 +351,28 @@ fn ingest_dying_in_the_final_cleanup_resumes() {
     for blocker in [&order[0], &order[order.len() / 2], &order[order.len() - 1]] {
         let store = tmp.path().join(format!("s-{blocker}"));
         let a = args(&store);
-        let child = Command::new(env!("CARGO_BIN_EXE_cxr-prep")).args(&a).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_cxr-prep"))
+            .args(&a)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let staging = store.join("_staging/nih");
         while !staging.join("options.json").exists() {
             std::thread::sleep(Duration::from_millis(1));
         }
         std::fs::create_dir(staging.join(blocker)).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "the planted folder {blocker} stops the cleanup: {}", String::from_utf8_lossy(&out.stderr));
-        let left: Vec<String> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "the planted folder {blocker} stops the cleanup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left: Vec<String> = std::fs::read_dir(&staging)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         std::fs::remove_dir(staging.join(blocker)).unwrap();
         assert_no_half_written_part(&store);
         let out = prep(&a.iter().map(String::as_str).collect::<Vec<_>>());

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int8Array, RecordBatch, StringArray};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::common::{copy_dir, fixture, meta, prep, prep_ok};
 
@@ -18,8 +18,15 @@ fn metadata_store(dir: &Path) -> PathBuf {
     let store = dir.join("valid");
     let root = fixture("csv/nih");
     prep_ok(&[
-        "ingest", "nih", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--metadata-only",
-        "--rows-per-part", "8",
+        "ingest",
+        "nih",
+        "--root",
+        root.to_str().unwrap(),
+        "--out",
+        store.to_str().unwrap(),
+        "--metadata-only",
+        "--rows-per-part",
+        "8",
     ]);
     store
 }
@@ -78,9 +85,11 @@ fn set_string(a: &ArrayRef, row: usize, value: &str) -> ArrayRef {
 /// `cxr-prep validate --json`: exit code, violation kinds, the report text.
 fn run_validate(store: &Path) -> (Option<i32>, BTreeSet<String>, serde_json::Value, String) {
     let out = prep(&["validate", "--json", store.to_str().unwrap()]);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
-    let kinds = json["violations"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap().to_string()).collect();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    let kinds =
+        json["violations"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap().to_string()).collect();
     let text = String::from_utf8_lossy(&prep(&["validate", store.to_str().unwrap()]).stdout).into_owned();
     (out.status.code(), kinds, json, text)
 }
@@ -132,7 +141,8 @@ fn patient_moved_to_another_split_is_reported() {
     let other = if split == "test" { "train" } else { "test" };
     rewrite_column(&store, i, "split", |a| set_string(a, r, other));
     // The split counts in _meta.json no longer match either.
-    let text = assert_reported(&store, &["patient_in_two_splits", "row_count"], &format!("part-{i:05}.parquet row {r}"));
+    let text =
+        assert_reported(&store, &["patient_in_two_splits", "row_count"], &format!("part-{i:05}.parquet row {r}"));
     assert!(text.contains(&format!("`{patient}`")), "{text}");
 }
 
@@ -152,7 +162,11 @@ fn label_value_outside_the_code_is_reported() {
     let store = copy(&metadata_store(tmp.path()), "label3");
     rewrite_column(&store, 3, "atelectasis", |a| {
         let v = a.as_primitive::<arrow::datatypes::Int8Type>();
-        Arc::new((0..v.len()).map(|i| if i == 1 { Some(3) } else { v.is_valid(i).then(|| v.value(i)) }).collect::<Int8Array>())
+        Arc::new(
+            (0..v.len())
+                .map(|i| if i == 1 { Some(3) } else { v.is_valid(i).then(|| v.value(i)) })
+                .collect::<Int8Array>(),
+        )
     });
     let text = assert_reported(&store, &["bad_label_value"], "part-00003.parquet row 1");
     assert!(text.contains("atelectasis") && text.contains("= 3"), "{text}");
@@ -162,7 +176,8 @@ fn label_value_outside_the_code_is_reported() {
 fn value_in_an_unannotated_finding_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let store = copy(&metadata_store(tmp.path()), "unannotated");
-    let annotated: Vec<String> = serde_json::from_value(meta(&store)["datasets"]["nih"]["annotated_findings"].clone()).unwrap();
+    let annotated: Vec<String> =
+        serde_json::from_value(meta(&store)["datasets"]["nih"]["annotated_findings"].clone()).unwrap();
     let f = cxr::labels::FINDINGS.iter().find(|f| !annotated.iter().any(|a| a == f.name)).unwrap().name;
     rewrite_column(&store, 1, f, |a| Arc::new((0..a.len()).map(|i| (i == 4).then_some(1i8)).collect::<Int8Array>()));
     let text = assert_reported(&store, &["unannotated_finding"], "part-00001.parquet row 4");
@@ -175,7 +190,9 @@ fn image_of_wrong_byte_length_is_reported() {
     let store = copy(&image_store(tmp.path()), "short-image");
     rewrite_column(&store, 1, "image", |a| {
         let b = a.as_binary::<i32>();
-        Arc::new((0..b.len()).map(|i| Some(if i == 2 { &b.value(i)[..255] } else { b.value(i) })).collect::<BinaryArray>())
+        Arc::new(
+            (0..b.len()).map(|i| Some(if i == 2 { &b.value(i)[..255] } else { b.value(i) })).collect::<BinaryArray>(),
+        )
     });
     let text = assert_reported(&store, &["image_length"], "part-00001.parquet row 2");
     assert!(text.contains("255 bytes") && text.contains("256"), "{text}");
@@ -208,7 +225,9 @@ fn part_with_another_schema_is_reported() {
 fn wrong_schema_version_and_counts_in_meta_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let valid = metadata_store(tmp.path());
-    for (name, key, value, kind) in [("version", "schema_version", "99", "schema_version"), ("rows", "rows", "56", "row_count")] {
+    for (name, key, value, kind) in
+        [("version", "schema_version", "99", "schema_version"), ("rows", "rows", "56", "row_count")]
+    {
         let store = copy(&valid, name);
         let path = store.join("_meta.json");
         let mut m = meta(&store);

@@ -90,7 +90,14 @@ impl ValidationReport {
     }
 
     /// Records an issue (listed while under the per-kind cap, always counted).
-    pub fn push(&mut self, kind: IssueKind, dataset: Option<&str>, file: Option<&str>, row: Option<u64>, message: String) {
+    pub fn push(
+        &mut self,
+        kind: IssueKind,
+        dataset: Option<&str>,
+        file: Option<&str>,
+        row: Option<u64>,
+        message: String,
+    ) {
         *self.counts.entry(kind.name()).or_insert(0) += 1;
         if kind.is_warning() {
             self.warning_count += 1;
@@ -143,7 +150,12 @@ impl fmt::Display for ValidationReport {
         let listed = (self.violations.len() + self.warnings.len()) as u64;
         if self.violation_count + self.warning_count > listed {
             let by_kind: Vec<String> = self.counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
-            writeln!(f, "({} issues not listed; all by kind: {})", self.violation_count + self.warning_count - listed, by_kind.join(", "))?;
+            writeln!(
+                f,
+                "({} issues not listed; all by kind: {})",
+                self.violation_count + self.warning_count - listed,
+                by_kind.join(", ")
+            )?;
         }
         if self.is_ok() {
             writeln!(f, "OK ({} warnings)", self.warning_count)

@@ -202,12 +202,23 @@ const EXTRA_ROWS: usize = 200;
 fn killed_ingest_resumes_to_the_rows_of_a_clean_run() {
     let tmp = tempfile::tempdir().unwrap();
     let root = nih_root(tmp.path(), 512, EXTRA_ROWS);
+    // Rejects too (3 missing images, 1 undecodable): a resumed run must not count them twice.
+    let mut pngs: Vec<PathBuf> =
+        std::fs::read_dir(root.join("images_001/images")).unwrap().map(|e| e.unwrap().path()).collect();
+    pngs.sort();
+    for i in [3, 100, 200] {
+        std::fs::remove_file(&pngs[i]).unwrap();
+    }
+    std::fs::write(&pngs[150], b"\x89PNG\r\n\x1a\n truncated").unwrap();
     let clean_store = tmp.path().join("clean");
     let t = Instant::now();
     run_ok(&ingest_args(&root, &clean_store, 2, &[]));
     let clean_secs = t.elapsed().as_secs_f64();
     let clean = read_batches(&clean_store, "nih");
-    assert_eq!(strings(&clean, "image_id").len(), 55 + EXTRA_ROWS);
+    assert_eq!(strings(&clean, "image_id").len(), 55 + EXTRA_ROWS - 4);
+    let clean_rejects = std::fs::read_to_string(clean_store.join("_rejects/nih.csv")).unwrap();
+    assert_eq!(clean_rejects.lines().count(), 1 + 4, "{clean_rejects}");
+    let clean_meta = crate::common::meta(&clean_store)["datasets"]["nih"].clone();
     // Each scenario: kills in sequence (a resumed run killed again), then a run to completion.
     let scenarios: [&[KillAt]; 4] = [
         &[KillAt::After(Duration::from_millis(40))],
@@ -230,6 +241,12 @@ fn killed_ingest_resumes_to_the_rows_of_a_clean_run() {
         let out = run_ok(&args);
         assert!(!store.join("_staging").exists(), "scenario {i}: staging folder left\n{out}");
         assert_same_rows(&clean, &read_batches(&store, "nih"), &format!("scenario {i} {kills:?}"));
+        let rejects = std::fs::read_to_string(store.join("_rejects/nih.csv")).unwrap();
+        assert_eq!(rejects, clean_rejects, "scenario {i}: rejects");
+        let meta = crate::common::meta(&store)["datasets"]["nih"].clone();
+        for key in ["rows", "rejects", "rejects_by_reason", "splits", "options", "annotated_findings"] {
+            assert_eq!(meta[key], clean_meta[key], "scenario {i}: _meta.json {key}");
+        }
         let report = cxr::store::validate::validate(&store).unwrap();
         assert!(report.is_ok() && report.warning_count == 0, "scenario {i}: {report}");
     }

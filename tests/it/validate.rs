@@ -267,3 +267,20 @@ fn missing_store_is_a_fatal_error() {
     std::fs::create_dir(&empty).unwrap();
     assert_reported(&empty, &["meta_missing"], "_meta.json");
 }
+
+#[test]
+fn many_violations_are_counted_but_listed_up_to_the_cap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = copy(&metadata_store(tmp.path()), "many");
+    for i in 0..7 {
+        rewrite_column(&store, i, "edema", |a| Arc::new((0..a.len()).map(|_| Some(-2i8)).collect::<Int8Array>()));
+    }
+    let (code, kinds, json, text) = run_validate(&store);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["bad_label_value"], "{text}");
+    assert_eq!(json["counts"]["bad_label_value"], 55, "{text}");
+    assert_eq!(json["violation_count"], 55, "{text}");
+    let cap = cxr::store::validate::MAX_LISTED_PER_KIND;
+    assert_eq!(json["violations"].as_array().unwrap().len(), cap, "{text}");
+    assert!(text.contains(&format!("{} issues not listed", 55 - cap)), "{text}");
+}

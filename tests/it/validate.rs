@@ -284,3 +284,20 @@ fn many_violations_are_counted_but_listed_up_to_the_cap() {
     assert_eq!(json["violations"].as_array().unwrap().len(), cap, "{text}");
     assert!(text.contains(&format!("{} issues not listed", 55 - cap)), "{text}");
 }
+
+#[test]
+fn store_of_all_real_excerpts_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("all");
+    for d in ["nih", "chexpert", "padchest", "vindr"] {
+        let root = fixture("csv").join(d);
+        prep_ok(&[
+            "ingest", d, "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--metadata-only",
+            "--rows-per-part", "16", "--max-reject-fraction", "1",
+        ]);
+    }
+    let (code, kinds, json, text) = run_validate(&store);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(kinds.is_empty(), "{text}");
+    assert_eq!(json["datasets"].as_array().unwrap().len(), 4, "{text}");
+}

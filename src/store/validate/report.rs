@@ -117,7 +117,9 @@ impl ValidationReport {
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}]", self.kind.name())?;
-        if let Some(d) = &self.dataset {
+        // The file path already names the partition (`dataset=<name>/…`).
+        let in_partition = self.file.as_deref().is_some_and(|p| p.starts_with("dataset="));
+        if let Some(d) = self.dataset.as_deref().filter(|_| !in_partition) {
             write!(f, " dataset {d}")?;
         }
         if let Some(p) = &self.file {

@@ -164,6 +164,14 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Check a store against its contract (schema, splits, duplicates, labels, images, counts); exit 1 on any violation
+    Validate {
+        /// The store folder
+        store: PathBuf,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the store schema (JSON) and the finding vocabulary (TOML), or write them to DIR
     Schema {
         #[arg(long)]
@@ -252,6 +260,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("synthetic data (not real radiographs) in {}; store in {}", report.data.display(), report.store.display());
             println!("next: cxr-prep stats {} --format csv", report.store.display());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { store, json } => {
+            let report = cxr::store::validate::validate(&store)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Schema { write } => {
             let schema = cxr::store::schema::schema_json();

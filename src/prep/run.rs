@@ -246,10 +246,12 @@ fn finalize(
         .iter()
         .map(|p| meta::fingerprint(&opts.root, p))
         .collect::<Result<Vec<_>, _>>()?;
-    // Swap: only part files move into the partition.
+    // Swap: only part files move into the partition. `options.json` is removed last, after the
+    // rename: killed during this cleanup, the staging folder must still say how it was made, or
+    // the same command would refuse to resume it.
     for entry in std::fs::read_dir(staging).map_err(io_err(staging))? {
         let path = entry.map_err(io_err(staging))?.path();
-        if path.extension().is_none_or(|e| e != "parquet") {
+        if path.extension().is_none_or(|e| e != "parquet") && !path.ends_with("options.json") {
             std::fs::remove_file(&path).map_err(io_err(&path))?;
         }
     }
@@ -258,6 +260,8 @@ fn finalize(
         std::fs::remove_dir_all(&part_dir).map_err(io_err(&part_dir))?;
     }
     std::fs::rename(staging, &part_dir).map_err(io_err(&part_dir))?;
+    let moved_opts = part_dir.join("options.json");
+    std::fs::remove_file(&moved_opts).map_err(io_err(&moved_opts))?;
     let _ = std::fs::remove_dir(opts.store.join("_staging"));
 
     let annotated_mask = annotated_mask(manifest, annotated_labels);

@@ -12,6 +12,7 @@ pub mod meta;
 pub mod reader;
 pub mod rejects;
 pub mod schema;
+pub mod validate;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

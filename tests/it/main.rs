@@ -26,3 +26,6 @@ mod predict_export;
 mod readers;
 // evaluate: AUROC, bootstrap CIs, Youden thresholds, paired comparison against sklearn/SciPy
 mod evaluate;
+// store: cxr-prep validate finds every violation kind; interrupted ingests resume exactly
+mod validate;
+mod resume;

@@ -286,6 +286,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, stop quietly when the reader of stdout goes away.
+    #[cfg(unix)]
+    // SAFETY: setting a signal disposition to its default before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     cxr::prep::process::install_quiet_decoder_panics();
     match run(Cli::parse()) {
         Ok(code) => code,

@@ -47,6 +47,21 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> PrepError + '_ {
     move |source| PrepError::Store(StoreError::Write { path: path.to_path_buf(), source })
 }
 
+/// The options that differ, as `key=value` lists (before, now).
+fn changed_options(before: &StoredOptions, now: &StoredOptions) -> (String, String) {
+    let (a, b) = (serde_json::to_value(before).unwrap_or_default(), serde_json::to_value(now).unwrap_or_default());
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+        for (k, va) in a {
+            if b.get(k) != Some(va) {
+                x.push(format!("{k}={va}"));
+                y.push(format!("{k}={}", b.get(k).cloned().unwrap_or_default()));
+            }
+        }
+    }
+    (x.join(", "), y.join(", "))
+}
+
 fn part_name(i: usize) -> String {
     format!("part-{i:05}")
 }
@@ -74,11 +89,8 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
         if let Ok(prev) = serde_json::from_value::<StoredOptions>(existing.options.clone()) {
             let upgrade = StoredOptions { metadata_only: false, ..prev.clone() } == opts.stored && prev.metadata_only;
             if prev != opts.stored && !upgrade && !opts.overwrite {
-                return Err(PrepError::OptionsChanged {
-                    dataset: manifest.dataset.clone(),
-                    before: serde_json::to_string(&prev).unwrap_or_default(),
-                    now: serde_json::to_string(&opts.stored).unwrap_or_default(),
-                });
+                let (before, now) = changed_options(&prev, &opts.stored);
+                return Err(PrepError::OptionsChanged { dataset: manifest.dataset.clone(), before, now });
             }
         }
     }
@@ -255,11 +267,19 @@ fn finalize(
             std::fs::remove_file(&path).map_err(io_err(&path))?;
         }
     }
+    // The old partition is moved aside (`_trash/`, skipped by readers) in one rename and deleted
+    // after the swap, so readers never see a half-deleted partition.
     let part_dir = partition_dir(&opts.store, &manifest.dataset);
+    let trash = opts.store.join("_trash").join(format!("{}-{}", manifest.dataset, std::process::id()));
     if part_dir.exists() {
-        std::fs::remove_dir_all(&part_dir).map_err(io_err(&part_dir))?;
+        std::fs::create_dir_all(opts.store.join("_trash")).map_err(io_err(&trash))?;
+        std::fs::rename(&part_dir, &trash).map_err(io_err(&trash))?;
     }
     std::fs::rename(staging, &part_dir).map_err(io_err(&part_dir))?;
+    if trash.exists() {
+        std::fs::remove_dir_all(&trash).map_err(io_err(&trash))?;
+    }
+    let _ = std::fs::remove_dir(opts.store.join("_trash"));
     let moved_opts = part_dir.join("options.json");
     std::fs::remove_file(&moved_opts).map_err(io_err(&moved_opts))?;
     let _ = std::fs::remove_dir(opts.store.join("_staging"));

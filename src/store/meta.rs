@@ -85,6 +85,10 @@ pub fn read(store: &Path) -> Result<Option<StoreMeta>, StoreError> {
 
 /// Records (or replaces) one dataset's entry.
 pub fn update(store: &Path, dataset: &str, entry: DatasetMeta) -> Result<StoreMeta, StoreError> {
+    super::with_store_lock(store, || update_locked(store, dataset, entry))
+}
+
+fn update_locked(store: &Path, dataset: &str, entry: DatasetMeta) -> Result<StoreMeta, StoreError> {
     let mut meta = read(store)?.unwrap_or_else(|| StoreMeta {
         schema_version: SCHEMA_VERSION,
         tool: String::new(),

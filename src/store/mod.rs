@@ -44,15 +44,47 @@ pub fn staging_dir(store: &Path, dataset: &str) -> PathBuf {
     store.join("_staging").join(dataset)
 }
 
+/// Runs `f` holding `<store>/_meta.lock` (created exclusively; a lock older than 10 minutes is
+/// taken over as left by a killed process), so concurrent ingests into one store do not lose
+/// each other's `_meta.json` entries.
+pub fn with_store_lock<T>(store: &Path, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let lock = store.join("_meta.lock");
+    let started = std::time::Instant::now();
+    loop {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let stale = std::fs::metadata(&lock)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(600));
+                if stale || started.elapsed() > std::time::Duration::from_secs(120) {
+                    let _ = std::fs::remove_file(&lock);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(source) => return Err(StoreError::Write { path: lock, source }),
+        }
+    }
+    let out = f();
+    let _ = std::fs::remove_file(&lock);
+    out
+}
+
 /// Writes a small file atomically (temp + rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let io = |source| StoreError::Write { path: path.to_path_buf(), source };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
+    // Unique per process and call: two writers never share a temporary file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+        "{}.{}-{seq}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        std::process::id()
     ));
     std::fs::write(&tmp, bytes).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)

@@ -20,3 +20,5 @@ mod synth;
 mod synth_ingest;
 // model: ViT parity with PyTorch on committed fixtures, weight import/export, load errors
 mod model;
+// train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
+mod train;

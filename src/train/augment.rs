@@ -126,19 +126,23 @@ pub fn augment_into(src: &[u8], h: usize, w: usize, aug: Aug, dst: &mut [f32]) {
 mod tests {
     use super::*;
 
+    fn px(v: u8) -> f32 {
+        f32::from(v) * (1.0 / 255.0)
+    }
+
     #[test]
     fn identity_flip_and_rotation() {
         let (h, w) = (4, 5);
         let src: Vec<u8> = (0..(h * w) as u8).collect();
         let mut dst = vec![0.0; 3 * h * w];
         augment_into(&src, h, w, Aug::NONE, &mut dst);
-        assert!(dst.iter().zip(src.iter().cycle()).all(|(d, &s)| *d == f32::from(s) / 255.0));
+        assert!(dst.iter().zip(src.iter().cycle()).all(|(d, &s)| *d == px(s)));
         augment_into(&src, h, w, Aug { flip: true, angle_deg: 0.0 }, &mut dst);
-        assert_eq!(dst[0], f32::from(src[w - 1]) / 255.0);
-        assert_eq!(dst[2 * h * w + w], f32::from(src[2 * w - 1]) / 255.0);
+        assert_eq!(dst[0], px(src[w - 1]));
+        assert_eq!(dst[2 * h * w + w], px(src[2 * w - 1]));
         // A tiny rotation keeps the centre pixel and (nearest neighbour) all of them here.
         augment_into(&src, h, w, Aug { flip: false, angle_deg: 0.1 }, &mut dst);
-        assert_eq!(dst[2 * w + 2], f32::from(src[2 * w + 2]) / 255.0);
+        assert_eq!(dst[2 * w + 2], px(src[2 * w + 2]));
         // 90° on a square image maps corners to corners; the rest of the test image is filled.
         let sq: Vec<u8> = (0..9).collect();
         let mut out = vec![0.0; 27];

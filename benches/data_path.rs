@@ -72,7 +72,7 @@ fn main() {
     let labels: Vec<String> = study_labels("nih").unwrap().iter().map(|s| s.to_string()).collect();
     let cfg = TrainConfig {
         store: store.clone(), datasets: vec!["nih".into()], labels: labels.clone(), views: vec![], uncertain: Uncertain::Zeros,
-        init: Init::Random, weights: None, model: None, image_size: a.size, epochs: a.epochs, batch: a.batch, lr: 1e-5,
+        init: Init::Random, weights: None, model: None, image_size: a.size, input_norm: cxr::model::InputNorm::None, epochs: a.epochs, batch: a.batch, lr: 1e-5,
         weight_decay: 0.0, adam_eps: 1e-8, schedule: Schedule::Constant, warmup_steps: 0, grad_clip: None, patience: None,
         seed: 0, shuffle_window: 16, flip_p: 0.5, rotate_deg: 7.0, prefetch: 4,
     };

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::InputNorm;
+
 /// Where the backbone weights come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,6 +132,11 @@ pub struct TrainConfig {
     /// Input side in pixels; must equal the store's ingest size (no resizing at train time);
     /// 0 in a request = the store's size.
     pub image_size: usize,
+    /// Normalisation inside the model's forward. `None` = the study (images in `[0, 1]`, even
+    /// for DINOv2/timm weights that were trained on normalised inputs); `Inception` centres
+    /// inputs to `[-1, 1]`, which a randomly initialised ViT needs to leave the label-prior
+    /// plateau quickly.
+    pub input_norm: InputNorm,
     pub epochs: usize,
     pub batch: usize,
     pub lr: f64,

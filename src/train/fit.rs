@@ -178,8 +178,8 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, device: &B::Device) -> Result<Fi
             image_size: cfg.image_size,
             resize: format!("stored by cxr-prep at {0}x{0} (8-bit grey); no resize at train time", cfg.image_size),
             grayscale_to_rgb: true,
-            mean: [0.0; 3],
-            std: [1.0; 3],
+            mean: cfg.input_norm.mean_std().map_or([0.0; 3], |m| m.0),
+            std: cfg.input_norm.mean_std().map_or([1.0; 3], |m| m.1),
         },
         timm_model_name: None,
     };

@@ -90,7 +90,7 @@ pub fn build_model<B: Backend>(
     let mut report = InitReport { weights_file: None, weights_sha256: None, source_labels: None, head_reinitialized: true, load: None };
     if cfg.init == Init::Random {
         let kind = model.unwrap_or(ModelKind::VitB16);
-        let vc = preset(kind, size, k);
+        let vc = preset(kind, size, k).with_input_norm(cfg.input_norm);
         vc.validate().map_err(|r| TrainError::Option(format!("--size {size} for {}: {r}", describe(&vc))))?;
         return Ok((vc.init(device), kind, report));
     }
@@ -106,6 +106,7 @@ pub fn build_model<B: Backend>(
     };
     let mut target = LoadTarget::new(size, k);
     target.num_heads = stored.as_ref().map(|c| c.num_heads);
+    target.input_norm = cfg.input_norm;
     let (mut vit, load): (VisionTransformer<B>, LoadReport) = load_vit(&file, &target, device)?;
     let found = &load.config;
     let family_ok = match cfg.init {

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use burn::backend::Autodiff;
 use clap::Args;
 
+use cxr::model::InputNorm;
 use cxr::runtime::DeviceSpec;
 use cxr::train::{fit, FitRequest, Init, ModelKind, Schedule, TrainConfig, Uncertain};
 
@@ -41,6 +42,9 @@ pub struct FitArgs {
     /// Input side in pixels; must equal the store's ingest size (default: the store's)
     #[arg(long)]
     size: Option<usize>,
+    /// Input normalisation inside the model: none (the study: [0, 1]), imagenet, inception ([-1, 1])
+    #[arg(long, default_value = "none")]
+    input_norm: String,
     #[arg(long, default_value_t = 10)]
     epochs: usize,
     #[arg(long, default_value_t = 32)]
@@ -124,6 +128,12 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         weights: a.weights,
         model: a.model,
         image_size: a.size.unwrap_or(0),
+        input_norm: match a.input_norm.as_str() {
+            "none" => InputNorm::None,
+            "imagenet" => InputNorm::ImageNet,
+            "inception" => InputNorm::Inception,
+            other => bail!("--input-norm {other}: expected none, imagenet or inception"),
+        },
         epochs: a.epochs,
         batch: a.batch,
         lr: a.lr,

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, GradientsParams, MultiGradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, DeviceOps};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::config::TrainConfig;
@@ -100,8 +100,10 @@ fn resolve(cfg: &mut TrainConfig, labels_arg: &str, views_arg: &str, fresh: bool
     Ok((parts, annotation_mask(&cfg.labels, &annotated), StoreFingerprint { meta_sha256, datasets: fp }))
 }
 
-/// Trains one run; see the module docs.
-pub fn fit<B: AutodiffBackend>(req: FitRequest, device: &B::Device) -> Result<FitOutcome, TrainError> {
+/// Trains one run on `devices` (the first holds the model between steps; several devices
+/// train data-parallel, see [`step`]); see the module docs.
+pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result<FitOutcome, TrainError> {
+    let device = devices.first().ok_or_else(|| TrainError::Option("no device given".into()))?;
     let run = RunDir::new(&req.out);
     let fresh = !req.resume;
     let (mut cfg, mut state, saved) = if fresh {
@@ -129,6 +131,10 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, device: &B::Device) -> Result<Fi
     let (mut model, run_cfg): (VisionTransformer<B>, RunConfig) = match saved {
         None => {
             let (model, _kind, init) = build_model::<B>(&cfg, device)?;
+            // burn initialises parameters lazily, and a clone of a not-yet-initialised parameter
+            // draws its own random values; fork() materialises them once, so the per-device
+            // copies of data-parallel steps (and any later clone) share one initialisation.
+            let model = model.fork(device);
             let labels = cfg.labels.iter().zip(&index.train_counts).zip(&pw)
                 .map(|((l, &(n, p)), w)| (l.clone(), serde_json::json!({ "counted": n, "positives": p, "pos_weight": w })))
                 .collect();
@@ -171,7 +177,6 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, device: &B::Device) -> Result<Fi
         let rec = Recorder::<B>::load(&Rec::new(), path.clone(), device).map_err(|e| TrainError::State { path, reason: e.to_string() })?;
         optim = optim.load_record(rec);
     }
-    let pw_t = Tensor::<B, 1>::from_floats(pw.as_slice(), device);
     let sidecar = ExportSidecar {
         labels: cfg.labels.clone(),
         preprocessing: Preprocessing {
@@ -202,15 +207,12 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, device: &B::Device) -> Result<Fi
         let (mut loss_sum, mut n_steps, mut n_images, mut lr) = (0.0f64, 0usize, 0usize, cfg.lr);
         for batch in spawn_batches(index.clone(), pass) {
             let b = batch?;
-            let (x, y, m) = tensors::<B>(&b, cfg.image_size, cfg.labels.len(), device);
-            let loss = masked_bce(model.forward(x), y, m, pw_t.clone());
-            let value = f64::from(loss.clone().into_scalar().elem::<f32>());
+            lr = cfg.lr_at(state.global_step, total_steps);
+            let value;
+            (model, value) = step(model, &mut optim, &b, &cfg, &pw, lr, devices);
             if !value.is_finite() {
                 return Err(TrainError::Diverged { epoch, step: state.global_step, loss: value });
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            lr = cfg.lr_at(state.global_step, total_steps);
-            model = optim.step(lr, model, grads);
             state.global_step += 1;
             n_steps += 1;
             n_images += b.n;
@@ -221,7 +223,7 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, device: &B::Device) -> Result<Fi
         }
         bar.finish_and_clear();
         let train_secs = t0.elapsed().as_secs_f64();
-        let (val_loss, per_ds, mean) = validate(&model.valid(), &index, &cfg, &pw)?;
+        let (val_loss, per_ds, mean) = validate(&model.valid().fork(device), &index, &cfg, &pw)?;
         let m = EpochMetrics {
             epoch, steps: n_steps, lr, train_loss: loss_sum / n_steps.max(1) as f64, val_loss, val_auroc_mean: mean, val_auroc: per_ds,
             images_per_s: n_images as f64 / train_secs.max(1e-9), seconds: t0.elapsed().as_secs_f64(),
@@ -264,6 +266,59 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, device: &B::Device) -> Result<Fi
     outcome.metrics = state.metrics;
     let _ = run_cfg;
     Ok(outcome)
+}
+
+/// One optimizer step; returns the model and the batch loss.
+///
+/// With one device: forward, backward, `Optimizer::step`. With several (data-parallel, burn's
+/// own multi-device path): the batch is cut into one contiguous shard per device, each device
+/// runs a forked copy of the model on its shard with the loss `Σ_shard(l·m) / Σ_batch(m)` (so
+/// the shard gradients sum to the full-batch gradient exactly), and the per-device gradients
+/// go to `Optimizer::step_multi` as a `MultiGradientsParams`, which sums them on one device per
+/// parameter and updates there. Shards are launched one after another from this thread; on
+/// CUDA the kernels run asynchronously, so devices overlap.
+fn step<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
+    model: VisionTransformer<B>,
+    optim: &mut O,
+    b: &Batch,
+    cfg: &TrainConfig,
+    pw: &[f32],
+    lr: f64,
+    devices: &[B::Device],
+) -> (VisionTransformer<B>, f64) {
+    let (s, k) = (cfg.image_size, cfg.labels.len());
+    if devices.len() == 1 {
+        let device = &devices[0];
+        let (x, y, m) = tensors::<B>(b, s, k, device);
+        let loss = masked_bce(model.forward(x), y, m, Tensor::<B, 1>::from_floats(pw, device));
+        let value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        return (optim.step(lr, model, grads), value);
+    }
+    let total_mask = b.mask.iter().map(|&v| f64::from(v)).sum::<f64>().max(1.0);
+    let per = b.n.div_ceil(devices.len());
+    let mut multi = MultiGradientsParams::default();
+    let mut value = 0.0;
+    for (i, device) in devices.iter().enumerate() {
+        let (lo, hi) = (i * per, ((i + 1) * per).min(b.n));
+        if lo >= hi {
+            break;
+        }
+        let shard = Batch {
+            images: b.images[lo * 3 * s * s..hi * 3 * s * s].to_vec(),
+            n: hi - lo,
+            targets: b.targets[lo * k..hi * k].to_vec(),
+            mask: b.mask[lo * k..hi * k].to_vec(),
+            ds: b.ds[lo..hi].to_vec(),
+        };
+        let local = model.clone().fork(device);
+        let (x, y, m) = tensors::<B>(&shard, s, k, device);
+        let pw_t = Tensor::<B, 1>::from_floats(pw, device);
+        let loss = (bce_elements(local.forward(x), y, pw_t) * m).sum().div_scalar(total_mask);
+        value += f64::from(loss.clone().into_scalar().elem::<f32>());
+        multi.grads.push((GradientsParams::from_grads(loss.backward(), &local), device.id()));
+    }
+    (optim.step_multi(lr, model, multi), value)
 }
 
 /// Batch → `(images [n,3,s,s], targets [n,K], mask [n,K])` on `device`.

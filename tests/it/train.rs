@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 use burn::backend::Autodiff;
 use burn::prelude::*;
 use cxr::synth::{synthesize, SynthConfig};
+use cxr::model::InputNorm;
 use cxr::train::loss::{masked_bce, pos_weights};
+use cxr::train::{fit, FitRequest, Init, ModelKind, Schedule, TrainConfig, Uncertain};
 
 use crate::common::{labels, prep_ok, read_batches, strings};
 
@@ -260,4 +262,37 @@ fn clear_errors_for_a_missing_dataset_a_cpu_build_and_wrong_weights() {
     let labels = train(&["fit", "--store", s, "--dataset", "nih", "--labels", "fracture", "--out", o, "--quiet"]);
     assert!(String::from_utf8_lossy(&labels.stderr).contains("Label `fracture` is not annotated by nih"));
     assert!(!out.join("config.json").exists(), "nothing written on a refused run");
+}
+
+#[test]
+fn data_parallel_over_two_devices_trains_like_one_device() {
+    // Two handles of the one CPU device exercise burn's multi-device path (fork per device,
+    // MultiGradientsParams, Optimizer::step_multi) exactly as two GPUs would.
+    let dir = tempfile::tempdir().unwrap();
+    let request = |out: PathBuf| FitRequest {
+        config: TrainConfig {
+            store: store().to_path_buf(), datasets: vec!["nih".into()], labels: vec![], views: vec![],
+            uncertain: Uncertain::Zeros, init: Init::Random, weights: None, model: Some(ModelKind::Tiny), image_size: 0,
+            input_norm: InputNorm::Inception, epochs: 1, batch: 16, lr: 2e-3, weight_decay: 0.0, adam_eps: 1e-8,
+            schedule: Schedule::Constant, warmup_steps: 0, grad_clip: None, patience: None, seed: 3, shuffle_window: 16,
+            flip_p: 0.5, rotate_deg: 7.0, prefetch: 2,
+        },
+        labels_arg: "cardiomegaly,pleural_effusion,no_finding".into(),
+        views_arg: "study".into(),
+        out,
+        resume: false,
+        halt_after_epoch: None,
+        progress: false,
+        device_name: "cpu".into(),
+    };
+    let device = cxr::runtime::cpu_device();
+    let one = fit::<B>(request(dir.path().join("one")), &[device]).unwrap();
+    let two = fit::<B>(request(dir.path().join("two")), &[device, device]).unwrap();
+    let (a, b) = (&one.metrics[0], &two.metrics[0]);
+    assert!((a.train_loss - b.train_loss).abs() < 1e-4, "{} vs {}", a.train_loss, b.train_loss);
+    assert!((a.val_loss - b.val_loss).abs() < 1e-4, "{} vs {}", a.val_loss, b.val_loss);
+    let wa = safetensors_values(&dir.path().join("one/checkpoints/last.safetensors"));
+    let wb = safetensors_values(&dir.path().join("two/checkpoints/last.safetensors"));
+    let max = wa.iter().zip(&wb).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(max < 1e-4, "weights differ by {max}");
 }

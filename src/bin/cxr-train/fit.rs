@@ -79,7 +79,7 @@ pub struct FitArgs {
     /// Batches prepared ahead by the data workers
     #[arg(long, default_value_t = 4)]
     prefetch: usize,
-    /// cpu, cuda or cuda:N
+    /// cpu, cuda, cuda:N, or cuda:0,cuda:1,… (data-parallel: each batch is split across the GPUs)
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
     /// f32 only (bf16: see `cxr::train` docs for why not in burn 0.21)
@@ -106,17 +106,6 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
              f32 master weights); a pure-bf16 backend would round lr-1e-5 AdamW updates away",
             a.precision
         );
-    }
-    if let DeviceSpec::Cuda(ids) = &a.device {
-        if ids.len() > 1 {
-            bail!(
-                "--device with {} GPUs: data-parallel training is not implemented yet; burn 0.21's \
-                 multi-device path (MultiGradientsParams + Optimizer::step_multi) is the intended route. \
-                 Train on one device (e.g. --device cuda:{})",
-                ids.len(),
-                ids[0]
-            );
-        }
     }
     let config = TrainConfig {
         store: a.store.clone().unwrap_or_default(),
@@ -165,7 +154,19 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         progress: !a.quiet,
         device_name: format!("{:?}", a.device),
     };
-    let outcome = crate::with_backend!(a.device, |B, device| fit::<Autodiff<B>>(req, &device)).context("fit failed")?;
+    a.device.check_available().map_err(anyhow::Error::msg)?;
+    // Not `with_backend!`: fit takes every listed device (data-parallel over several GPUs).
+    let outcome = match a.device {
+        DeviceSpec::Cpu => fit::<Autodiff<cxr::runtime::Cpu>>(req, &[cxr::runtime::cpu_device()]),
+        #[cfg(feature = "cuda")]
+        DeviceSpec::Cuda(ids) => {
+            let devices: Vec<_> = ids.iter().map(|&i| cxr::runtime::gpu_device(i)).collect();
+            fit::<Autodiff<cxr::runtime::Gpu>>(req, &devices)
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
+    }
+    .context("fit failed")?;
     for m in &outcome.metrics {
         println!(
             "epoch {}: train loss {:.4}, val loss {:.4}, val AUROC {}",

@@ -99,21 +99,22 @@ pub fn augment_into(src: &[u8], h: usize, w: usize, aug: Aug, dst: &mut [f32]) {
         let (cx, cy) = ((w as f64 - 1.0) * 0.5, (h as f64 - 1.0) * 0.5);
         for y in 0..h {
             let dy = y as f64 - cy;
+            // Image y points down, so a counter-clockwise turn on screen is clockwise in
+            // (x, y) coordinates: the inverse rotation uses +θ here. Source coordinates move by
+            // (c, s) per output pixel; +0.5 then truncation is round-half-up (coordinates ≥ 0).
+            let mut sx = c * -cx - s * dy + cx + 0.5;
+            let mut sy = s * -cx + c * dy + cy + 0.5;
             let out = &mut first[y * w..(y + 1) * w];
-            for (x, o) in out.iter_mut().enumerate() {
-                let dx = x as f64 - cx;
-                // Image y points down, so a counter-clockwise turn on screen is clockwise in
-                // (x, y) coordinates: inverse rotation uses +θ here.
-                let sx = c * dx - s * dy + cx;
-                let sy = s * dx + c * dy + cy;
-                let (ix, iy) = (sx.round(), sy.round());
-                *o = if ix >= 0.0 && iy >= 0.0 && (ix as usize) < w && (iy as usize) < h {
-                    let ix = ix as usize;
+            for o in out.iter_mut() {
+                *o = if sx >= 0.0 && sy >= 0.0 && (sx as usize) < w && (sy as usize) < h {
+                    let ix = sx as usize;
                     let ix = if aug.flip { w - 1 - ix } else { ix };
-                    f32::from(src[iy as usize * w + ix]) * (1.0 / 255.0)
+                    f32::from(src[sy as usize * w + ix]) * (1.0 / 255.0)
                 } else {
                     0.0
                 };
+                sx += c;
+                sy += s;
             }
         }
     }

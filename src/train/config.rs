@@ -220,4 +220,23 @@ mod tests {
         let only = ViewFilter::Only(vec!["PA".into(), "AP".into()]);
         assert!(only.keeps(Some("AP")) && !only.keeps(None) && !only.keeps(Some("LL")));
     }
+
+    #[test]
+    fn warmup_then_cosine() {
+        let cfg: TrainConfig = serde_json::from_value(serde_json::json!({
+            "store": "s", "datasets": ["nih"], "labels": ["mass"], "views": [], "uncertain": "zeros",
+            "init": "random", "weights": null, "model": "tiny", "image_size": 32, "input_norm": "None",
+            "epochs": 1, "batch": 2, "lr": 1.0, "weight_decay": 0.0, "adam_eps": 1e-8, "schedule": "cosine",
+            "warmup_steps": 4, "grad_clip": null, "patience": null, "seed": 0, "shuffle_window": 1,
+            "flip_p": 0.5, "rotate_deg": 7.0, "prefetch": 1
+        }))
+        .unwrap();
+        assert_eq!(cfg.lr_at(0, 14), 0.25);
+        assert_eq!(cfg.lr_at(3, 14), 1.0);
+        assert!((cfg.lr_at(4, 14) - 1.0).abs() < 1e-12);
+        assert!((cfg.lr_at(9, 14) - 0.5).abs() < 1e-12);
+        assert!(cfg.lr_at(13, 14) < 0.03);
+        let constant = TrainConfig { schedule: Schedule::Constant, warmup_steps: 0, ..cfg };
+        assert_eq!(constant.lr_at(13, 14), 1.0);
+    }
 }

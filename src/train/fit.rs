@@ -128,7 +128,7 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
     let steps = index.steps_per_epoch(cfg.batch);
     let total_steps = steps * cfg.epochs;
 
-    let (mut model, run_cfg): (VisionTransformer<B>, RunConfig) = match saved {
+    let mut model: VisionTransformer<B> = match saved {
         None => {
             let (model, _kind, init) = build_model::<B>(&cfg, device)?;
             // burn initialises parameters lazily, and a clone of a not-yet-initialised parameter
@@ -151,14 +151,14 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
             run.create()?;
             RunDir::write_json(&run.config(), &rc)?;
             run.log(&format!("start: {} train / {} val rows, {} labels, {steps} steps/epoch", rc.data.train_rows, rc.data.val_rows, cfg.labels.len()))?;
-            (model, rc)
+            model
         }
         Some(rc) => {
             let path = run.state_dir().join("model.bin");
             let model = rc.vit_config.init::<B>(device).load_file(path.clone(), &Rec::new(), device)
                 .map_err(|e| TrainError::State { path, reason: e.to_string() })?;
             run.log(&format!("resume after epoch {} on {}", state.epochs_done, req.device_name))?;
-            (model, rc)
+            model
         }
     };
     for (l, &(_, p)) in cfg.labels.iter().zip(&index.train_counts) {
@@ -264,7 +264,6 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
     outcome.best_epoch = state.best_epoch;
     outcome.best_auroc = state.best_auroc;
     outcome.metrics = state.metrics;
-    let _ = run_cfg;
     Ok(outcome)
 }
 

@@ -296,3 +296,15 @@ fn data_parallel_over_two_devices_trains_like_one_device() {
     let max = wa.iter().zip(&wb).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(max < 1e-4, "weights differ by {max}");
 }
+
+#[test]
+fn early_stopping_keeps_the_best_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("es");
+    let s = store().to_str().unwrap();
+    // lr 1e-12: the model does not change, so val AUROC never beats epoch 1.
+    let out = train_ok(&["fit", "--store", s, "--dataset", "nih", "--model", "tiny", "--epochs", "6", "--batch", "16", "--lr", "1e-12", "--patience", "2", "--quiet", "--out", run.to_str().unwrap()]);
+    assert!(out.contains("best epoch 1") && out.contains("stopped early"), "{out}");
+    assert_eq!(json(&run.join("metrics.json")).as_array().unwrap().len(), 3);
+    assert!(std::fs::read_to_string(run.join("train.log")).unwrap().contains("early stop"));
+}

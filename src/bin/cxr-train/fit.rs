@@ -161,6 +161,15 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "cuda")]
         DeviceSpec::Cuda(ids) => {
             let devices: Vec<_> = ids.iter().map(|&i| cxr::runtime::gpu_device(i)).collect();
+            for (i, d) in ids.iter().zip(&devices) {
+                // burn-cuda panics on a device index that does not exist: turn it into an error.
+                let probe = std::panic::catch_unwind(|| {
+                    burn::tensor::Tensor::<cxr::runtime::Gpu, 1>::zeros([1], d).into_data()
+                });
+                if probe.is_err() {
+                    bail!("--device: cuda:{i} is not available on this machine (no driver, or fewer GPUs)");
+                }
+            }
             fit::<Autodiff<cxr::runtime::Gpu>>(req, &devices)
         }
         #[cfg(not(feature = "cuda"))]

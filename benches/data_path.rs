@@ -15,8 +15,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cxr::synth::{synthesize, SynthConfig};
-use cxr::train::data::{spawn_batches, DataIndex, DatasetParts, Pass};
+use cxr::synth::{SynthConfig, synthesize};
+use cxr::train::data::{DataIndex, DatasetParts, Pass, spawn_batches};
 use cxr::train::labels::{annotation_mask, study_labels};
 use cxr::train::{Init, Schedule, TrainConfig, Uncertain, ViewFilter};
 
@@ -29,7 +29,13 @@ struct Args {
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { n: 512, size: 224, batch: 32, epochs: 3, keep: None };
+    let mut a = Args {
+        n: 512,
+        size: 224,
+        batch: 32,
+        epochs: 3,
+        keep: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
         let mut val = || it.next().ok_or(format!("{f} needs a value"));
@@ -64,30 +70,82 @@ fn main() {
         let rep = synthesize(&sc).expect("synth");
         let (name, dir, _) = rep.datasets.iter().find(|d| d.0 == "nih").expect("nih");
         let st = Command::new(env!("CARGO_BIN_EXE_cxr-prep"))
-            .args(["ingest", name, "--root", dir.to_str().unwrap(), "--out", store.to_str().unwrap(), "--size", &a.size.to_string()])
+            .args([
+                "ingest",
+                name,
+                "--root",
+                dir.to_str().unwrap(),
+                "--out",
+                store.to_str().unwrap(),
+                "--size",
+                &a.size.to_string(),
+            ])
             .output()
             .expect("cxr-prep runs");
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
     }
-    let labels: Vec<String> = study_labels("nih").unwrap().iter().map(|s| s.to_string()).collect();
+    let labels: Vec<String> = study_labels("nih")
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let cfg = TrainConfig {
-        store: store.clone(), datasets: vec!["nih".into()], labels: labels.clone(), views: vec![], uncertain: Uncertain::Zeros,
-        init: Init::Random, weights: None, model: None, image_size: a.size, input_norm: cxr::model::InputNorm::None, epochs: a.epochs, batch: a.batch, lr: 1e-5,
-        weight_decay: 0.0, adam_eps: 1e-8, schedule: Schedule::Constant, warmup_steps: 0, grad_clip: None, patience: None,
-        seed: 0, shuffle_window: 16, flip_p: 0.5, rotate_deg: 7.0, prefetch: 4,
+        store: store.clone(),
+        datasets: vec!["nih".into()],
+        labels: labels.clone(),
+        views: vec![],
+        uncertain: Uncertain::Zeros,
+        init: Init::Random,
+        weights: None,
+        model: None,
+        image_size: a.size,
+        input_norm: cxr::model::InputNorm::None,
+        epochs: a.epochs,
+        batch: a.batch,
+        lr: 1e-5,
+        weight_decay: 0.0,
+        adam_eps: 1e-8,
+        schedule: Schedule::Constant,
+        warmup_steps: 0,
+        grad_clip: None,
+        patience: None,
+        seed: 0,
+        shuffle_window: 16,
+        flip_p: 0.5,
+        rotate_deg: 7.0,
+        prefetch: 4,
     };
     let reader = cxr::store::reader::StoreReader::open(&store).expect("store");
-    let annotated = vec![("nih".to_string(), reader.dataset("nih").unwrap().annotated_findings.clone())];
-    let parts = vec![DatasetParts { name: "nih".into(), parts: reader.parts("nih").unwrap(), views: ViewFilter::All }];
+    let annotated = vec![(
+        "nih".to_string(),
+        reader.dataset("nih").unwrap().annotated_findings.clone(),
+    )];
+    let parts = vec![DatasetParts {
+        name: "nih".into(),
+        parts: reader.parts("nih").unwrap(),
+        views: ViewFilter::All,
+    }];
     let t = Instant::now();
-    let index = Arc::new(DataIndex::build(&cfg, parts, annotation_mask(&labels, &annotated)).expect("index"));
+    let index = Arc::new(
+        DataIndex::build(&cfg, parts, annotation_mask(&labels, &annotated)).expect("index"),
+    );
     let index_s = t.elapsed().as_secs_f64();
     let threads = rayon::current_num_threads();
     let (mut total, mut secs) = (0usize, 0.0f64);
     for epoch in 1..=a.epochs {
         let pass = Pass {
-            units: index.train.clone(), batch: a.batch, shuffle: Some((0, epoch as u64)), window: 16,
-            flip_p: 0.5, rotate_deg: 7.0, drop_last: true, prefetch: 4,
+            units: index.train.clone(),
+            batch: a.batch,
+            shuffle: Some((0, epoch as u64)),
+            window: 16,
+            flip_p: 0.5,
+            rotate_deg: 7.0,
+            drop_last: true,
+            prefetch: 4,
         };
         let t = Instant::now();
         let mut n = 0;
@@ -95,13 +153,24 @@ fn main() {
             n += b.expect("batch").n;
         }
         let s = t.elapsed().as_secs_f64();
-        println!("{{\"epoch\":{epoch},\"images\":{n},\"seconds\":{s:.3},\"images_per_s\":{:.0}}}", n as f64 / s);
+        println!(
+            "{{\"epoch\":{epoch},\"images\":{n},\"seconds\":{s:.3},\"images_per_s\":{:.0}}}",
+            n as f64 / s
+        );
         total += n;
         secs += s;
     }
     let ips = total as f64 / secs;
     println!(
         "{{\"bench\":\"data_path\",\"size\":{},\"batch\":{},\"train_rows\":{},\"index_seconds\":{index_s:.3},\"rayon_threads\":{threads},\"images_per_s\":{ips:.0},\"images_per_s_per_thread\":{:.0},\"profile\":\"{}\"}}",
-        a.size, a.batch, index.train_rows(), ips / threads as f64, if cfg!(debug_assertions) { "dev" } else { "release" }
+        a.size,
+        a.batch,
+        index.train_rows(),
+        ips / threads as f64,
+        if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        }
     );
 }

@@ -61,7 +61,10 @@ pub struct Aug {
 
 impl Aug {
     /// No augmentation (validation).
-    pub const NONE: Aug = Aug { flip: false, angle_deg: 0.0 };
+    pub const NONE: Aug = Aug {
+        flip: false,
+        angle_deg: 0.0,
+    };
 
     /// Draws flip (probability `flip_p`) and an angle uniform in `[-max_deg, max_deg]`.
     pub fn draw(rng: &mut Rng, flip_p: f64, max_deg: f64) -> Aug {
@@ -137,17 +140,48 @@ mod tests {
         let src: Vec<u8> = (0..(h * w) as u8).collect();
         let mut dst = vec![0.0; 3 * h * w];
         augment_into(&src, h, w, Aug::NONE, &mut dst);
-        assert!(dst.iter().zip(src.iter().cycle()).all(|(d, &s)| *d == px(s)));
-        augment_into(&src, h, w, Aug { flip: true, angle_deg: 0.0 }, &mut dst);
+        assert!(
+            dst.iter()
+                .zip(src.iter().cycle())
+                .all(|(d, &s)| *d == px(s))
+        );
+        augment_into(
+            &src,
+            h,
+            w,
+            Aug {
+                flip: true,
+                angle_deg: 0.0,
+            },
+            &mut dst,
+        );
         assert_eq!(dst[0], px(src[w - 1]));
         assert_eq!(dst[2 * h * w + w], px(src[2 * w - 1]));
         // A tiny rotation keeps the centre pixel and (nearest neighbour) all of them here.
-        augment_into(&src, h, w, Aug { flip: false, angle_deg: 0.1 }, &mut dst);
+        augment_into(
+            &src,
+            h,
+            w,
+            Aug {
+                flip: false,
+                angle_deg: 0.1,
+            },
+            &mut dst,
+        );
         assert_eq!(dst[2 * w + 2], px(src[2 * w + 2]));
         // 90° on a square image maps corners to corners; the rest of the test image is filled.
         let sq: Vec<u8> = (0..9).collect();
         let mut out = vec![0.0; 27];
-        augment_into(&sq, 3, 3, Aug { flip: false, angle_deg: 90.0 }, &mut out);
+        augment_into(
+            &sq,
+            3,
+            3,
+            Aug {
+                flip: false,
+                angle_deg: 90.0,
+            },
+            &mut out,
+        );
         let got: Vec<u8> = out[..9].iter().map(|v| (v * 255.0).round() as u8).collect();
         // Counter-clockwise on screen: the top-right pixel (2) moves to the top-left.
         assert_eq!(got, vec![2, 5, 8, 1, 4, 7, 0, 3, 6]);
@@ -157,9 +191,14 @@ mod tests {
     fn rng_is_keyed_and_uniform_enough() {
         let a: Vec<u64> = (0..4).map(|_| Rng::keyed(&[1, 2]).next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(Rng::keyed(&[1, 2]).next_u64(), Rng::keyed(&[1, 3]).next_u64());
+        assert_ne!(
+            Rng::keyed(&[1, 2]).next_u64(),
+            Rng::keyed(&[1, 3]).next_u64()
+        );
         let mut r = Rng::keyed(&[7]);
-        let flips = (0..10_000).filter(|_| Aug::draw(&mut r, 0.5, 7.0).flip).count();
+        let flips = (0..10_000)
+            .filter(|_| Aug::draw(&mut r, 0.5, 7.0).flip)
+            .count();
         assert!((4_700..5_300).contains(&flips), "{flips}");
     }
 }

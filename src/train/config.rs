@@ -85,7 +85,9 @@ impl std::str::FromStr for ModelKind {
             "vit_base_patch16_224" => Ok(ModelKind::VitB16),
             "vit_base_patch14_dinov2" => Ok(ModelKind::VitB14Dinov2),
             "tiny" => Ok(ModelKind::Tiny),
-            _ => Err(format!("`{s}`: expected vit_base_patch16_224, vit_base_patch14_dinov2 or tiny")),
+            _ => Err(format!(
+                "`{s}`: expected vit_base_patch16_224, vit_base_patch14_dinov2 or tiny"
+            )),
         }
     }
 }
@@ -189,7 +191,10 @@ impl ViewFilter {
 impl TrainConfig {
     /// The view filter of a dataset (`All` when none was recorded).
     pub fn view_filter(&self, dataset: &str) -> ViewFilter {
-        self.views.iter().find(|(d, _)| d == dataset).map_or(ViewFilter::All, |(_, v)| v.clone())
+        self.views
+            .iter()
+            .find(|(d, _)| d == dataset)
+            .map_or(ViewFilter::All, |(_, v)| v.clone())
     }
 
     /// Learning rate at optimizer step `step` (0-based) of `total` steps.
@@ -236,7 +241,11 @@ mod tests {
         assert!((cfg.lr_at(4, 14) - 1.0).abs() < 1e-12);
         assert!((cfg.lr_at(9, 14) - 0.5).abs() < 1e-12);
         assert!(cfg.lr_at(13, 14) < 0.03);
-        let constant = TrainConfig { schedule: Schedule::Constant, warmup_steps: 0, ..cfg };
+        let constant = TrainConfig {
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            ..cfg
+        };
         assert_eq!(constant.lr_at(13, 14), 1.0);
     }
 }

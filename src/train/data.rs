@@ -15,19 +15,19 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::Int8Type;
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
 use rayon::prelude::*;
 
-use super::augment::{augment_into, Aug, Rng};
+use super::TrainError;
+use super::augment::{Aug, Rng, augment_into};
 use super::config::{TrainConfig, Uncertain, ViewFilter};
 use super::loss::encode_targets;
-use super::TrainError;
 use crate::store::schema::{COL_IMAGE, COL_SPLIT, COL_VIEW};
 
 /// One kept store row: its dataset (index in run order), labels (run order) and pixels.
@@ -95,44 +95,85 @@ pub fn read_rows(
     labels: &[String],
     images: bool,
 ) -> Result<Vec<Row>, TrainError> {
-    let perr = |source| TrainError::Parquet { path: path.to_path_buf(), source };
-    let file = File::open(path).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })?;
+    let perr = |source| TrainError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
     let descr = builder.parquet_schema().clone();
     let mut cols: Vec<&str> = labels.iter().map(String::as_str).collect();
     if images {
         cols.push(COL_IMAGE);
     }
-    builder = builder.with_projection(ProjectionMask::columns(&descr, cols.iter().copied())).with_batch_size(1024);
+    builder = builder
+        .with_projection(ProjectionMask::columns(&descr, cols.iter().copied()))
+        .with_batch_size(1024);
     if let Some(rg) = row_groups {
         builder = builder.with_row_groups(rg);
     }
     let (want_split, views) = (split.to_string(), views.clone());
     let fmask = ProjectionMask::columns(&descr, [COL_SPLIT, COL_VIEW]);
     let pred = ArrowPredicateFn::new(fmask, move |b: RecordBatch| {
-        let split = b.column_by_name(COL_SPLIT).map(|c| c.as_string::<i32>().clone());
-        let view = b.column_by_name(COL_VIEW).map(|c| c.as_string::<i32>().clone());
+        let split = b
+            .column_by_name(COL_SPLIT)
+            .map(|c| c.as_string::<i32>().clone());
+        let view = b
+            .column_by_name(COL_VIEW)
+            .map(|c| c.as_string::<i32>().clone());
         Ok(BooleanArray::from_iter((0..b.num_rows()).map(|i| {
-            let s_ok = split.as_ref().is_some_and(|c| c.is_valid(i) && c.value(i) == want_split);
-            let v = view.as_ref().and_then(|c| c.is_valid(i).then(|| c.value(i)));
+            let s_ok = split
+                .as_ref()
+                .is_some_and(|c| c.is_valid(i) && c.value(i) == want_split);
+            let v = view
+                .as_ref()
+                .and_then(|c| c.is_valid(i).then(|| c.value(i)));
             Some(s_ok && views.keeps(v))
         })))
     });
-    let reader = builder.with_row_filter(RowFilter::new(vec![Box::new(pred)])).build().map_err(perr)?;
+    let reader = builder
+        .with_row_filter(RowFilter::new(vec![Box::new(pred)]))
+        .build()
+        .map_err(perr)?;
     let mut out = Vec::new();
     for b in reader {
         let b = b.map_err(|e| perr(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
         let col = |name: &str| {
-            b.column_by_name(name).cloned().ok_or_else(|| TrainError::Column { path: path.to_path_buf(), column: name.into() })
+            b.column_by_name(name)
+                .cloned()
+                .ok_or_else(|| TrainError::Column {
+                    path: path.to_path_buf(),
+                    column: name.into(),
+                })
         };
-        let label_cols = labels.iter().map(|l| col(l)).collect::<Result<Vec<_>, _>>()?;
-        let label_cols: Vec<_> = label_cols.iter().map(|c| c.as_primitive::<Int8Type>().clone()).collect();
-        let image = if images { Some(col(COL_IMAGE)?.as_binary::<i32>().clone()) } else { None };
+        let label_cols = labels
+            .iter()
+            .map(|l| col(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let label_cols: Vec<_> = label_cols
+            .iter()
+            .map(|c| c.as_primitive::<Int8Type>().clone())
+            .collect();
+        let image = if images {
+            Some(col(COL_IMAGE)?.as_binary::<i32>().clone())
+        } else {
+            None
+        };
         for i in 0..b.num_rows() {
             out.push(Row {
                 ds,
-                labels: label_cols.iter().map(|a| a.is_valid(i).then(|| a.value(i))).collect(),
-                pixels: image.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_vec()).unwrap_or_default(),
+                labels: label_cols
+                    .iter()
+                    .map(|a| a.is_valid(i).then(|| a.value(i)))
+                    .collect(),
+                pixels: image
+                    .as_ref()
+                    .filter(|a| a.is_valid(i))
+                    .map(|a| a.value(i).to_vec())
+                    .unwrap_or_default(),
             });
         }
     }
@@ -140,8 +181,15 @@ pub fn read_rows(
 }
 
 fn row_group_count(path: &Path) -> Result<usize, TrainError> {
-    let file = File::open(path).map_err(|source| TrainError::Io { path: path.to_path_buf(), source })?;
-    let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TrainError::Parquet { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let b =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TrainError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(b.metadata().num_row_groups())
 }
 
@@ -160,31 +208,63 @@ impl DataIndex {
             for (pi, part) in d.parts.iter().enumerate() {
                 for rg in 0..row_group_count(part)? {
                     for (split, units) in [("train", &mut train), ("val", &mut val)] {
-                        let rows = read_rows(part, ds, Some(vec![rg]), split, &d.views, &cfg.labels, false)?;
+                        let rows = read_rows(
+                            part,
+                            ds,
+                            Some(vec![rg]),
+                            split,
+                            &d.views,
+                            &cfg.labels,
+                            false,
+                        )?;
                         if rows.is_empty() {
                             continue;
                         }
                         if split == "train" {
                             let (mut y, mut m) = (vec![0.0; k], vec![0.0; k]);
                             for r in &rows {
-                                encode_targets(&r.labels, &annotated[ds], cfg.uncertain, &mut y, &mut m);
+                                encode_targets(
+                                    &r.labels,
+                                    &annotated[ds],
+                                    cfg.uncertain,
+                                    &mut y,
+                                    &mut m,
+                                );
                                 for j in 0..k {
                                     train_counts[j].0 += m[j] as u64;
                                     train_counts[j].1 += (m[j] * y[j]) as u64;
                                 }
                             }
                         }
-                        units.push(Unit { ds, part: pi, row_group: rg, rows: rows.len() });
+                        units.push(Unit {
+                            ds,
+                            part: pi,
+                            row_group: rg,
+                            rows: rows.len(),
+                        });
                     }
                 }
             }
             for (split, units) in [("train", &train), ("val", &val)] {
                 if !units.iter().any(|u| u.ds == ds) {
-                    return Err(TrainError::EmptySplit { dataset: d.name.clone(), split: split.into(), views: d.views.clone() });
+                    return Err(TrainError::EmptySplit {
+                        dataset: d.name.clone(),
+                        split: split.into(),
+                        views: d.views.clone(),
+                    });
                 }
             }
         }
-        Ok(DataIndex { datasets, labels: cfg.labels.clone(), annotated, uncertain: cfg.uncertain, size: cfg.image_size, train, val, train_counts })
+        Ok(DataIndex {
+            datasets,
+            labels: cfg.labels.clone(),
+            annotated,
+            uncertain: cfg.uncertain,
+            size: cfg.image_size,
+            train,
+            val,
+            train_counts,
+        })
     }
 
     /// Train rows kept.
@@ -220,7 +300,8 @@ pub struct Pass {
 
 /// Starts the reader and augmenter threads of one pass; batches arrive in a fixed order.
 pub fn spawn_batches(index: Arc<DataIndex>, pass: Pass) -> Receiver<Result<Batch, TrainError>> {
-    let (raw_tx, raw_rx) = sync_channel::<Result<(u64, Vec<Row>), TrainError>>(pass.prefetch.max(1));
+    let (raw_tx, raw_rx) =
+        sync_channel::<Result<(u64, Vec<Row>), TrainError>>(pass.prefetch.max(1));
     let (tx, rx) = sync_channel::<Result<Batch, TrainError>>(pass.prefetch.max(1));
     let idx = index.clone();
     let p = pass.clone();
@@ -235,7 +316,15 @@ pub fn spawn_batches(index: Arc<DataIndex>, pass: Pass) -> Receiver<Result<Batch
         for (w, chunk) in units.chunks(p.window.max(1)).enumerate() {
             for u in chunk {
                 let d = &idx.datasets[u.ds];
-                match read_rows(&d.parts[u.part], u.ds, Some(vec![u.row_group]), split_of(&p), &d.views, &idx.labels, true) {
+                match read_rows(
+                    &d.parts[u.part],
+                    u.ds,
+                    Some(vec![u.row_group]),
+                    split_of(&p),
+                    &d.views,
+                    &idx.labels,
+                    true,
+                ) {
                     Ok(rows) => pool.extend(rows),
                     Err(e) => {
                         let _ = raw_tx.send(Err(e));
@@ -289,21 +378,45 @@ fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<
             return Err(if r.pixels.is_empty() {
                 TrainError::NoPixels { dataset: d.clone() }
             } else {
-                TrainError::SizeMismatch { dataset: d.clone(), stored: (r.pixels.len() as f64).sqrt() as usize, wanted: s }
+                TrainError::SizeMismatch {
+                    dataset: d.clone(),
+                    stored: (r.pixels.len() as f64).sqrt() as usize,
+                    wanted: s,
+                }
             });
         }
     }
     let mut images = vec![0.0f32; n * plane];
-    images.par_chunks_mut(plane).zip(rows.par_iter()).enumerate().for_each(|(i, (dst, r))| {
-        let aug = match pass.shuffle {
-            Some((seed, epoch)) => Aug::draw(&mut Rng::keyed(&[seed, 3, epoch, pos + i as u64]), pass.flip_p, pass.rotate_deg),
-            None => Aug::NONE,
-        };
-        augment_into(&r.pixels, s, s, aug, dst);
-    });
+    images
+        .par_chunks_mut(plane)
+        .zip(rows.par_iter())
+        .enumerate()
+        .for_each(|(i, (dst, r))| {
+            let aug = match pass.shuffle {
+                Some((seed, epoch)) => Aug::draw(
+                    &mut Rng::keyed(&[seed, 3, epoch, pos + i as u64]),
+                    pass.flip_p,
+                    pass.rotate_deg,
+                ),
+                None => Aug::NONE,
+            };
+            augment_into(&r.pixels, s, s, aug, dst);
+        });
     let (mut targets, mut mask) = (vec![0.0f32; n * k], vec![0.0f32; n * k]);
     for (i, r) in rows.iter().enumerate() {
-        encode_targets(&r.labels, &index.annotated[r.ds], index.uncertain, &mut targets[i * k..(i + 1) * k], &mut mask[i * k..(i + 1) * k]);
+        encode_targets(
+            &r.labels,
+            &index.annotated[r.ds],
+            index.uncertain,
+            &mut targets[i * k..(i + 1) * k],
+            &mut mask[i * k..(i + 1) * k],
+        );
     }
-    Ok(Batch { images, n, targets, mask, ds: rows.iter().map(|r| r.ds).collect() })
+    Ok(Batch {
+        images,
+        n,
+        targets,
+        mask,
+        ds: rows.iter().map(|r| r.ds).collect(),
+    })
 }

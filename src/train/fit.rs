@@ -10,22 +10,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, MultiGradientsParams, Optimizer};
-use burn::prelude::*;
+use burn::optim::{AdamWConfig, Optimizer};
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
-use burn::tensor::activation::sigmoid;
-use burn::tensor::backend::{AutodiffBackend, DeviceOps};
+use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::TrainError;
 use super::config::TrainConfig;
-use super::data::{spawn_batches, Batch, DataIndex, DatasetParts, Pass};
+use super::data::{DataIndex, DatasetParts, Pass, spawn_batches};
 use super::init::{build_model, sha256_file};
 use super::labels::{annotation_mask, parse_views, resolve_labels};
-use super::loss::{bce_elements, masked_bce, pos_weights};
-use super::run_dir::{DataSummary, EpochMetrics, RunConfig, RunDir, StoreFingerprint, TrainerState};
-use super::TrainError;
-use crate::evaluate::auroc::auroc;
-use crate::model::{export_safetensors, ExportSidecar, Preprocessing, VisionTransformer};
+use super::loss::pos_weights;
+use super::run_dir::{
+    DataSummary, EpochMetrics, RunConfig, RunDir, StoreFingerprint, TrainerState,
+};
+use super::step::{step, validate};
+use crate::model::{ExportSidecar, Preprocessing, VisionTransformer, export_safetensors};
 use crate::store::reader::StoreReader;
 
 /// One `fit` invocation.
@@ -62,18 +62,41 @@ pub struct FitOutcome {
 type Rec = BinFileRecorder<FullPrecisionSettings>;
 
 /// Resolves datasets, labels, views and size against the store; returns the parts to read.
-fn resolve(cfg: &mut TrainConfig, labels_arg: &str, views_arg: &str, fresh: bool) -> Result<(Vec<DatasetParts>, Vec<Vec<bool>>, StoreFingerprint), TrainError> {
+fn resolve(
+    cfg: &mut TrainConfig,
+    labels_arg: &str,
+    views_arg: &str,
+    fresh: bool,
+) -> Result<(Vec<DatasetParts>, Vec<Vec<bool>>, StoreFingerprint), TrainError> {
     let reader = StoreReader::open(&cfg.store)?;
-    let available = || reader.meta.datasets.keys().cloned().collect::<Vec<_>>().join(", ");
+    let available = || {
+        reader
+            .meta
+            .datasets
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if cfg.datasets.iter().any(|d| d == "all") {
         cfg.datasets = reader.meta.datasets.keys().cloned().collect();
     }
     let mut annotated = Vec::new();
     let mut fp = BTreeMap::new();
     for d in &cfg.datasets {
-        let m = reader.dataset(d).ok_or_else(|| TrainError::UnknownDataset { dataset: d.clone(), store: cfg.store.clone(), available: available() })?;
+        let m = reader
+            .dataset(d)
+            .ok_or_else(|| TrainError::UnknownDataset {
+                dataset: d.clone(),
+                store: cfg.store.clone(),
+                available: available(),
+            })?;
         annotated.push((d.clone(), m.annotated_findings.clone()));
-        let stored = m.options.get("size").and_then(|s| s.as_u64()).unwrap_or(224) as usize;
+        let stored = m
+            .options
+            .get("size")
+            .and_then(|s| s.as_u64())
+            .unwrap_or(224) as usize;
         if m.options.get("metadata_only").and_then(|v| v.as_bool()) == Some(true) {
             return Err(TrainError::NoPixels { dataset: d.clone() });
         }
@@ -81,40 +104,87 @@ fn resolve(cfg: &mut TrainConfig, labels_arg: &str, views_arg: &str, fresh: bool
             cfg.image_size = stored;
         }
         if stored != cfg.image_size {
-            return Err(TrainError::SizeMismatch { dataset: d.clone(), stored, wanted: cfg.image_size });
+            return Err(TrainError::SizeMismatch {
+                dataset: d.clone(),
+                stored,
+                wanted: cfg.image_size,
+            });
         }
         fp.insert(d.clone(), serde_json::json!({ "manifest_sha256": m.manifest_sha256, "ingested_at": m.ingested_at, "rows": m.rows }));
     }
     if cfg.datasets.is_empty() {
-        return Err(TrainError::Option(format!("the store has no dataset (it has: {})", available())));
+        return Err(TrainError::Option(format!(
+            "the store has no dataset (it has: {})",
+            available()
+        )));
     }
     if fresh {
         cfg.labels = resolve_labels(labels_arg, &annotated)?;
-        cfg.views = cfg.datasets.iter().map(|d| (d.clone(), parse_views(views_arg, d))).collect();
+        cfg.views = cfg
+            .datasets
+            .iter()
+            .map(|d| (d.clone(), parse_views(views_arg, d)))
+            .collect();
     }
     let mut parts = Vec::new();
     for d in &cfg.datasets {
-        parts.push(DatasetParts { name: d.clone(), parts: reader.parts(d)?, views: cfg.view_filter(d) });
+        parts.push(DatasetParts {
+            name: d.clone(),
+            parts: reader.parts(d)?,
+            views: cfg.view_filter(d),
+        });
     }
     let meta_sha256 = sha256_file(&crate::store::meta::meta_path(&cfg.store))?;
-    Ok((parts, annotation_mask(&cfg.labels, &annotated), StoreFingerprint { meta_sha256, datasets: fp }))
+    Ok((
+        parts,
+        annotation_mask(&cfg.labels, &annotated),
+        StoreFingerprint {
+            meta_sha256,
+            datasets: fp,
+        },
+    ))
 }
 
 /// Trains one run on `devices` (the first holds the model between steps; several devices
 /// train data-parallel, see [`step`]); see the module docs.
-pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result<FitOutcome, TrainError> {
-    let device = devices.first().ok_or_else(|| TrainError::Option("no device given".into()))?;
+pub fn fit<B: AutodiffBackend>(
+    req: FitRequest,
+    devices: &[B::Device],
+) -> Result<FitOutcome, TrainError> {
+    let device = devices
+        .first()
+        .ok_or_else(|| TrainError::Option("no device given".into()))?;
     let run = RunDir::new(&req.out);
     let fresh = !req.resume;
     let (mut cfg, mut state, saved) = if fresh {
         if run.config().exists() {
-            return Err(TrainError::RunDir { path: run.root.clone(), reason: "already holds a run; pass --resume to continue it or choose another --out".into() });
+            return Err(TrainError::RunDir {
+                path: run.root.clone(),
+                reason: "already holds a run; pass --resume to continue it or choose another --out"
+                    .into(),
+            });
         }
-        (req.config.clone(), TrainerState { epochs_done: 0, global_step: 0, best_auroc: None, best_epoch: None, bad_epochs: 0, metrics: vec![] }, None)
+        (
+            req.config.clone(),
+            TrainerState {
+                epochs_done: 0,
+                global_step: 0,
+                best_auroc: None,
+                best_epoch: None,
+                bad_epochs: 0,
+                metrics: vec![],
+            },
+            None,
+        )
     } else {
         let saved: RunConfig = RunDir::read_json(&run.config())?;
-        let state: TrainerState = RunDir::read_json(&run.state_dir().join("state.json"))
-            .map_err(|_| TrainError::RunDir { path: run.root.clone(), reason: "has no finished epoch to resume from (checkpoints/last.state)".into() })?;
+        let state: TrainerState =
+            RunDir::read_json(&run.state_dir().join("state.json")).map_err(|_| {
+                TrainError::RunDir {
+                    path: run.root.clone(),
+                    reason: "has no finished epoch to resume from (checkpoints/last.state)".into(),
+                }
+            })?;
         (saved.config.clone(), state, Some(saved))
     };
     let (parts, annotated, store_fp) = resolve(&mut cfg, &req.labels_arg, &req.views_arg, fresh)?;
@@ -135,8 +205,17 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
             // draws its own random values; fork() materialises them once, so the per-device
             // copies of data-parallel steps (and any later clone) share one initialisation.
             let model = model.fork(device);
-            let labels = cfg.labels.iter().zip(&index.train_counts).zip(&pw)
-                .map(|((l, &(n, p)), w)| (l.clone(), serde_json::json!({ "counted": n, "positives": p, "pos_weight": w })))
+            let labels = cfg
+                .labels
+                .iter()
+                .zip(&index.train_counts)
+                .zip(&pw)
+                .map(|((l, &(n, p)), w)| {
+                    (
+                        l.clone(),
+                        serde_json::json!({ "counted": n, "positives": p, "pos_weight": w }),
+                    )
+                })
                 .collect();
             let rc = RunConfig {
                 tool: format!("cxr {}", env!("CARGO_PKG_VERSION")),
@@ -145,43 +224,76 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
                 vit_config: model.config(),
                 init,
                 store: store_fp,
-                data: DataSummary { train_rows: index.train_rows(), val_rows: index.val_rows(), steps_per_epoch: steps, labels },
+                data: DataSummary {
+                    train_rows: index.train_rows(),
+                    val_rows: index.val_rows(),
+                    steps_per_epoch: steps,
+                    labels,
+                },
                 device: req.device_name.clone(),
             };
             run.create()?;
             RunDir::write_json(&run.config(), &rc)?;
-            run.log(&format!("start: {} train / {} val rows, {} labels, {steps} steps/epoch", rc.data.train_rows, rc.data.val_rows, cfg.labels.len()))?;
+            run.log(&format!(
+                "start: {} train / {} val rows, {} labels, {steps} steps/epoch",
+                rc.data.train_rows,
+                rc.data.val_rows,
+                cfg.labels.len()
+            ))?;
             model
         }
         Some(rc) => {
             let path = run.state_dir().join("model.bin");
-            let model = rc.vit_config.init::<B>(device).load_file(path.clone(), &Rec::new(), device)
-                .map_err(|e| TrainError::State { path, reason: e.to_string() })?;
-            run.log(&format!("resume after epoch {} on {}", state.epochs_done, req.device_name))?;
+            let model = rc
+                .vit_config
+                .init::<B>(device)
+                .load_file(path.clone(), &Rec::new(), device)
+                .map_err(|e| TrainError::State {
+                    path,
+                    reason: e.to_string(),
+                })?;
+            run.log(&format!(
+                "resume after epoch {} on {}",
+                state.epochs_done, req.device_name
+            ))?;
             model
         }
     };
     for (l, &(_, p)) in cfg.labels.iter().zip(&index.train_counts) {
         if p == 0 {
-            run.log(&format!("warning: `{l}` has no positive train row; pos_weight 1"))?;
+            run.log(&format!(
+                "warning: `{l}` has no positive train row; pos_weight 1"
+            ))?;
         }
     }
 
-    let mut optim_cfg = AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).with_epsilon(cfg.adam_eps as f32);
+    let mut optim_cfg = AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay as f32)
+        .with_epsilon(cfg.adam_eps as f32);
     if let Some(c) = cfg.grad_clip {
-        optim_cfg = optim_cfg.with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(c as f32)));
+        optim_cfg = optim_cfg.with_grad_clipping(Some(
+            burn::grad_clipping::GradientClippingConfig::Norm(c as f32),
+        ));
     }
     let mut optim = optim_cfg.init::<B, VisionTransformer<B>>();
     if !fresh {
         let path = run.state_dir().join("optim.bin");
-        let rec = Recorder::<B>::load(&Rec::new(), path.clone(), device).map_err(|e| TrainError::State { path, reason: e.to_string() })?;
+        let rec = Recorder::<B>::load(&Rec::new(), path.clone(), device).map_err(|e| {
+            TrainError::State {
+                path,
+                reason: e.to_string(),
+            }
+        })?;
         optim = optim.load_record(rec);
     }
     let sidecar = ExportSidecar {
         labels: cfg.labels.clone(),
         preprocessing: Preprocessing {
             image_size: cfg.image_size,
-            resize: format!("stored by cxr-prep at {0}x{0} (8-bit grey); no resize at train time", cfg.image_size),
+            resize: format!(
+                "stored by cxr-prep at {0}x{0} (8-bit grey); no resize at train time",
+                cfg.image_size
+            ),
             grayscale_to_rgb: true,
             mean: cfg.input_norm.mean_std().map_or([0.0; 3], |m| m.0),
             std: cfg.input_norm.mean_std().map_or([1.0; 3], |m| m.1),
@@ -189,7 +301,14 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
         timm_model_name: None,
     };
 
-    let mut outcome = FitOutcome { run: run.root.clone(), metrics: vec![], best_epoch: state.best_epoch, best_auroc: state.best_auroc, stopped_early: false, halted: false };
+    let mut outcome = FitOutcome {
+        run: run.root.clone(),
+        metrics: vec![],
+        best_epoch: state.best_epoch,
+        best_auroc: state.best_auroc,
+        stopped_early: false,
+        halted: false,
+    };
     let stop_now = |s: &TrainerState| cfg.patience.is_some_and(|p| s.bad_epochs >= p);
     if stop_now(&state) {
         outcome.stopped_early = true;
@@ -197,12 +316,25 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
     while state.epochs_done < cfg.epochs && !outcome.stopped_early {
         let epoch = state.epochs_done + 1;
         let t0 = Instant::now();
-        let bar = if req.progress { ProgressBar::new(steps as u64) } else { ProgressBar::hidden() };
-        bar.set_style(ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        let bar = if req.progress {
+            ProgressBar::new(steps as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
         let pass = Pass {
-            units: index.train.clone(), batch: cfg.batch, shuffle: Some((cfg.seed, epoch as u64)), window: cfg.shuffle_window,
-            flip_p: cfg.flip_p, rotate_deg: cfg.rotate_deg, drop_last: true, prefetch: cfg.prefetch,
+            units: index.train.clone(),
+            batch: cfg.batch,
+            shuffle: Some((cfg.seed, epoch as u64)),
+            window: cfg.shuffle_window,
+            flip_p: cfg.flip_p,
+            rotate_deg: cfg.rotate_deg,
+            drop_last: true,
+            prefetch: cfg.prefetch,
         };
         let (mut loss_sum, mut n_steps, mut n_images, mut lr) = (0.0f64, 0usize, 0usize, cfg.lr);
         for batch in spawn_batches(index.clone(), pass) {
@@ -211,22 +343,36 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
             let value;
             (model, value) = step(model, &mut optim, &b, &cfg, &pw, lr, devices);
             if !value.is_finite() {
-                return Err(TrainError::Diverged { epoch, step: state.global_step, loss: value });
+                return Err(TrainError::Diverged {
+                    epoch,
+                    step: state.global_step,
+                    loss: value,
+                });
             }
             state.global_step += 1;
             n_steps += 1;
             n_images += b.n;
             loss_sum += value;
             let ips = n_images as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("loss {:.4} {ips:.0} img/s", loss_sum / n_steps as f64));
+            bar.set_message(format!(
+                "loss {:.4} {ips:.0} img/s",
+                loss_sum / n_steps as f64
+            ));
             bar.inc(1);
         }
         bar.finish_and_clear();
         let train_secs = t0.elapsed().as_secs_f64();
         let (val_loss, per_ds, mean) = validate(&model.valid().fork(device), &index, &cfg, &pw)?;
         let m = EpochMetrics {
-            epoch, steps: n_steps, lr, train_loss: loss_sum / n_steps.max(1) as f64, val_loss, val_auroc_mean: mean, val_auroc: per_ds,
-            images_per_s: n_images as f64 / train_secs.max(1e-9), seconds: t0.elapsed().as_secs_f64(),
+            epoch,
+            steps: n_steps,
+            lr,
+            train_loss: loss_sum / n_steps.max(1) as f64,
+            val_loss,
+            val_auroc_mean: mean,
+            val_auroc: per_ds,
+            images_per_s: n_images as f64 / train_secs.max(1e-9),
+            seconds: t0.elapsed().as_secs_f64(),
         };
         let better = match (mean, state.best_auroc) {
             (Some(a), Some(b)) => a > b,
@@ -248,12 +394,19 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
         run.write_metrics(&state.metrics)?;
         run.log(&format!(
             "epoch {epoch}: train loss {:.4}, val loss {:.4}, val AUROC {}, {:.0} img/s, {:.1} s{}",
-            m.train_loss, m.val_loss, mean.map_or("n/a".into(), |a| format!("{a:.4}")), m.images_per_s, m.seconds,
+            m.train_loss,
+            m.val_loss,
+            mean.map_or("n/a".into(), |a| format!("{a:.4}")),
+            m.images_per_s,
+            m.seconds,
             if better { ", new best" } else { "" }
         ))?;
         outcome.metrics.push(m);
         if stop_now(&state) && state.epochs_done < cfg.epochs {
-            run.log(&format!("early stop: no better val AUROC for {} epochs", state.bad_epochs))?;
+            run.log(&format!(
+                "early stop: no better val AUROC for {} epochs",
+                state.bad_epochs
+            ))?;
             outcome.stopped_early = true;
         }
         if req.halt_after_epoch == Some(epoch) {
@@ -267,68 +420,6 @@ pub fn fit<B: AutodiffBackend>(req: FitRequest, devices: &[B::Device]) -> Result
     Ok(outcome)
 }
 
-/// One optimizer step; returns the model and the batch loss.
-///
-/// With one device: forward, backward, `Optimizer::step`. With several (data-parallel, burn's
-/// own multi-device path): the batch is cut into one contiguous shard per device, each device
-/// runs a forked copy of the model on its shard with the loss `Σ_shard(l·m) / Σ_batch(m)` (so
-/// the shard gradients sum to the full-batch gradient exactly), and the per-device gradients
-/// go to `Optimizer::step_multi` as a `MultiGradientsParams`, which sums them on one device per
-/// parameter and updates there. Shards are launched one after another from this thread; on
-/// CUDA the kernels run asynchronously, so devices overlap.
-fn step<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
-    model: VisionTransformer<B>,
-    optim: &mut O,
-    b: &Batch,
-    cfg: &TrainConfig,
-    pw: &[f32],
-    lr: f64,
-    devices: &[B::Device],
-) -> (VisionTransformer<B>, f64) {
-    let (s, k) = (cfg.image_size, cfg.labels.len());
-    if devices.len() == 1 {
-        let device = &devices[0];
-        let (x, y, m) = tensors::<B>(b, s, k, device);
-        let loss = masked_bce(model.forward(x), y, m, Tensor::<B, 1>::from_floats(pw, device));
-        let value = f64::from(loss.clone().into_scalar().elem::<f32>());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        return (optim.step(lr, model, grads), value);
-    }
-    let total_mask = b.mask.iter().map(|&v| f64::from(v)).sum::<f64>().max(1.0);
-    let per = b.n.div_ceil(devices.len());
-    let mut multi = MultiGradientsParams::default();
-    let mut value = 0.0;
-    for (i, device) in devices.iter().enumerate() {
-        let (lo, hi) = (i * per, ((i + 1) * per).min(b.n));
-        if lo >= hi {
-            break;
-        }
-        let shard = Batch {
-            images: b.images[lo * 3 * s * s..hi * 3 * s * s].to_vec(),
-            n: hi - lo,
-            targets: b.targets[lo * k..hi * k].to_vec(),
-            mask: b.mask[lo * k..hi * k].to_vec(),
-            ds: b.ds[lo..hi].to_vec(),
-        };
-        let local = model.clone().fork(device);
-        let (x, y, m) = tensors::<B>(&shard, s, k, device);
-        let pw_t = Tensor::<B, 1>::from_floats(pw, device);
-        let loss = (bce_elements(local.forward(x), y, pw_t) * m).sum().div_scalar(total_mask);
-        value += f64::from(loss.clone().into_scalar().elem::<f32>());
-        multi.grads.push((GradientsParams::from_grads(loss.backward(), &local), device.id()));
-    }
-    (optim.step_multi(lr, model, multi), value)
-}
-
-/// Batch → `(images [n,3,s,s], targets [n,K], mask [n,K])` on `device`.
-fn tensors<B: Backend>(b: &Batch, s: usize, k: usize, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 2>, Tensor<B, 2>) {
-    (
-        Tensor::from_data(TensorData::new(b.images.clone(), [b.n, 3, s, s]), device),
-        Tensor::from_data(TensorData::new(b.targets.clone(), [b.n, k]), device),
-        Tensor::from_data(TensorData::new(b.mask.clone(), [b.n, k]), device),
-    )
-}
-
 /// Writes model + optimizer records and the trainer state into `last.state` (temp dir + rename,
 /// so a kill mid-save leaves the previous state intact).
 fn save_state<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
@@ -339,60 +430,25 @@ fn save_state<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
 ) -> Result<(), TrainError> {
     let dir = run.state_dir();
     let tmp = dir.with_extension("tmp");
-    let serr = |path: &std::path::Path, reason: String| TrainError::State { path: path.to_path_buf(), reason };
+    let serr = |path: &std::path::Path, reason: String| TrainError::State {
+        path: path.to_path_buf(),
+        reason,
+    };
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|source| TrainError::Io { path: tmp.clone(), source })?;
-    model.clone().save_file(tmp.join("model.bin"), &Rec::new()).map_err(|e| serr(&tmp, e.to_string()))?;
-    Recorder::<B>::record(&Rec::new(), optim.to_record(), tmp.join("optim.bin")).map_err(|e| serr(&tmp, e.to_string()))?;
+    std::fs::create_dir_all(&tmp).map_err(|source| TrainError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    model
+        .clone()
+        .save_file(tmp.join("model.bin"), &Rec::new())
+        .map_err(|e| serr(&tmp, e.to_string()))?;
+    Recorder::<B>::record(&Rec::new(), optim.to_record(), tmp.join("optim.bin"))
+        .map_err(|e| serr(&tmp, e.to_string()))?;
     RunDir::write_json(&tmp.join("state.json"), state)?;
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|source| TrainError::Io { path: dir.clone(), source })
-}
-
-type PerDataset = BTreeMap<String, BTreeMap<String, Option<f64>>>;
-
-/// Val loss (masked, pos-weighted like training) and AUROC per dataset and label.
-fn validate<B: Backend>(model: &VisionTransformer<B>, index: &Arc<DataIndex>, cfg: &TrainConfig, pw: &[f32]) -> Result<(f64, PerDataset, Option<f64>), TrainError> {
-    let device = model.cls_token.device();
-    let k = cfg.labels.len();
-    let pw_t = Tensor::<B, 1>::from_floats(pw, &device);
-    let pass = Pass { units: index.val.clone(), batch: cfg.batch, shuffle: None, window: 1, flip_p: 0.0, rotate_deg: 0.0, drop_last: false, prefetch: cfg.prefetch };
-    let nd = index.datasets.len();
-    // [dataset][label] -> (targets, probabilities) over unmasked rows
-    let mut acc: Vec<Vec<(Vec<bool>, Vec<f32>)>> = vec![vec![(vec![], vec![]); k]; nd];
-    let (mut loss_sum, mut count) = (0.0f64, 0.0f64);
-    for batch in spawn_batches(index.clone(), pass) {
-        let b = batch?;
-        let (x, y, m) = tensors::<B>(&b, cfg.image_size, k, &device);
-        let logits = model.forward(x);
-        loss_sum += f64::from((bce_elements(logits.clone(), y, pw_t.clone()) * m).sum().into_scalar().elem::<f32>());
-        count += b.mask.iter().map(|&v| f64::from(v)).sum::<f64>();
-        let p = sigmoid(logits).into_data().into_vec::<f32>().map_err(|e| TrainError::State { path: PathBuf::new(), reason: format!("{e:?}") })?;
-        for i in 0..b.n {
-            for j in 0..k {
-                if b.mask[i * k + j] > 0.0 {
-                    let slot = &mut acc[b.ds[i]][j];
-                    slot.0.push(b.targets[i * k + j] > 0.5);
-                    slot.1.push(p[i * k + j]);
-                }
-            }
-        }
-    }
-    let mut per: PerDataset = BTreeMap::new();
-    let mut defined = Vec::new();
-    for (d, labels) in acc.iter().enumerate() {
-        let entry = per.entry(index.datasets[d].name.clone()).or_default();
-        for (j, (y, p)) in labels.iter().enumerate() {
-            if !index.annotated[d][j] {
-                continue;
-            }
-            let a = auroc(y, p);
-            if let Some(v) = a {
-                defined.push(v);
-            }
-            entry.insert(cfg.labels[j].clone(), a);
-        }
-    }
-    let mean = (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
-    Ok((loss_sum / count.max(1.0), per, mean))
+    std::fs::rename(&tmp, &dir).map_err(|source| TrainError::Io {
+        path: dir.clone(),
+        source,
+    })
 }

@@ -16,10 +16,10 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::config::{Init, ModelKind, TrainConfig};
 use super::TrainError;
+use super::config::{Init, ModelKind, TrainConfig};
 use crate::evaluate::predict::resolve_weights;
-use crate::model::{load_vit, LoadReport, LoadTarget, ViTConfig, VisionTransformer};
+use crate::model::{LoadReport, LoadTarget, ViTConfig, VisionTransformer, load_vit};
 
 /// What the initialisation did (saved in `config.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,10 +38,17 @@ pub struct InitReport {
 /// The preset of a known architecture, if it is one.
 pub fn kind_of(cfg: &ViTConfig) -> Option<ModelKind> {
     let tiny = ViTConfig::vit_tiny_test(1);
-    match (cfg.embed_dim, cfg.depth, cfg.patch_size, cfg.layer_scale.is_some()) {
+    match (
+        cfg.embed_dim,
+        cfg.depth,
+        cfg.patch_size,
+        cfg.layer_scale.is_some(),
+    ) {
         (768, 12, 16, false) => Some(ModelKind::VitB16),
         (768, 12, 14, true) => Some(ModelKind::VitB14Dinov2),
-        (d, n, p, _) if (d, n, p) == (tiny.embed_dim, tiny.depth, tiny.patch_size) => Some(ModelKind::Tiny),
+        (d, n, p, _) if (d, n, p) == (tiny.embed_dim, tiny.depth, tiny.patch_size) => {
+            Some(ModelKind::Tiny)
+        }
         _ => None,
     }
 }
@@ -60,17 +67,25 @@ pub fn preset(kind: ModelKind, img_size: usize, classes: usize) -> ViTConfig {
 fn describe(cfg: &ViTConfig) -> String {
     format!(
         "{} (patch {}, dim {}, depth {}, LayerScale {})",
-        kind_of(cfg).map_or("custom ViT".to_string(), |k| serde_json::to_string(&k).unwrap_or_default()),
+        kind_of(cfg).map_or("custom ViT".to_string(), |k| serde_json::to_string(&k)
+            .unwrap_or_default()),
         cfg.patch_size,
         cfg.embed_dim,
         cfg.depth,
-        if cfg.layer_scale.is_some() { "yes" } else { "no" }
+        if cfg.layer_scale.is_some() {
+            "yes"
+        } else {
+            "no"
+        }
     )
 }
 
 /// sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, TrainError> {
-    let io = |source| TrainError::Io { path: path.to_path_buf(), source };
+    let io = |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h).map_err(io)?;
@@ -87,20 +102,32 @@ pub fn build_model<B: Backend>(
     B::seed(device, cfg.seed);
     let k = cfg.labels.len();
     let size = cfg.image_size;
-    let mut report = InitReport { weights_file: None, weights_sha256: None, source_labels: None, head_reinitialized: true, load: None };
+    let mut report = InitReport {
+        weights_file: None,
+        weights_sha256: None,
+        source_labels: None,
+        head_reinitialized: true,
+        load: None,
+    };
     if cfg.init == Init::Random {
         let kind = model.unwrap_or(ModelKind::VitB16);
         let vc = preset(kind, size, k).with_input_norm(cfg.input_norm);
-        vc.validate().map_err(|r| TrainError::Option(format!("--size {size} for {}: {r}", describe(&vc))))?;
+        vc.validate()
+            .map_err(|r| TrainError::Option(format!("--size {size} for {}: {r}", describe(&vc))))?;
         return Ok((vc.init(device), kind, report));
     }
-    let given = cfg.weights.as_ref().ok_or_else(|| TrainError::Option(format!("--init {:?} needs --weights FILE|RUN", cfg.init).to_lowercase()))?;
+    let given = cfg.weights.as_ref().ok_or_else(|| {
+        TrainError::Option(format!("--init {:?} needs --weights FILE|RUN", cfg.init).to_lowercase())
+    })?;
     let (file, source_labels, stored) = if cfg.init == Init::Mimic {
         let w = resolve_weights(given, None).map_err(|e| TrainError::Weights(format!("{e}")))?;
         (w.file, Some(w.labels), w.vit_config)
     } else {
         if !given.is_file() {
-            return Err(TrainError::Weights(format!("`{}` is not a file", given.display())));
+            return Err(TrainError::Weights(format!(
+                "`{}` is not a file",
+                given.display()
+            )));
         }
         (given.clone(), None, None)
     };
@@ -121,15 +148,26 @@ pub fn build_model<B: Backend>(
             Some(m) => serde_json::to_string(&m).unwrap_or_default(),
             None => format!("a {:?} checkpoint", cfg.init).to_lowercase(),
         };
-        return Err(TrainError::WrongArchitecture { path: file, found: describe(found), wanted });
+        return Err(TrainError::WrongArchitecture {
+            path: file,
+            found: describe(found),
+            wanted,
+        });
     }
-    let kind = kind.ok_or_else(|| TrainError::WrongArchitecture { path: file.clone(), found: describe(found), wanted: "a known preset".into() })?;
+    let kind = kind.ok_or_else(|| TrainError::WrongArchitecture {
+        path: file.clone(),
+        found: describe(found),
+        wanted: "a known preset".into(),
+    })?;
     // A same-sized head with other labels is not the same head: re-initialise it.
     let same_labels = source_labels.as_deref() == Some(cfg.labels.as_slice());
     report.head_reinitialized = load.head_reinitialized || !same_labels;
     if !load.head_reinitialized && !same_labels {
         vit.head = LinearConfig::new(vit.embed_dim(), k)
-            .with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 })
+            .with_initializer(Initializer::Normal {
+                mean: 0.0,
+                std: 0.02,
+            })
             .init(device);
     }
     report.weights_sha256 = Some(sha256_file(&file)?);

@@ -11,37 +11,86 @@
 //! CheXpert set, and a `--init mimic` run gets a new head for the target's own full label set,
 //! so MIMIC-init AUROCs average over the same labels as the DINOv2/ImageNet runs.
 
-use super::config::ViewFilter;
 use super::TrainError;
+use super::config::ViewFilter;
 
 /// The study's label set of a dataset (its order = the head's output order), if known.
 pub fn study_labels(dataset: &str) -> Option<&'static [&'static str]> {
     Some(match dataset {
         // vit-med HEAD data_provider.py line 72 (11 labels).
         "vindr" => &[
-            "cardiomegaly", "pleural_effusion", "pneumonia", "atelectasis", "no_finding", "consolidation",
-            "pneumothorax", "pleural_thickening", "lung_opacity", "fibrosis", "nodule_mass",
+            "cardiomegaly",
+            "pleural_effusion",
+            "pneumonia",
+            "atelectasis",
+            "no_finding",
+            "consolidation",
+            "pneumothorax",
+            "pleural_thickening",
+            "lung_opacity",
+            "fibrosis",
+            "nodule_mass",
         ],
         // line 167 (10 labels); MIMIC's full set (line 276) is the same.
         "chexpert" | "mimic" => &[
-            "cardiomegaly", "pleural_effusion", "pneumonia", "atelectasis", "no_finding", "consolidation",
-            "pneumothorax", "lung_opacity", "lung_lesion", "fracture",
+            "cardiomegaly",
+            "pleural_effusion",
+            "pneumonia",
+            "atelectasis",
+            "no_finding",
+            "consolidation",
+            "pneumothorax",
+            "lung_opacity",
+            "lung_lesion",
+            "fracture",
         ],
         // line 396 (14 labels; Infiltration not used).
         "nih" => &[
-            "cardiomegaly", "pleural_effusion", "pneumonia", "atelectasis", "no_finding", "consolidation",
-            "pneumothorax", "fibrosis", "emphysema", "hernia", "pleural_thickening", "edema", "nodule", "mass",
+            "cardiomegaly",
+            "pleural_effusion",
+            "pneumonia",
+            "atelectasis",
+            "no_finding",
+            "consolidation",
+            "pneumothorax",
+            "fibrosis",
+            "emphysema",
+            "hernia",
+            "pleural_thickening",
+            "edema",
+            "nodule",
+            "mass",
         ],
         // line 503 (17 labels).
         "padchest" => &[
-            "cardiomegaly", "pleural_effusion", "pneumonia", "atelectasis", "no_finding", "consolidation",
-            "pneumothorax", "emphysema", "hernia", "scoliosis", "congestion", "aortic_elongation", "kyphosis",
-            "copd_signs", "pleural_thickening", "nodule_mass", "infiltration",
+            "cardiomegaly",
+            "pleural_effusion",
+            "pneumonia",
+            "atelectasis",
+            "no_finding",
+            "consolidation",
+            "pneumothorax",
+            "emphysema",
+            "hernia",
+            "scoliosis",
+            "congestion",
+            "aortic_elongation",
+            "kyphosis",
+            "copd_signs",
+            "pleural_thickening",
+            "nodule_mass",
+            "infiltration",
         ],
         // vit-med@d38490b lines 502–503 (9 labels).
         "uka" => &[
-            "cardiomegaly", "congestion", "pleural_effusion_right", "pleural_effusion_left",
-            "pneumonic_infiltrates_right", "pneumonic_infiltrates_left", "atelectasis_right", "atelectasis_left",
+            "cardiomegaly",
+            "congestion",
+            "pleural_effusion_right",
+            "pleural_effusion_left",
+            "pneumonic_infiltrates_right",
+            "pneumonic_infiltrates_left",
+            "atelectasis_right",
+            "atelectasis_left",
             "no_finding",
         ],
         _ => return None,
@@ -65,7 +114,12 @@ pub fn study_views(dataset: &str) -> ViewFilter {
 
 /// Parses `--views`: `study` (per dataset), `all`, `not:A,B` or a list `A,B`.
 pub fn parse_views(arg: &str, dataset: &str) -> ViewFilter {
-    let list = |s: &str| s.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+    let list = |s: &str| {
+        s.split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
     match arg {
         "study" => study_views(dataset),
         "all" => ViewFilter::All,
@@ -79,7 +133,10 @@ pub fn parse_views(arg: &str, dataset: &str) -> ViewFilter {
 /// Resolves `--labels` (`study`, `all` or `a,b,…`) for the datasets of a run, given each
 /// dataset's annotated findings. Every label must be annotated by at least one dataset, and for
 /// a single-dataset run by that dataset.
-pub fn resolve_labels(arg: &str, datasets: &[(String, Vec<String>)]) -> Result<Vec<String>, TrainError> {
+pub fn resolve_labels(
+    arg: &str,
+    datasets: &[(String, Vec<String>)],
+) -> Result<Vec<String>, TrainError> {
     let mut out: Vec<String> = Vec::new();
     let push = |l: &str, out: &mut Vec<String>| {
         if !out.iter().any(|o| o == l) {
@@ -89,12 +146,16 @@ pub fn resolve_labels(arg: &str, datasets: &[(String, Vec<String>)]) -> Result<V
     match arg {
         "study" => {
             for (d, annotated) in datasets {
-                let set = study_labels(d).ok_or_else(|| TrainError::NoStudyLabels { dataset: d.clone() })?;
+                let set = study_labels(d)
+                    .ok_or_else(|| TrainError::NoStudyLabels { dataset: d.clone() })?;
                 for l in set {
                     // A store ingested from a release that lacks one of the study's findings
                     // is an error, not a silently smaller head.
                     if !annotated.iter().any(|a| a == l) {
-                        return Err(TrainError::LabelNotAnnotated { label: l.to_string(), datasets: d.clone() });
+                        return Err(TrainError::LabelNotAnnotated {
+                            label: l.to_string(),
+                            datasets: d.clone(),
+                        });
                     }
                     push(l, &mut out);
                 }
@@ -114,7 +175,10 @@ pub fn resolve_labels(arg: &str, datasets: &[(String, Vec<String>)]) -> Result<V
                 }
                 if !datasets.iter().any(|(_, a)| a.iter().any(|x| x == l)) {
                     let names: Vec<&str> = datasets.iter().map(|(d, _)| d.as_str()).collect();
-                    return Err(TrainError::LabelNotAnnotated { label: l.to_string(), datasets: names.join(", ") });
+                    return Err(TrainError::LabelNotAnnotated {
+                        label: l.to_string(),
+                        datasets: names.join(", "),
+                    });
                 }
                 push(l, &mut out);
             }
@@ -128,7 +192,10 @@ pub fn resolve_labels(arg: &str, datasets: &[(String, Vec<String>)]) -> Result<V
 
 /// `annotated[d][k]`: whether dataset `d` (in run order) annotates run label `k`.
 pub fn annotation_mask(labels: &[String], datasets: &[(String, Vec<String>)]) -> Vec<Vec<bool>> {
-    datasets.iter().map(|(_, a)| labels.iter().map(|l| a.iter().any(|x| x == l)).collect()).collect()
+    datasets
+        .iter()
+        .map(|(_, a)| labels.iter().map(|l| a.iter().any(|x| x == l)).collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -151,10 +218,25 @@ mod tests {
 
     #[test]
     fn labels_resolve_and_refuse() {
-        let ds = vec![("nih".to_string(), vec!["cardiomegaly".to_string(), "mass".to_string()])];
-        assert_eq!(resolve_labels("all", &ds).unwrap(), vec!["cardiomegaly", "mass"]);
-        assert!(matches!(resolve_labels("fracture", &ds), Err(TrainError::LabelNotAnnotated { .. })));
-        assert!(matches!(resolve_labels("nonsense", &ds), Err(TrainError::UnknownLabel(_))));
-        assert!(matches!(resolve_labels("study", &ds), Err(TrainError::LabelNotAnnotated { .. })));
+        let ds = vec![(
+            "nih".to_string(),
+            vec!["cardiomegaly".to_string(), "mass".to_string()],
+        )];
+        assert_eq!(
+            resolve_labels("all", &ds).unwrap(),
+            vec!["cardiomegaly", "mass"]
+        );
+        assert!(matches!(
+            resolve_labels("fracture", &ds),
+            Err(TrainError::LabelNotAnnotated { .. })
+        ));
+        assert!(matches!(
+            resolve_labels("nonsense", &ds),
+            Err(TrainError::UnknownLabel(_))
+        ));
+        assert!(matches!(
+            resolve_labels("study", &ds),
+            Err(TrainError::LabelNotAnnotated { .. })
+        ));
     }
 }

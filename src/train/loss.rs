@@ -13,7 +13,13 @@ use burn::tensor::activation::relu;
 use super::config::Uncertain;
 
 /// Writes targets `y` and mask `m` (each `K` long) for one image's stored labels.
-pub fn encode_targets(labels: &[Option<i8>], annotated: &[bool], policy: Uncertain, y: &mut [f32], m: &mut [f32]) {
+pub fn encode_targets(
+    labels: &[Option<i8>],
+    annotated: &[bool],
+    policy: Uncertain,
+    y: &mut [f32],
+    m: &mut [f32],
+) {
     for (j, (&v, &ann)) in labels.iter().zip(annotated).enumerate() {
         let (yy, mm) = match (ann, v, policy) {
             (false, _, _) => (0.0, 0.0),
@@ -33,7 +39,16 @@ pub fn encode_targets(labels: &[Option<i8>], annotated: &[bool], policy: Uncerta
 /// A label without positives gets 1.0 (the study's `+1e-15` would give ~1e18); the caller
 /// logs it.
 pub fn pos_weights(counts: &[(u64, u64)]) -> Vec<f32> {
-    counts.iter().map(|&(n, p)| if p == 0 { 1.0 } else { (n - p) as f32 / p as f32 }).collect()
+    counts
+        .iter()
+        .map(|&(n, p)| {
+            if p == 0 {
+                1.0
+            } else {
+                (n - p) as f32 / p as f32
+            }
+        })
+        .collect()
 }
 
 /// `softplus(x) = log(1 + eˣ)`, computed as `max(x, 0) + log1p(e^{−|x|})` (no overflow).
@@ -45,7 +60,11 @@ fn softplus<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 ///
 /// # Shapes
 /// - `logits`, `targets`: `[B, K]`; `pos_weight`: `[K]`
-pub fn bce_elements<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 2>, pos_weight: Tensor<B, 1>) -> Tensor<B, 2> {
+pub fn bce_elements<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: Tensor<B, 2>,
+    pos_weight: Tensor<B, 1>,
+) -> Tensor<B, 2> {
     let pw = pos_weight.unsqueeze::<2>(); // [1, K]
     let pos = targets.clone() * pw * softplus(logits.clone().neg());
     let neg = targets.neg().add_scalar(1.0) * softplus(logits);
@@ -78,16 +97,28 @@ mod tests {
         let ann = [true, true, true, true, false];
         let (mut y, mut m) = ([9.0; 5], [9.0; 5]);
         encode_targets(&labels, &ann, Uncertain::Zeros, &mut y, &mut m);
-        assert_eq!((y, m), ([1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.0]));
+        assert_eq!(
+            (y, m),
+            ([1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.0])
+        );
         encode_targets(&labels, &ann, Uncertain::Ones, &mut y, &mut m);
-        assert_eq!((y, m), ([1.0, 0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.0]));
+        assert_eq!(
+            (y, m),
+            ([1.0, 0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.0])
+        );
         encode_targets(&labels, &ann, Uncertain::Ignore, &mut y, &mut m);
-        assert_eq!((y, m), ([1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0]));
+        assert_eq!(
+            (y, m),
+            ([1.0, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0])
+        );
     }
 
     #[test]
     fn pos_weight_formula() {
-        assert_eq!(pos_weights(&[(10, 2), (10, 0), (4, 4)]), vec![4.0, 1.0, 0.0]);
+        assert_eq!(
+            pos_weights(&[(10, 2), (10, 0), (4, 4)]),
+            vec![4.0, 1.0, 0.0]
+        );
     }
 }
 
@@ -105,7 +136,10 @@ mod overfit {
     fn one_batch_overfits() {
         let device = Default::default();
         let mut model = ViTConfig::vit_tiny_test(3).init::<B>(&device);
-        let mut optim = AdamWConfig::new().with_weight_decay(0.0).with_epsilon(1e-8).init();
+        let mut optim = AdamWConfig::new()
+            .with_weight_decay(0.0)
+            .with_epsilon(1e-8)
+            .init();
         let n = 8;
         // Images whose brightness encodes the labels.
         let mut img = vec![0.0f32; n * 3 * 32 * 32];
@@ -115,7 +149,10 @@ mod overfit {
                 y[i * 3 + j] = ((i >> j) & 1) as f32;
             }
             let v = 0.1 + 0.25 * y[i * 3] + 0.5 * y[i * 3 + 1];
-            img[i * 3072..(i + 1) * 3072].iter_mut().enumerate().for_each(|(p, o)| *o = if p % 32 < 16 { v } else { 0.3 * y[i * 3 + 2] });
+            img[i * 3072..(i + 1) * 3072]
+                .iter_mut()
+                .enumerate()
+                .for_each(|(p, o)| *o = if p % 32 < 16 { v } else { 0.3 * y[i * 3 + 2] });
         }
         let x = Tensor::<B, 4>::from_data(TensorData::new(img, [n, 3, 32, 32]), &device);
         let t = Tensor::<B, 2>::from_data(TensorData::new(y, [n, 3]), &device);

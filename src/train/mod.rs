@@ -16,7 +16,8 @@
 //! | `data.rs` | store → index (counts, pos-weights) → shuffled, augmented batches on worker threads |
 //! | `loss.rs` | targets/mask encoding and the masked BCE-with-logits with `pos_weight` |
 //! | `init.rs` | building the model from `--init`/`--weights`/`--model` |
-//! | `fit.rs` | the loop: AdamW, schedule, data-parallel steps, val AUROC, best/last checkpoints, early stop, resume |
+//! | `fit.rs` | the loop: AdamW, schedule, best/last checkpoints, early stop, resume |
+//! | `step.rs` | one optimizer step (single device or data-parallel) and the validation pass |
 //! | `run_dir.rs` | `<RUN>/`: config.json, metrics.csv/json, train.log, curve.png, checkpoints |
 //!
 //! Differences from the study (paper.md §4), on purpose: validation is the store's `val` split
@@ -47,37 +48,62 @@ pub mod init;
 pub mod labels;
 pub mod loss;
 pub mod run_dir;
+pub mod step;
 
 use std::path::PathBuf;
 
 pub use config::{Init, ModelKind, Schedule, TrainConfig, Uncertain, ViewFilter};
-pub use fit::{fit, FitOutcome, FitRequest};
+pub use fit::{FitOutcome, FitRequest, fit};
 
 /// Errors of `cxr-train fit`.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error("Dataset `{dataset}` is not in the store `{store}` (it has: {available})")]
-    UnknownDataset { dataset: String, store: PathBuf, available: String },
+    UnknownDataset {
+        dataset: String,
+        store: PathBuf,
+        available: String,
+    },
     #[error("Dataset `{dataset}` has no `{split}` rows after the view filter {views:?}")]
-    EmptySplit { dataset: String, split: String, views: ViewFilter },
-    #[error("Dataset `{dataset}` was ingested without images (--metadata-only); training needs pixels")]
+    EmptySplit {
+        dataset: String,
+        split: String,
+        views: ViewFilter,
+    },
+    #[error(
+        "Dataset `{dataset}` was ingested without images (--metadata-only); training needs pixels"
+    )]
     NoPixels { dataset: String },
-    #[error("No study label set is known for dataset `{dataset}`; pass --labels a,b,… or --labels all")]
+    #[error(
+        "No study label set is known for dataset `{dataset}`; pass --labels a,b,… or --labels all"
+    )]
     NoStudyLabels { dataset: String },
-    #[error("Label `{label}` is not annotated by {datasets}; pick labels the store has (--labels all lists them)")]
+    #[error(
+        "Label `{label}` is not annotated by {datasets}; pick labels the store has (--labels all lists them)"
+    )]
     LabelNotAnnotated { label: String, datasets: String },
     #[error("Label `{0}` is not a finding of the vocabulary (see schemas/labels.toml)")]
     UnknownLabel(String),
     #[error("No labels selected")]
     NoLabels,
-    #[error("Images of `{dataset}` are {stored} px but the run asks for {wanted} px (re-ingest with --size {wanted} or pass --size {stored})")]
-    SizeMismatch { dataset: String, stored: usize, wanted: usize },
+    #[error(
+        "Images of `{dataset}` are {stored} px but the run asks for {wanted} px (re-ingest with --size {wanted} or pass --size {stored})"
+    )]
+    SizeMismatch {
+        dataset: String,
+        stored: usize,
+        wanted: usize,
+    },
     #[error("Invalid option: {0}")]
     Option(String),
     #[error("Weights: {0}")]
     Weights(String),
     #[error("Weights `{path}` are a {found} model, but --init/--model ask for {wanted}")]
-    WrongArchitecture { path: PathBuf, found: String, wanted: String },
+    WrongArchitecture {
+        path: PathBuf,
+        found: String,
+        wanted: String,
+    },
     #[error("Loading the weights failed")]
     Load(#[from] crate::model::LoadError),
     #[error("Writing a checkpoint failed")]
@@ -87,9 +113,17 @@ pub enum TrainError {
     #[error("Run folder `{path}`: {reason}")]
     RunDir { path: PathBuf, reason: String },
     #[error("Cannot write `{path}`")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("Parquet error in `{path}`")]
-    Parquet { path: PathBuf, #[source] source: parquet::errors::ParquetError },
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
     #[error("Part file `{path}` lacks the store column `{column}`")]
     Column { path: PathBuf, column: String },
     #[error(transparent)]
@@ -97,5 +131,9 @@ pub enum TrainError {
     #[error("The data worker thread stopped unexpectedly")]
     Worker,
     #[error("Training diverged: the loss is {loss} at epoch {epoch}, step {step}")]
-    Diverged { epoch: usize, step: usize, loss: f64 },
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f64,
+    },
 }

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use image::{Rgb, RgbImage};
 use serde::{Deserialize, Serialize};
 
+use super::TrainError;
 use super::config::TrainConfig;
 use super::init::InitReport;
-use super::TrainError;
 use crate::model::ViTConfig;
 
 /// Store provenance recorded in `config.json`.
@@ -95,20 +95,27 @@ pub struct RunDir {
 
 impl RunDir {
     pub fn new(root: &Path) -> RunDir {
-        RunDir { root: root.to_path_buf() }
+        RunDir {
+            root: root.to_path_buf(),
+        }
     }
     pub fn config(&self) -> PathBuf {
         self.root.join("config.json")
     }
     pub fn checkpoint(&self, which: &str) -> PathBuf {
-        self.root.join("checkpoints").join(format!("{which}.safetensors"))
+        self.root
+            .join("checkpoints")
+            .join(format!("{which}.safetensors"))
     }
     pub fn state_dir(&self) -> PathBuf {
         self.root.join("checkpoints").join("last.state")
     }
 
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-        move |source| TrainError::Io { path: path.to_path_buf(), source }
+        move |source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// Creates the folder tree.
@@ -119,29 +126,47 @@ impl RunDir {
 
     /// Writes JSON atomically (temp + rename).
     pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-        let text = serde_json::to_string_pretty(value)
-            .map_err(|e| TrainError::RunDir { path: path.to_path_buf(), reason: e.to_string() })?;
+        let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::RunDir {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         write_atomic(path, text.as_bytes())
     }
 
     /// Reads a JSON file of the run.
     pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
         let text = std::fs::read_to_string(path).map_err(Self::io(path))?;
-        serde_json::from_str(&text).map_err(|e| TrainError::RunDir { path: path.to_path_buf(), reason: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| TrainError::RunDir {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
     }
 
     /// Appends a timestamped line to `train.log` (and nothing else: the CLI prints).
     pub fn log(&self, line: &str) -> Result<(), TrainError> {
         let path = self.root.join("train.log");
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(Self::io(&path))?;
-        writeln!(f, "{} {line}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")).map_err(Self::io(&path))
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(Self::io(&path))?;
+        writeln!(
+            f,
+            "{} {line}",
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+        )
+        .map_err(Self::io(&path))
     }
 
     /// Rewrites `metrics.csv`, `metrics.json` and `curve.png` from all finished epochs.
     pub fn write_metrics(&self, metrics: &[EpochMetrics]) -> Result<(), TrainError> {
-        let mut csv = String::from("epoch,steps,lr,train_loss,val_loss,val_auroc_mean,images_per_s,seconds\n");
+        let mut csv = String::from(
+            "epoch,steps,lr,train_loss,val_loss,val_auroc_mean,images_per_s,seconds\n",
+        );
         for m in metrics {
-            let auc = m.val_auroc_mean.map_or(String::new(), |a| format!("{a:.6}"));
+            let auc = m
+                .val_auroc_mean
+                .map_or(String::new(), |a| format!("{a:.6}"));
             csv.push_str(&format!(
                 "{},{},{:e},{:.6},{:.6},{auc},{:.1},{:.2}\n",
                 m.epoch, m.steps, m.lr, m.train_loss, m.val_loss, m.images_per_s, m.seconds
@@ -150,7 +175,10 @@ impl RunDir {
         write_atomic(&self.root.join("metrics.csv"), csv.as_bytes())?;
         Self::write_json(&self.root.join("metrics.json"), &metrics)?;
         let png = self.root.join("curve.png");
-        curve(metrics).save(&png).map_err(|e| TrainError::RunDir { path: png, reason: e.to_string() })
+        curve(metrics).save(&png).map_err(|e| TrainError::RunDir {
+            path: png,
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -178,26 +206,67 @@ fn curve(metrics: &[EpochMetrics]) -> RgbImage {
     frame(&mut img, 410);
     let n = metrics.len().max(2) - 1;
     let px = |x0: u32, i: usize| x0 as f64 + 5.0 + (pw as f64 - 10.0) * i as f64 / n as f64;
-    let py = |v: f64, lo: f64, hi: f64| (h as f64 - 20.0) - (h as f64 - 40.0) * ((v - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
-    let losses: Vec<f64> = metrics.iter().flat_map(|m| [m.train_loss, m.val_loss]).filter(|v| v.is_finite()).collect();
-    let lo = losses.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
-    let hi = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let series = |img: &mut RgbImage, x0: u32, vals: Vec<Option<f64>>, lo: f64, hi: f64, c: Rgb<u8>| {
-        let pts: Vec<(f64, f64)> = vals.iter().enumerate().filter_map(|(i, v)| v.map(|v| (px(x0, i), py(v, lo, hi)))).collect();
-        for p in &pts {
-            dot(img, p.0, p.1, c);
-        }
-        for s in pts.windows(2) {
-            line(img, s[0], s[1], c);
-        }
+    let py = |v: f64, lo: f64, hi: f64| {
+        (h as f64 - 20.0) - (h as f64 - 40.0) * ((v - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0)
     };
+    let losses: Vec<f64> = metrics
+        .iter()
+        .flat_map(|m| [m.train_loss, m.val_loss])
+        .filter(|v| v.is_finite())
+        .collect();
+    let lo = losses
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let hi = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let series =
+        |img: &mut RgbImage, x0: u32, vals: Vec<Option<f64>>, lo: f64, hi: f64, c: Rgb<u8>| {
+            let pts: Vec<(f64, f64)> = vals
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (px(x0, i), py(v, lo, hi))))
+                .collect();
+            for p in &pts {
+                dot(img, p.0, p.1, c);
+            }
+            for s in pts.windows(2) {
+                line(img, s[0], s[1], c);
+            }
+        };
     if hi.is_finite() {
-        series(&mut img, 10, metrics.iter().map(|m| Some(m.train_loss)).collect(), lo, hi, Rgb([31, 119, 180]));
-        series(&mut img, 10, metrics.iter().map(|m| Some(m.val_loss)).collect(), lo, hi, Rgb([255, 127, 14]));
+        series(
+            &mut img,
+            10,
+            metrics.iter().map(|m| Some(m.train_loss)).collect(),
+            lo,
+            hi,
+            Rgb([31, 119, 180]),
+        );
+        series(
+            &mut img,
+            10,
+            metrics.iter().map(|m| Some(m.val_loss)).collect(),
+            lo,
+            hi,
+            Rgb([255, 127, 14]),
+        );
     }
     let chance = py(0.5, 0.4, 1.0);
-    line(&mut img, (415.0, chance), (785.0, chance), Rgb([180, 180, 180]));
-    series(&mut img, 410, metrics.iter().map(|m| m.val_auroc_mean).collect(), 0.4, 1.0, Rgb([214, 39, 40]));
+    line(
+        &mut img,
+        (415.0, chance),
+        (785.0, chance),
+        Rgb([180, 180, 180]),
+    );
+    series(
+        &mut img,
+        410,
+        metrics.iter().map(|m| m.val_auroc_mean).collect(),
+        0.4,
+        1.0,
+        Rgb([214, 39, 40]),
+    );
     img
 }
 

@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use burn::backend::Autodiff;
 use clap::Args;
 
 use cxr::model::InputNorm;
 use cxr::runtime::DeviceSpec;
-use cxr::train::{fit, FitRequest, Init, ModelKind, Schedule, TrainConfig, Uncertain};
+use cxr::train::{FitRequest, Init, ModelKind, Schedule, TrainConfig, Uncertain, fit};
 
 #[derive(Args)]
 pub struct FitArgs {
@@ -142,7 +142,10 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         bail!("--batch and --epochs must be positive and --lr > 0");
     }
     if config.init != Init::Random && config.weights.is_none() && !a.resume {
-        bail!("--init {:?} needs --weights (a file, or a run folder for mimic)", config.init);
+        bail!(
+            "--init {:?} needs --weights (a file, or a run folder for mimic)",
+            config.init
+        );
     }
     let req = FitRequest {
         config,
@@ -192,8 +195,14 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         "run {}: best epoch {} (val AUROC {}){}",
         outcome.run.display(),
         outcome.best_epoch.map_or("-".into(), |e| e.to_string()),
-        outcome.best_auroc.map_or("n/a".into(), |v| format!("{v:.4}")),
-        if outcome.stopped_early { ", stopped early" } else { "" }
+        outcome
+            .best_auroc
+            .map_or("n/a".into(), |v| format!("{v:.4}")),
+        if outcome.stopped_early {
+            ", stopped early"
+        } else {
+            ""
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

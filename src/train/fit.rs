@@ -252,6 +252,9 @@ pub fn fit<B: AutodiffBackend>(
                     path,
                     reason: e.to_string(),
                 })?;
+            // A kill between saving the state and rewriting the metrics leaves them one epoch
+            // behind: the state is the truth.
+            run.write_metrics(&state.metrics)?;
             run.log(&format!(
                 "resume after epoch {} on {}",
                 state.epochs_done, req.device_name

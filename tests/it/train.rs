@@ -234,6 +234,29 @@ fn resume_after_a_kill_ends_where_an_uninterrupted_run_ends() {
     );
     assert_eq!(json(&b.join("metrics.json")).as_array().unwrap().len(), 1);
     train_ok(&["fit", "--resume", "--out", b.to_str().unwrap(), "--quiet"]);
+    assert_same_run(&a, &b);
+    // A real SIGKILL as soon as epoch 1's state is on disk (mostly mid-epoch 2; wherever it
+    // lands, the resumed run must end where the uninterrupted one ended).
+    let c = dir.path().join("c");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cxr-train"))
+        .args(fit_args("nih", c.to_str().unwrap(), "2"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = c.join("checkpoints/last.state/state.json");
+    let t0 = std::time::Instant::now();
+    while !state.exists() && t0.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    train_ok(&["fit", "--resume", "--out", c.to_str().unwrap(), "--quiet"]);
+    assert_same_run(&a, &c);
+}
+
+/// Same per-epoch metrics (to 1e-5) and same last weights (to 1e-5).
+fn assert_same_run(a: &Path, b: &Path) {
     let (ma, mb) = (json(&a.join("metrics.json")), json(&b.join("metrics.json")));
     let (ma, mb) = (ma.as_array().unwrap(), mb.as_array().unwrap());
     assert_eq!(ma.len(), 2);

@@ -22,8 +22,8 @@ pub struct FitArgs {
     #[arg(long, value_delimiter = ',', required_unless_present = "resume")]
     dataset: Vec<String>,
     /// Initialisation: dinov2, imagenet, mimic (a previous run folder) or random
-    #[arg(long, default_value = "random")]
-    init: Init,
+    #[arg(long, required_unless_present = "resume")]
+    init: Option<Init>,
     /// Weights file (dinov2 .pth/.safetensors, timm ImageNet .safetensors) or, for --init mimic, a run folder
     #[arg(long)]
     weights: Option<PathBuf>,
@@ -113,7 +113,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         labels: vec![],
         views: vec![],
         uncertain: a.uncertain,
-        init: a.init,
+        init: a.init.unwrap_or(Init::Random),
         weights: a.weights,
         model: a.model,
         image_size: a.size.unwrap_or(0),

@@ -217,6 +217,24 @@ mod tests {
     }
 
     #[test]
+    fn views_parse() {
+        assert_eq!(
+            parse_views("study", "chexpert"),
+            ViewFilter::Except(vec!["LATERAL".into()])
+        );
+        assert_eq!(parse_views("study", "nih"), ViewFilter::All);
+        assert_eq!(parse_views("all", "mimic"), ViewFilter::All);
+        assert_eq!(
+            parse_views("PA, AP", "mimic"),
+            ViewFilter::Only(vec!["PA".into(), "AP".into()])
+        );
+        assert_eq!(
+            parse_views("not:LATERAL,LL", "x"),
+            ViewFilter::Except(vec!["LATERAL".into(), "LL".into()])
+        );
+    }
+
+    #[test]
     fn labels_resolve_and_refuse() {
         let ds = vec![(
             "nih".to_string(),

@@ -188,7 +188,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
     std::fs::rename(&tmp, path).map_err(RunDir::io(path))
 }
 
-/// 800×300 plot: left panel train (blue) and val (orange) loss scaled to their range; right
+/// 800×300 plot: left panel train (blue) and val (orange) loss on their observed range; right
 /// panel mean val AUROC on a fixed 0.4–1.0 axis with the 0.5 chance line in grey.
 fn curve(metrics: &[EpochMetrics]) -> RgbImage {
     let (w, h, pw) = (800u32, 300u32, 380u32);
@@ -214,12 +214,11 @@ fn curve(metrics: &[EpochMetrics]) -> RgbImage {
         .flat_map(|m| [m.train_loss, m.val_loss])
         .filter(|v| v.is_finite())
         .collect();
-    let lo = losses
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
-        .min(0.0);
+    let lo = losses.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    // The loss axis spans the observed range with 10 % margins (losses rarely approach 0 here).
+    let pad = ((hi - lo) * 0.1).max(1e-3);
+    let (lo, hi) = (lo - pad, hi + pad);
     let series =
         |img: &mut RgbImage, x0: u32, vals: Vec<Option<f64>>, lo: f64, hi: f64, c: Rgb<u8>| {
             let pts: Vec<(f64, f64)> = vals

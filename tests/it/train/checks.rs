@@ -132,6 +132,14 @@ fn clear_errors_for_a_missing_dataset_a_cpu_build_and_wrong_weights() {
         String::from_utf8_lossy(&labels.stderr)
             .contains("Label `fracture` is not annotated by nih")
     );
+    let mut views = fit_args("nih", o, "1");
+    views.extend(["--views", "LATERAL"]);
+    let views = train(&views);
+    let err = String::from_utf8_lossy(&views.stderr);
+    assert!(
+        err.contains("Dataset `nih` has no `train` rows after the view filter"),
+        "{err}"
+    );
     assert!(
         !out.join("config.json").exists(),
         "nothing written on a refused run"

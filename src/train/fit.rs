@@ -61,13 +61,16 @@ pub struct FitOutcome {
 
 type Rec = BinFileRecorder<FullPrecisionSettings>;
 
+/// What [`resolve`] finds: the parts to read, `annotated[dataset][label]`, the store fingerprint.
+type Resolved = (Vec<DatasetParts>, Vec<Vec<bool>>, StoreFingerprint);
+
 /// Resolves datasets, labels, views and size against the store; returns the parts to read.
 fn resolve(
     cfg: &mut TrainConfig,
     labels_arg: &str,
     views_arg: &str,
     fresh: bool,
-) -> Result<(Vec<DatasetParts>, Vec<Vec<bool>>, StoreFingerprint), TrainError> {
+) -> Result<Resolved, TrainError> {
     let reader = StoreReader::open(&cfg.store)?;
     let available = || {
         reader
@@ -188,10 +191,10 @@ pub fn fit<B: AutodiffBackend>(
         (saved.config.clone(), state, Some(saved))
     };
     let (parts, annotated, store_fp) = resolve(&mut cfg, &req.labels_arg, &req.views_arg, fresh)?;
-    if let Some(s) = &saved {
-        if s.store.meta_sha256 != store_fp.meta_sha256 {
-            run.log("warning: the store's _meta.json changed since the run started")?;
-        }
+    if let Some(s) = &saved
+        && s.store.meta_sha256 != store_fp.meta_sha256
+    {
+        run.log("warning: the store's _meta.json changed since the run started")?;
     }
     let index = Arc::new(DataIndex::build(&cfg, parts, annotated)?);
     let pw = pos_weights(&index.train_counts);
@@ -364,6 +367,11 @@ pub fn fit<B: AutodiffBackend>(
             bar.inc(1);
         }
         bar.finish_and_clear();
+        // The workers end the channel early only if they died (a panic): never train on a
+        // silently shortened epoch.
+        if n_steps != steps {
+            return Err(TrainError::Worker);
+        }
         let train_secs = t0.elapsed().as_secs_f64();
         let (val_loss, per_ds, mean) = validate(&model.valid().fork(device), &index, &cfg, &pw)?;
         let m = EpochMetrics {

@@ -128,7 +128,7 @@ pub enum TrainError {
     Column { path: PathBuf, column: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("The data worker thread stopped unexpectedly")]
+    #[error("A data worker thread stopped before the end of the pass (it panicked)")]
     Worker,
     #[error("Training diverged: the loss is {loss} at epoch {epoch}, step {step}")]
     Diverged {

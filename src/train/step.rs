@@ -123,8 +123,10 @@ pub fn validate<B: Backend>(
     // [dataset][label] -> (targets, probabilities) over unmasked rows
     let mut acc: Vec<Vec<(Vec<bool>, Vec<f32>)>> = vec![vec![(vec![], vec![]); k]; nd];
     let (mut loss_sum, mut count) = (0.0f64, 0.0f64);
+    let mut seen = 0usize;
     for batch in spawn_batches(index.clone(), pass) {
         let b = batch?;
+        seen += b.n;
         let (x, y, m) = tensors::<B>(&b, cfg.image_size, k, &device);
         let logits = model.forward(x);
         loss_sum += f64::from(
@@ -150,6 +152,9 @@ pub fn validate<B: Backend>(
                 }
             }
         }
+    }
+    if seen != index.val_rows() {
+        return Err(TrainError::Worker);
     }
     let mut per: PerDataset = BTreeMap::new();
     let mut defined = Vec::new();

@@ -138,7 +138,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         rotate_deg: a.rotate,
         prefetch: a.prefetch,
     };
-    if config.batch == 0 || config.epochs == 0 || !(config.lr > 0.0) {
+    if config.batch == 0 || config.epochs == 0 || config.lr.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         bail!("--batch and --epochs must be positive and --lr > 0");
     }
     if config.init != Init::Random && config.weights.is_none() && !a.resume {

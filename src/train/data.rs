@@ -21,7 +21,9 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::Int8Type;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
+};
 use rayon::prelude::*;
 
 use super::TrainError;
@@ -60,6 +62,8 @@ pub struct DatasetParts {
 #[derive(Debug)]
 pub struct DataIndex {
     pub datasets: Vec<DatasetParts>,
+    /// `files[ds][part]`: the part files with parsed footers.
+    pub files: Vec<Vec<PartFile>>,
     pub labels: Vec<String>,
     /// `annotated[ds][k]`.
     pub annotated: Vec<Vec<bool>>,
@@ -85,9 +89,41 @@ pub struct Batch {
     pub ds: Vec<usize>,
 }
 
+/// A part file with its footer parsed once (row-group reads reuse it instead of re-parsing).
+#[derive(Debug, Clone)]
+pub struct PartFile {
+    pub path: PathBuf,
+    pub meta: ArrowReaderMetadata,
+}
+
+impl PartFile {
+    /// Opens a part and parses its footer.
+    pub fn open(path: &Path) -> Result<PartFile, TrainError> {
+        let file = File::open(path).map_err(|source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let meta = ArrowReaderMetadata::load(&file, Default::default()).map_err(|source| {
+            TrainError::Parquet {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        Ok(PartFile {
+            path: path.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// Row groups in the file.
+    pub fn row_groups(&self) -> usize {
+        self.meta.metadata().num_row_groups()
+    }
+}
+
 /// Reads the kept rows of some row groups of a part (all row groups when `row_groups` is None).
 pub fn read_rows(
-    path: &Path,
+    part: &PartFile,
     ds: usize,
     row_groups: Option<Vec<usize>>,
     split: &str,
@@ -95,6 +131,7 @@ pub fn read_rows(
     labels: &[String],
     images: bool,
 ) -> Result<Vec<Row>, TrainError> {
+    let path = part.path.as_path();
     let perr = |source| TrainError::Parquet {
         path: path.to_path_buf(),
         source,
@@ -103,7 +140,7 @@ pub fn read_rows(
         path: path.to_path_buf(),
         source,
     })?;
-    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, part.meta.clone());
     let descr = builder.parquet_schema().clone();
     let mut cols: Vec<&str> = labels.iter().map(String::as_str).collect();
     if images {
@@ -180,19 +217,6 @@ pub fn read_rows(
     Ok(out)
 }
 
-fn row_group_count(path: &Path) -> Result<usize, TrainError> {
-    let file = File::open(path).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let b =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| TrainError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(b.metadata().num_row_groups())
-}
-
 impl DataIndex {
     /// Indexes the train and val rows of the run's datasets (labels only, no pixels).
     pub fn build(
@@ -204,9 +228,15 @@ impl DataIndex {
         let mut train = Vec::new();
         let mut val = Vec::new();
         let mut train_counts = vec![(0u64, 0u64); k];
+        let mut files = Vec::new();
         for (ds, d) in datasets.iter().enumerate() {
-            for (pi, part) in d.parts.iter().enumerate() {
-                for rg in 0..row_group_count(part)? {
+            let parts = d
+                .parts
+                .iter()
+                .map(|p| PartFile::open(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (pi, part) in parts.iter().enumerate() {
+                for rg in 0..part.row_groups() {
                     for (split, units) in [("train", &mut train), ("val", &mut val)] {
                         let rows = read_rows(
                             part,
@@ -245,6 +275,7 @@ impl DataIndex {
                     }
                 }
             }
+            files.push(parts);
             for (split, units) in [("train", &train), ("val", &val)] {
                 if !units.iter().any(|u| u.ds == ds) {
                     return Err(TrainError::EmptySplit {
@@ -257,6 +288,7 @@ impl DataIndex {
         }
         Ok(DataIndex {
             datasets,
+            files,
             labels: cfg.labels.clone(),
             annotated,
             uncertain: cfg.uncertain,
@@ -317,7 +349,7 @@ pub fn spawn_batches(index: Arc<DataIndex>, pass: Pass) -> Receiver<Result<Batch
             for u in chunk {
                 let d = &idx.datasets[u.ds];
                 match read_rows(
-                    &d.parts[u.part],
+                    &idx.files[u.ds][u.part],
                     u.ds,
                     Some(vec![u.row_group]),
                     split_of(&p),

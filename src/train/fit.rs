@@ -159,7 +159,7 @@ pub fn fit<B: AutodiffBackend>(
         .ok_or_else(|| TrainError::Option("no device given".into()))?;
     let run = RunDir::new(&req.out);
     let fresh = !req.resume;
-    let (mut cfg, mut state, saved) = if fresh {
+    let (mut cfg, saved) = if fresh {
         if run.config().exists() {
             return Err(TrainError::RunDir {
                 path: run.root.clone(),
@@ -167,28 +167,19 @@ pub fn fit<B: AutodiffBackend>(
                     .into(),
             });
         }
-        (
-            req.config.clone(),
-            TrainerState {
-                epochs_done: 0,
-                global_step: 0,
-                best_auroc: None,
-                best_epoch: None,
-                bad_epochs: 0,
-                metrics: vec![],
-            },
-            None,
-        )
+        (req.config.clone(), None)
     } else {
         let saved: RunConfig = RunDir::read_json(&run.config())?;
-        let state: TrainerState =
-            RunDir::read_json(&run.state_dir().join("state.json")).map_err(|_| {
-                TrainError::RunDir {
-                    path: run.root.clone(),
-                    reason: "has no finished epoch to resume from (checkpoints/last.state)".into(),
-                }
-            })?;
-        (saved.config.clone(), state, Some(saved))
+        (saved.config.clone(), Some(saved))
+    };
+    // A run killed before its first epoch finished has a config but no state: it restarts from
+    // epoch 1 with the saved options (the seeded init makes that the same run).
+    let state_file = run.state_dir().join("state.json");
+    let from_state = !fresh && state_file.is_file();
+    let mut state = if from_state {
+        RunDir::read_json::<TrainerState>(&state_file)?
+    } else {
+        TrainerState::new()
     };
     let (parts, annotated, store_fp) = resolve(&mut cfg, &req.labels_arg, &req.views_arg, fresh)?;
     if let Some(s) = &saved
@@ -201,7 +192,7 @@ pub fn fit<B: AutodiffBackend>(
     let steps = index.steps_per_epoch(cfg.batch);
     let total_steps = steps * cfg.epochs;
 
-    let mut model: VisionTransformer<B> = match saved {
+    let mut model: VisionTransformer<B> = match saved.filter(|_| from_state) {
         None => {
             let (model, _kind, init) = build_model::<B>(&cfg, device)?;
             // burn initialises parameters lazily, and a clone of a not-yet-initialised parameter
@@ -236,7 +227,11 @@ pub fn fit<B: AutodiffBackend>(
                 device: req.device_name.clone(),
             };
             run.create()?;
-            RunDir::write_json(&run.config(), &rc)?;
+            if fresh {
+                RunDir::write_json(&run.config(), &rc)?;
+            } else {
+                run.log("resume: no finished epoch yet, restarting from epoch 1")?;
+            }
             run.log(&format!(
                 "start: {} train / {} val rows, {} labels, {steps} steps/epoch",
                 rc.data.train_rows,
@@ -282,7 +277,7 @@ pub fn fit<B: AutodiffBackend>(
         ));
     }
     let mut optim = optim_cfg.init::<B, VisionTransformer<B>>();
-    if !fresh {
+    if from_state {
         let path = run.state_dir().join("optim.bin");
         let rec = Recorder::<B>::load(&Rec::new(), path.clone(), device).map_err(|e| {
             TrainError::State {

@@ -87,6 +87,26 @@ pub struct TrainerState {
     pub metrics: Vec<EpochMetrics>,
 }
 
+impl TrainerState {
+    /// The state before the first epoch.
+    pub fn new() -> TrainerState {
+        TrainerState {
+            epochs_done: 0,
+            global_step: 0,
+            best_auroc: None,
+            best_epoch: None,
+            bad_epochs: 0,
+            metrics: vec![],
+        }
+    }
+}
+
+impl Default for TrainerState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Paths of a run folder.
 #[derive(Debug, Clone)]
 pub struct RunDir {

@@ -253,6 +253,14 @@ fn resume_after_a_kill_ends_where_an_uninterrupted_run_ends() {
     child.wait().unwrap();
     train_ok(&["fit", "--resume", "--out", c.to_str().unwrap(), "--quiet"]);
     assert_same_run(&a, &c);
+    // Killed before the first epoch finished: config.json but no state; resume restarts it.
+    let d = dir.path().join("d");
+    let mut halted = fit_args("nih", d.to_str().unwrap(), "2");
+    halted.extend(["--halt-after-epoch", "1"]);
+    assert_eq!(train(&halted).status.code(), Some(3));
+    std::fs::remove_dir_all(d.join("checkpoints")).unwrap();
+    train_ok(&["fit", "--resume", "--out", d.to_str().unwrap(), "--quiet"]);
+    assert_same_run(&a, &d);
 }
 
 /// Same per-epoch metrics (to 1e-5) and same last weights (to 1e-5).

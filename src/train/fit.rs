@@ -158,6 +158,13 @@ pub fn fit<B: AutodiffBackend>(
         .first()
         .ok_or_else(|| TrainError::Option("no device given".into()))?;
     let run = RunDir::new(&req.out);
+    // Events go to train.log, and to stderr when a progress bar is drawn.
+    let say = |line: &str| -> Result<(), TrainError> {
+        if req.progress {
+            eprintln!("{line}");
+        }
+        run.log(line)
+    };
     let fresh = !req.resume;
     let (mut cfg, saved) = if fresh {
         if run.config().exists() {
@@ -185,7 +192,7 @@ pub fn fit<B: AutodiffBackend>(
     if let Some(s) = &saved
         && s.store.meta_sha256 != store_fp.meta_sha256
     {
-        run.log("warning: the store's _meta.json changed since the run started")?;
+        say("warning: the store's _meta.json changed since the run started")?;
     }
     let index = Arc::new(DataIndex::build(&cfg, parts, annotated)?);
     let pw = pos_weights(&index.train_counts);
@@ -230,9 +237,9 @@ pub fn fit<B: AutodiffBackend>(
             if fresh {
                 RunDir::write_json(&run.config(), &rc)?;
             } else {
-                run.log("resume: no finished epoch yet, restarting from epoch 1")?;
+                say("resume: no finished epoch yet, restarting from epoch 1")?;
             }
-            run.log(&format!(
+            say(&format!(
                 "start: {} train / {} val rows, {} labels, {steps} steps/epoch",
                 rc.data.train_rows,
                 rc.data.val_rows,
@@ -253,7 +260,7 @@ pub fn fit<B: AutodiffBackend>(
             // A kill between saving the state and rewriting the metrics leaves them one epoch
             // behind: the state is the truth.
             run.write_metrics(&state.metrics)?;
-            run.log(&format!(
+            say(&format!(
                 "resume after epoch {} on {}",
                 state.epochs_done, req.device_name
             ))?;
@@ -262,7 +269,7 @@ pub fn fit<B: AutodiffBackend>(
     };
     for (l, &(_, p)) in cfg.labels.iter().zip(&index.train_counts) {
         if p == 0 {
-            run.log(&format!(
+            say(&format!(
                 "warning: `{l}` has no positive train row; pos_weight 1"
             ))?;
         }
@@ -398,7 +405,7 @@ pub fn fit<B: AutodiffBackend>(
         state.metrics.push(m.clone());
         save_state(&run, &model, &optim, &state)?;
         run.write_metrics(&state.metrics)?;
-        run.log(&format!(
+        say(&format!(
             "epoch {epoch}: train loss {:.4}, val loss {:.4}, val AUROC {}, {:.0} img/s, {:.1} s{}",
             m.train_loss,
             m.val_loss,
@@ -409,7 +416,7 @@ pub fn fit<B: AutodiffBackend>(
         ))?;
         outcome.metrics.push(m);
         if stop_now(&state) && state.epochs_done < cfg.epochs {
-            run.log(&format!(
+            say(&format!(
                 "early stop: no better val AUROC for {} epochs",
                 state.bad_epochs
             ))?;

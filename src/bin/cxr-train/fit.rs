@@ -138,7 +138,10 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         rotate_deg: a.rotate,
         prefetch: a.prefetch,
     };
-    if config.batch == 0 || config.epochs == 0 || config.lr.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+    if config.batch == 0
+        || config.epochs == 0
+        || config.lr.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+    {
         bail!("--batch and --epochs must be positive and --lr > 0");
     }
     if config.init != Init::Random && config.weights.is_none() && !a.resume {
@@ -179,7 +182,8 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
     }
     .context("fit failed")?;
-    for m in &outcome.metrics {
+    // With a progress bar the epochs were already reported on stderr as they finished.
+    for m in outcome.metrics.iter().filter(|_| a.quiet) {
         println!(
             "epoch {}: train loss {:.4}, val loss {:.4}, val AUROC {}",
             m.epoch,

@@ -4,7 +4,6 @@
 //! last checkpoints, stop early after `patience` epochs without improvement, and leave a state
 //! that `--resume` continues from exactly (same epochs, same data order).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,16 +16,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::TrainError;
 use super::config::TrainConfig;
-use super::data::{DataIndex, DatasetParts, Pass, spawn_batches};
-use super::init::{build_model, sha256_file};
-use super::labels::{annotation_mask, parse_views, resolve_labels};
+use super::data::{DataIndex, Pass, spawn_batches};
+use super::init::build_model;
 use super::loss::pos_weights;
-use super::run_dir::{
-    DataSummary, EpochMetrics, RunConfig, RunDir, StoreFingerprint, TrainerState,
-};
+use super::resolve::resolve;
+use super::run_dir::{DataSummary, EpochMetrics, RunConfig, RunDir, TrainerState};
 use super::step::{step, validate};
 use crate::model::{ExportSidecar, Preprocessing, VisionTransformer, export_safetensors};
-use crate::store::reader::StoreReader;
 
 /// One `fit` invocation.
 #[derive(Debug, Clone)]
@@ -60,93 +56,6 @@ pub struct FitOutcome {
 }
 
 type Rec = BinFileRecorder<FullPrecisionSettings>;
-
-/// What [`resolve`] finds: the parts to read, `annotated[dataset][label]`, the store fingerprint.
-type Resolved = (Vec<DatasetParts>, Vec<Vec<bool>>, StoreFingerprint);
-
-/// Resolves datasets, labels, views and size against the store; returns the parts to read.
-fn resolve(
-    cfg: &mut TrainConfig,
-    labels_arg: &str,
-    views_arg: &str,
-    fresh: bool,
-) -> Result<Resolved, TrainError> {
-    let reader = StoreReader::open(&cfg.store)?;
-    let available = || {
-        reader
-            .meta
-            .datasets
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if cfg.datasets.iter().any(|d| d == "all") {
-        cfg.datasets = reader.meta.datasets.keys().cloned().collect();
-    }
-    let mut annotated = Vec::new();
-    let mut fp = BTreeMap::new();
-    for d in &cfg.datasets {
-        let m = reader
-            .dataset(d)
-            .ok_or_else(|| TrainError::UnknownDataset {
-                dataset: d.clone(),
-                store: cfg.store.clone(),
-                available: available(),
-            })?;
-        annotated.push((d.clone(), m.annotated_findings.clone()));
-        let stored = m
-            .options
-            .get("size")
-            .and_then(|s| s.as_u64())
-            .unwrap_or(224) as usize;
-        if m.options.get("metadata_only").and_then(|v| v.as_bool()) == Some(true) {
-            return Err(TrainError::NoPixels { dataset: d.clone() });
-        }
-        if cfg.image_size == 0 {
-            cfg.image_size = stored;
-        }
-        if stored != cfg.image_size {
-            return Err(TrainError::SizeMismatch {
-                dataset: d.clone(),
-                stored,
-                wanted: cfg.image_size,
-            });
-        }
-        fp.insert(d.clone(), serde_json::json!({ "manifest_sha256": m.manifest_sha256, "ingested_at": m.ingested_at, "rows": m.rows }));
-    }
-    if cfg.datasets.is_empty() {
-        return Err(TrainError::Option(format!(
-            "the store has no dataset (it has: {})",
-            available()
-        )));
-    }
-    if fresh {
-        cfg.labels = resolve_labels(labels_arg, &annotated)?;
-        cfg.views = cfg
-            .datasets
-            .iter()
-            .map(|d| (d.clone(), parse_views(views_arg, d)))
-            .collect();
-    }
-    let mut parts = Vec::new();
-    for d in &cfg.datasets {
-        parts.push(DatasetParts {
-            name: d.clone(),
-            parts: reader.parts(d)?,
-            views: cfg.view_filter(d),
-        });
-    }
-    let meta_sha256 = sha256_file(&crate::store::meta::meta_path(&cfg.store))?;
-    Ok((
-        parts,
-        annotation_mask(&cfg.labels, &annotated),
-        StoreFingerprint {
-            meta_sha256,
-            datasets: fp,
-        },
-    ))
-}
 
 /// Trains one run on `devices` (the first holds the model between steps; several devices
 /// train data-parallel, see [`step`]); see the module docs.

@@ -16,6 +16,7 @@
 //! | `data.rs` | store → index (counts, pos-weights) → shuffled, augmented batches on worker threads |
 //! | `loss.rs` | targets/mask encoding and the masked BCE-with-logits with `pos_weight` |
 //! | `init.rs` | building the model from `--init`/`--weights`/`--model` |
+//! | `resolve.rs` | the request against the store: datasets, size, labels, views, parts, fingerprint |
 //! | `fit.rs` | the loop: AdamW, schedule, best/last checkpoints, early stop, resume |
 //! | `step.rs` | one optimizer step (single device or data-parallel) and the validation pass |
 //! | `run_dir.rs` | `<RUN>/`: config.json, metrics.csv/json, train.log, curve.png, checkpoints |
@@ -47,6 +48,7 @@ pub mod fit;
 pub mod init;
 pub mod labels;
 pub mod loss;
+pub mod resolve;
 pub mod run_dir;
 pub mod step;
 

@@ -25,3 +25,4 @@ pub mod synth;
 pub mod runtime;
 pub mod model;
 pub mod evaluate;
+pub mod train;

@@ -29,3 +29,5 @@ mod evaluate;
 // store: cxr-prep validate finds every violation kind; interrupted ingests resume exactly
 mod validate;
 mod resume;
+// train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
+mod train;

@@ -6,6 +6,7 @@
 mod compare;
 mod evaluate;
 mod export;
+mod fit;
 mod predict;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Fine-tune a ViT on store datasets (run folder with config, metrics, checkpoints)
+    Fit(fit::FitArgs),
     /// Per-image probabilities of a model on store images -> predictions Parquet file
     Predict(predict::PredictArgs),
     /// Write a run's (or a checkpoint's) weights as timm-named safetensors + JSON sidecar
@@ -57,6 +60,7 @@ macro_rules! with_backend {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Fit(a) => fit::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Export(a) => export::run(a),
         Command::Evaluate(a) => evaluate::run(a),

@@ -1,0 +1,251 @@
+//! [`TrainConfig`]: every option of one `cxr-train fit` run, saved as `<RUN>/config.json`
+//! before training starts and reloaded by `--resume` (the run folder, not the command line, is
+//! the truth for a resumed run).
+//!
+//! Defaults are the study's (paper.md §4): AdamW, lr 1e-5, weight decay 0, batch 32, no
+//! schedule, no clipping, uncertain → 0. Differences from the study are options, documented
+//! on each field.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::InputNorm;
+
+/// Where the backbone weights come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// torch.hub `dinov2_vitb14` (`.pth`) or any DINOv2-keyed file: ViT-B/14 with LayerScale.
+    Dinov2,
+    /// timm `vit_base_patch16_224.augreg_in21k` safetensors: ViT-B/16 without LayerScale.
+    Imagenet,
+    /// A previous `cxr-train fit` run folder (its `checkpoints/best.safetensors`), e.g. the
+    /// supervised MIMIC-CXR pretraining run; its head is kept only when the labels match.
+    Mimic,
+    /// Random initialisation (timm-like), the floor of the comparison.
+    Random,
+}
+
+impl std::str::FromStr for Init {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dinov2" => Ok(Init::Dinov2),
+            "imagenet" => Ok(Init::Imagenet),
+            "mimic" => Ok(Init::Mimic),
+            "random" => Ok(Init::Random),
+            _ => Err(format!("`{s}`: expected dinov2, imagenet, mimic or random")),
+        }
+    }
+}
+
+/// What uncertain (−1) and unstated (null) labels of an annotated finding become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Uncertain {
+    /// U-Zeros (the study): uncertain and unstated count as negative.
+    Zeros,
+    /// U-Ones: uncertain counts as positive, unstated as negative.
+    Ones,
+    /// Uncertain and unstated are masked out of the loss (and out of pos-weight counts).
+    Ignore,
+}
+
+impl std::str::FromStr for Uncertain {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "zeros" => Ok(Uncertain::Zeros),
+            "ones" => Ok(Uncertain::Ones),
+            "ignore" => Ok(Uncertain::Ignore),
+            _ => Err(format!("`{s}`: expected zeros, ones or ignore")),
+        }
+    }
+}
+
+/// Model architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelKind {
+    /// timm ViT-B/16 (ImageNet-21k init).
+    #[serde(rename = "vit_base_patch16_224")]
+    VitB16,
+    /// DINOv2 ViT-B/14 with LayerScale.
+    #[serde(rename = "vit_base_patch14_dinov2")]
+    VitB14Dinov2,
+    /// The 2-block, 24-wide test ViT (patch 8); for tests and CPU smoke runs.
+    #[serde(rename = "tiny")]
+    Tiny,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "vit_base_patch16_224" => Ok(ModelKind::VitB16),
+            "vit_base_patch14_dinov2" => Ok(ModelKind::VitB14Dinov2),
+            "tiny" => Ok(ModelKind::Tiny),
+            _ => Err(format!(
+                "`{s}`: expected vit_base_patch16_224, vit_base_patch14_dinov2 or tiny"
+            )),
+        }
+    }
+}
+
+/// Learning-rate schedule over optimizer steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Constant lr (the study).
+    Constant,
+    /// Linear warmup over `warmup_steps`, then cosine decay to 0 at the last step.
+    Cosine,
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "constant" => Ok(Schedule::Constant),
+            "cosine" => Ok(Schedule::Cosine),
+            _ => Err(format!("`{s}`: expected constant or cosine")),
+        }
+    }
+}
+
+/// Every option of a run. Serialised to `config.json` (with provenance added by the run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The store root.
+    pub store: PathBuf,
+    /// Datasets trained on together (one = the study; several = pooled with the masked loss).
+    pub datasets: Vec<String>,
+    /// Head outputs, in order (vocabulary names); resolved from `--labels` before saving.
+    pub labels: Vec<String>,
+    /// Per dataset, the views kept (`None` = every row, including rows with no view).
+    pub views: Vec<(String, ViewFilter)>,
+    pub uncertain: Uncertain,
+    pub init: Init,
+    /// Weights file or run folder given with `--weights` (`None` for random init).
+    pub weights: Option<PathBuf>,
+    /// Architecture asked for with `--model` (`None` = inferred from the weights; ViT-B/16 for
+    /// random init). The architecture actually built is `vit_config` in `config.json`.
+    pub model: Option<ModelKind>,
+    /// Input side in pixels; must equal the store's ingest size (no resizing at train time);
+    /// 0 in a request = the store's size.
+    pub image_size: usize,
+    /// Normalisation inside the model's forward. `None` = the study (images in `[0, 1]`, even
+    /// for DINOv2/timm weights that were trained on normalised inputs); `Inception` centres
+    /// inputs to `[-1, 1]`, which a randomly initialised ViT needs to leave the label-prior
+    /// plateau quickly.
+    pub input_norm: InputNorm,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// AdamW epsilon (PyTorch default 1e-8; burn's default would be 1e-5).
+    pub adam_eps: f64,
+    pub schedule: Schedule,
+    pub warmup_steps: usize,
+    /// Per-parameter-tensor L2-norm clipping (burn `GradientClippingConfig::Norm`); `None` = off.
+    pub grad_clip: Option<f64>,
+    /// Stop after this many epochs without a better mean val AUROC (`None` = never).
+    pub patience: Option<usize>,
+    /// Seeds model init, data order and augmentation.
+    pub seed: u64,
+    /// Row groups (256 rows each) read and shuffled together; bounds memory.
+    pub shuffle_window: usize,
+    /// Augmentation: horizontal flip probability (0.5 in the study).
+    pub flip_p: f64,
+    /// Augmentation: rotation range in degrees, uniform in ±this (7 in the study).
+    pub rotate_deg: f64,
+    /// Batches prepared ahead of the training step.
+    pub prefetch: usize,
+}
+
+/// Which rows of a dataset are kept, by the store's `view` column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewFilter {
+    /// Every row.
+    All,
+    /// Only rows whose view is one of these (rows without a view are dropped).
+    Only(Vec<String>),
+    /// Every row whose view is not one of these (rows without a view are kept).
+    Except(Vec<String>),
+}
+
+impl ViewFilter {
+    /// Whether a row with this view is kept.
+    pub fn keeps(&self, view: Option<&str>) -> bool {
+        match (self, view) {
+            (ViewFilter::All, _) => true,
+            (ViewFilter::Only(list), Some(v)) => list.iter().any(|w| w == v),
+            (ViewFilter::Only(_), None) => false,
+            (ViewFilter::Except(list), Some(v)) => !list.iter().any(|w| w == v),
+            (ViewFilter::Except(_), None) => true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The view filter of a dataset (`All` when none was recorded).
+    pub fn view_filter(&self, dataset: &str) -> ViewFilter {
+        self.views
+            .iter()
+            .find(|(d, _)| d == dataset)
+            .map_or(ViewFilter::All, |(_, v)| v.clone())
+    }
+
+    /// Learning rate at optimizer step `step` (0-based) of `total` steps.
+    pub fn lr_at(&self, step: usize, total: usize) -> f64 {
+        let warm = self.warmup_steps;
+        if warm > 0 && step < warm {
+            return self.lr * (step + 1) as f64 / warm as f64;
+        }
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Cosine => {
+                let span = total.saturating_sub(warm).max(1) as f64;
+                let t = (step.saturating_sub(warm)) as f64 / span;
+                0.5 * self.lr * (1.0 + (std::f64::consts::PI * t.min(1.0)).cos())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_filters() {
+        let except = ViewFilter::Except(vec!["LATERAL".into()]);
+        assert!(except.keeps(Some("PA")) && except.keeps(None) && !except.keeps(Some("LATERAL")));
+        let only = ViewFilter::Only(vec!["PA".into(), "AP".into()]);
+        assert!(only.keeps(Some("AP")) && !only.keeps(None) && !only.keeps(Some("LL")));
+    }
+
+    #[test]
+    fn warmup_then_cosine() {
+        let cfg: TrainConfig = serde_json::from_value(serde_json::json!({
+            "store": "s", "datasets": ["nih"], "labels": ["mass"], "views": [], "uncertain": "zeros",
+            "init": "random", "weights": null, "model": "tiny", "image_size": 32, "input_norm": "None",
+            "epochs": 1, "batch": 2, "lr": 1.0, "weight_decay": 0.0, "adam_eps": 1e-8, "schedule": "cosine",
+            "warmup_steps": 4, "grad_clip": null, "patience": null, "seed": 0, "shuffle_window": 1,
+            "flip_p": 0.5, "rotate_deg": 7.0, "prefetch": 1
+        }))
+        .unwrap();
+        assert_eq!(cfg.lr_at(0, 14), 0.25);
+        assert_eq!(cfg.lr_at(3, 14), 1.0);
+        assert!((cfg.lr_at(4, 14) - 1.0).abs() < 1e-12);
+        assert!((cfg.lr_at(9, 14) - 0.5).abs() < 1e-12);
+        assert!(cfg.lr_at(13, 14) < 0.03);
+        let constant = TrainConfig {
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            ..cfg
+        };
+        assert_eq!(constant.lr_at(13, 14), 1.0);
+    }
+}

@@ -1,0 +1,454 @@
+//! Store → device-ready batches.
+//!
+//! 1. [`DataIndex::build`] reads only the split/view/label columns of every row group (no
+//!    image bytes), checks that each dataset has train and val rows, and counts per-label
+//!    positives for the pos-weights.
+//! 2. Per epoch, [`spawn_batches`] starts two worker threads: a *reader* that visits the row
+//!    groups in a seeded order, `shuffle_window` at a time, decodes only the kept rows (Parquet
+//!    row filter on split/view), shuffles them within the window and cuts batches; and an
+//!    *augmenter* that turns each batch into `[B, 3, H, W]` f32 planes (rayon over images) plus
+//!    targets and mask. Both hand over through bounded channels, so memory is bounded by
+//!    `shuffle_window` row groups plus `2 × prefetch` batches, whatever the store size.
+//!
+//! Order and augmentation draws are functions of `(seed, epoch, position)` only, so a resumed
+//! run sees exactly the batches an uninterrupted run sees.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::datatypes::Int8Type;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
+};
+use rayon::prelude::*;
+
+use super::TrainError;
+use super::augment::{Aug, Rng, augment_into};
+use super::config::{TrainConfig, Uncertain, ViewFilter};
+use super::loss::encode_targets;
+use crate::store::schema::{COL_IMAGE, COL_SPLIT, COL_VIEW};
+
+/// One kept store row: its dataset (index in run order), labels (run order) and pixels.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub ds: usize,
+    pub labels: Vec<Option<i8>>,
+    /// `size × size` grey bytes (empty in index reads).
+    pub pixels: Vec<u8>,
+}
+
+/// One row group of one part file, with how many rows of the split it keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub ds: usize,
+    pub part: usize,
+    pub row_group: usize,
+    pub rows: usize,
+}
+
+/// A dataset of the run: its part files and view filter.
+#[derive(Debug, Clone)]
+pub struct DatasetParts {
+    pub name: String,
+    pub parts: Vec<PathBuf>,
+    pub views: ViewFilter,
+}
+
+/// Everything the workers need, shared read-only.
+#[derive(Debug)]
+pub struct DataIndex {
+    pub datasets: Vec<DatasetParts>,
+    /// `files[ds][part]`: the part files with parsed footers.
+    pub files: Vec<Vec<PartFile>>,
+    pub labels: Vec<String>,
+    /// `annotated[ds][k]`.
+    pub annotated: Vec<Vec<bool>>,
+    pub uncertain: Uncertain,
+    pub size: usize,
+    pub train: Vec<Unit>,
+    pub val: Vec<Unit>,
+    /// Per label: rows counted (mask 1) and positives, over the train rows.
+    pub train_counts: Vec<(u64, u64)>,
+}
+
+/// A batch ready for the device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[n, 3, size, size]` row-major f32 in `[0, 1]`.
+    pub images: Vec<f32>,
+    pub n: usize,
+    /// `[n, K]` targets in {0, 1}.
+    pub targets: Vec<f32>,
+    /// `[n, K]` loss mask in {0, 1}.
+    pub mask: Vec<f32>,
+    /// Dataset index per image.
+    pub ds: Vec<usize>,
+}
+
+/// A part file with its footer parsed once (row-group reads reuse it instead of re-parsing).
+#[derive(Debug, Clone)]
+pub struct PartFile {
+    pub path: PathBuf,
+    pub meta: ArrowReaderMetadata,
+}
+
+impl PartFile {
+    /// Opens a part and parses its footer.
+    pub fn open(path: &Path) -> Result<PartFile, TrainError> {
+        let file = File::open(path).map_err(|source| TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let meta = ArrowReaderMetadata::load(&file, Default::default()).map_err(|source| {
+            TrainError::Parquet {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        Ok(PartFile {
+            path: path.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// Row groups in the file.
+    pub fn row_groups(&self) -> usize {
+        self.meta.metadata().num_row_groups()
+    }
+}
+
+/// Reads the kept rows of some row groups of a part (all row groups when `row_groups` is None).
+pub fn read_rows(
+    part: &PartFile,
+    ds: usize,
+    row_groups: Option<Vec<usize>>,
+    split: &str,
+    views: &ViewFilter,
+    labels: &[String],
+    images: bool,
+) -> Result<Vec<Row>, TrainError> {
+    let path = part.path.as_path();
+    let perr = |source| TrainError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, part.meta.clone());
+    let descr = builder.parquet_schema().clone();
+    let mut cols: Vec<&str> = labels.iter().map(String::as_str).collect();
+    if images {
+        cols.push(COL_IMAGE);
+    }
+    builder = builder
+        .with_projection(ProjectionMask::columns(&descr, cols.iter().copied()))
+        .with_batch_size(1024);
+    if let Some(rg) = row_groups {
+        builder = builder.with_row_groups(rg);
+    }
+    let (want_split, views) = (split.to_string(), views.clone());
+    let fmask = ProjectionMask::columns(&descr, [COL_SPLIT, COL_VIEW]);
+    let pred = ArrowPredicateFn::new(fmask, move |b: RecordBatch| {
+        let split = b
+            .column_by_name(COL_SPLIT)
+            .map(|c| c.as_string::<i32>().clone());
+        let view = b
+            .column_by_name(COL_VIEW)
+            .map(|c| c.as_string::<i32>().clone());
+        Ok(BooleanArray::from_iter((0..b.num_rows()).map(|i| {
+            let s_ok = split
+                .as_ref()
+                .is_some_and(|c| c.is_valid(i) && c.value(i) == want_split);
+            let v = view
+                .as_ref()
+                .and_then(|c| c.is_valid(i).then(|| c.value(i)));
+            Some(s_ok && views.keeps(v))
+        })))
+    });
+    let reader = builder
+        .with_row_filter(RowFilter::new(vec![Box::new(pred)]))
+        .build()
+        .map_err(perr)?;
+    let mut out = Vec::new();
+    for b in reader {
+        let b = b.map_err(|e| perr(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
+        let col = |name: &str| {
+            b.column_by_name(name)
+                .cloned()
+                .ok_or_else(|| TrainError::Column {
+                    path: path.to_path_buf(),
+                    column: name.into(),
+                })
+        };
+        let label_cols = labels
+            .iter()
+            .map(|l| col(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let label_cols: Vec<_> = label_cols
+            .iter()
+            .map(|c| c.as_primitive::<Int8Type>().clone())
+            .collect();
+        let image = if images {
+            Some(col(COL_IMAGE)?.as_binary::<i32>().clone())
+        } else {
+            None
+        };
+        for i in 0..b.num_rows() {
+            out.push(Row {
+                ds,
+                labels: label_cols
+                    .iter()
+                    .map(|a| a.is_valid(i).then(|| a.value(i)))
+                    .collect(),
+                pixels: image
+                    .as_ref()
+                    .filter(|a| a.is_valid(i))
+                    .map(|a| a.value(i).to_vec())
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+impl DataIndex {
+    /// Indexes the train and val rows of the run's datasets (labels only, no pixels).
+    pub fn build(
+        cfg: &TrainConfig,
+        datasets: Vec<DatasetParts>,
+        annotated: Vec<Vec<bool>>,
+    ) -> Result<DataIndex, TrainError> {
+        let k = cfg.labels.len();
+        let mut train = Vec::new();
+        let mut val = Vec::new();
+        let mut train_counts = vec![(0u64, 0u64); k];
+        let mut files = Vec::new();
+        for (ds, d) in datasets.iter().enumerate() {
+            let parts = d
+                .parts
+                .iter()
+                .map(|p| PartFile::open(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            for (pi, part) in parts.iter().enumerate() {
+                for rg in 0..part.row_groups() {
+                    for (split, units) in [("train", &mut train), ("val", &mut val)] {
+                        let rows = read_rows(
+                            part,
+                            ds,
+                            Some(vec![rg]),
+                            split,
+                            &d.views,
+                            &cfg.labels,
+                            false,
+                        )?;
+                        if rows.is_empty() {
+                            continue;
+                        }
+                        if split == "train" {
+                            let (mut y, mut m) = (vec![0.0; k], vec![0.0; k]);
+                            for r in &rows {
+                                encode_targets(
+                                    &r.labels,
+                                    &annotated[ds],
+                                    cfg.uncertain,
+                                    &mut y,
+                                    &mut m,
+                                );
+                                for j in 0..k {
+                                    train_counts[j].0 += m[j] as u64;
+                                    train_counts[j].1 += (m[j] * y[j]) as u64;
+                                }
+                            }
+                        }
+                        units.push(Unit {
+                            ds,
+                            part: pi,
+                            row_group: rg,
+                            rows: rows.len(),
+                        });
+                    }
+                }
+            }
+            files.push(parts);
+            for (split, units) in [("train", &train), ("val", &val)] {
+                if !units.iter().any(|u| u.ds == ds) {
+                    return Err(TrainError::EmptySplit {
+                        dataset: d.name.clone(),
+                        split: split.into(),
+                        views: d.views.clone(),
+                    });
+                }
+            }
+        }
+        Ok(DataIndex {
+            datasets,
+            files,
+            labels: cfg.labels.clone(),
+            annotated,
+            uncertain: cfg.uncertain,
+            size: cfg.image_size,
+            train,
+            val,
+            train_counts,
+        })
+    }
+
+    /// Train rows kept.
+    pub fn train_rows(&self) -> usize {
+        self.train.iter().map(|u| u.rows).sum()
+    }
+
+    /// Val rows kept.
+    pub fn val_rows(&self) -> usize {
+        self.val.iter().map(|u| u.rows).sum()
+    }
+
+    /// Optimizer steps per epoch (`drop_last`, as the study; at least one).
+    pub fn steps_per_epoch(&self, batch: usize) -> usize {
+        (self.train_rows() / batch.max(1)).max(1)
+    }
+}
+
+/// How one pass over a split is cut.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    pub units: Vec<Unit>,
+    pub batch: usize,
+    /// `Some((seed, epoch))`: shuffle row groups and rows, augment; `None`: store order, no augmentation.
+    pub shuffle: Option<(u64, u64)>,
+    pub window: usize,
+    pub flip_p: f64,
+    pub rotate_deg: f64,
+    /// Drop a last incomplete batch (training), unless it would be the only one.
+    pub drop_last: bool,
+    pub prefetch: usize,
+}
+
+/// Starts the reader and augmenter threads of one pass; batches arrive in a fixed order.
+pub fn spawn_batches(index: Arc<DataIndex>, pass: Pass) -> Receiver<Result<Batch, TrainError>> {
+    let (raw_tx, raw_rx) =
+        sync_channel::<Result<(u64, Vec<Row>), TrainError>>(pass.prefetch.max(1));
+    let (tx, rx) = sync_channel::<Result<Batch, TrainError>>(pass.prefetch.max(1));
+    let idx = index.clone();
+    let p = pass.clone();
+    std::thread::spawn(move || {
+        let mut units = p.units.clone();
+        if let Some((seed, epoch)) = p.shuffle {
+            Rng::keyed(&[seed, 1, epoch]).shuffle(&mut units);
+        }
+        let total: usize = units.iter().map(|u| u.rows).sum();
+        let mut pool: Vec<Row> = Vec::new();
+        let mut emitted = 0usize; // rows sent so far (position key of augmentation draws)
+        for (w, chunk) in units.chunks(p.window.max(1)).enumerate() {
+            for u in chunk {
+                let d = &idx.datasets[u.ds];
+                match read_rows(
+                    &idx.files[u.ds][u.part],
+                    u.ds,
+                    Some(vec![u.row_group]),
+                    split_of(&p),
+                    &d.views,
+                    &idx.labels,
+                    true,
+                ) {
+                    Ok(rows) => pool.extend(rows),
+                    Err(e) => {
+                        let _ = raw_tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+            if let Some((seed, epoch)) = p.shuffle {
+                Rng::keyed(&[seed, 2, epoch, w as u64]).shuffle(&mut pool);
+            }
+            while pool.len() >= p.batch {
+                let rest = pool.split_off(p.batch);
+                let b = std::mem::replace(&mut pool, rest);
+                let n = b.len();
+                if raw_tx.send(Ok((emitted as u64, b))).is_err() {
+                    return;
+                }
+                emitted += n;
+            }
+        }
+        let only_batch = emitted == 0 && total > 0;
+        if !pool.is_empty() && (!p.drop_last || only_batch) {
+            let _ = raw_tx.send(Ok((emitted as u64, pool)));
+        }
+    });
+    std::thread::spawn(move || {
+        for msg in raw_rx {
+            let out = msg.and_then(|(pos, rows)| assemble(&index, &pass, pos, rows));
+            if tx.send(out).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Splits are implicit in a pass: shuffled passes are training passes.
+fn split_of(p: &Pass) -> &'static str {
+    if p.shuffle.is_some() { "train" } else { "val" }
+}
+
+/// Pixels → augmented f32 planes, labels → targets and mask.
+fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<Batch, TrainError> {
+    let s = index.size;
+    let plane = 3 * s * s;
+    let k = index.labels.len();
+    let n = rows.len();
+    for r in &rows {
+        if r.pixels.len() != s * s {
+            let d = &index.datasets[r.ds].name;
+            return Err(if r.pixels.is_empty() {
+                TrainError::NoPixels { dataset: d.clone() }
+            } else {
+                TrainError::SizeMismatch {
+                    dataset: d.clone(),
+                    stored: (r.pixels.len() as f64).sqrt() as usize,
+                    wanted: s,
+                }
+            });
+        }
+    }
+    let mut images = vec![0.0f32; n * plane];
+    images
+        .par_chunks_mut(plane)
+        .zip(rows.par_iter())
+        .enumerate()
+        .for_each(|(i, (dst, r))| {
+            let aug = match pass.shuffle {
+                Some((seed, epoch)) => Aug::draw(
+                    &mut Rng::keyed(&[seed, 3, epoch, pos + i as u64]),
+                    pass.flip_p,
+                    pass.rotate_deg,
+                ),
+                None => Aug::NONE,
+            };
+            augment_into(&r.pixels, s, s, aug, dst);
+        });
+    let (mut targets, mut mask) = (vec![0.0f32; n * k], vec![0.0f32; n * k]);
+    for (i, r) in rows.iter().enumerate() {
+        encode_targets(
+            &r.labels,
+            &index.annotated[r.ds],
+            index.uncertain,
+            &mut targets[i * k..(i + 1) * k],
+            &mut mask[i * k..(i + 1) * k],
+        );
+    }
+    Ok(Batch {
+        images,
+        n,
+        targets,
+        mask,
+        ds: rows.iter().map(|r| r.ds).collect(),
+    })
+}

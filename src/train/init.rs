@@ -1,0 +1,178 @@
+//! Building the model of a run from `--init`, `--weights` and `--model`.
+//!
+//! - `random`: the `--model` preset at the run's image size, timm-like random init (seeded).
+//! - `dinov2` / `imagenet`: [`load_vit`] on the file (position grid resampled once, head new);
+//!   the checkpoint must be the family the init names (LayerScale for DINOv2, none for the timm
+//!   ImageNet ViT) and, when `--model` is given, exactly that preset.
+//! - `mimic`: a previous run folder (or its checkpoint file); the backbone is transferred and
+//!   the head is kept only when the labels are the same labels in the same order.
+//!
+//! Images are fed in `[0, 1]` without mean/std normalisation, as in the study, for every init.
+
+use std::path::{Path, PathBuf};
+
+use burn::nn::{Initializer, LinearConfig};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::TrainError;
+use super::config::{Init, ModelKind, TrainConfig};
+use crate::evaluate::predict::resolve_weights;
+use crate::model::{LoadReport, LoadTarget, ViTConfig, VisionTransformer, load_vit};
+
+/// What the initialisation did (saved in `config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitReport {
+    /// The weights file read (`None` for random).
+    pub weights_file: Option<PathBuf>,
+    /// sha256 of that file.
+    pub weights_sha256: Option<String>,
+    /// The labels of a `mimic` source run, in its head order.
+    pub source_labels: Option<Vec<String>>,
+    /// True when the classifier head is new (always, except a `mimic` source with equal labels).
+    pub head_reinitialized: bool,
+    pub load: Option<LoadReport>,
+}
+
+/// The preset of a known architecture, if it is one.
+pub fn kind_of(cfg: &ViTConfig) -> Option<ModelKind> {
+    let tiny = ViTConfig::vit_tiny_test(1);
+    match (
+        cfg.embed_dim,
+        cfg.depth,
+        cfg.patch_size,
+        cfg.layer_scale.is_some(),
+    ) {
+        (768, 12, 16, false) => Some(ModelKind::VitB16),
+        (768, 12, 14, true) => Some(ModelKind::VitB14Dinov2),
+        (d, n, p, _) if (d, n, p) == (tiny.embed_dim, tiny.depth, tiny.patch_size) => {
+            Some(ModelKind::Tiny)
+        }
+        _ => None,
+    }
+}
+
+/// The preset's config at `img_size` with `classes` outputs.
+pub fn preset(kind: ModelKind, img_size: usize, classes: usize) -> ViTConfig {
+    let mut c = match kind {
+        ModelKind::VitB16 => ViTConfig::vit_base_patch16_224(classes),
+        ModelKind::VitB14Dinov2 => ViTConfig::vit_base_patch14_dinov2(classes),
+        ModelKind::Tiny => ViTConfig::vit_tiny_test(classes),
+    };
+    c.img_size = img_size;
+    c
+}
+
+fn describe(cfg: &ViTConfig) -> String {
+    format!(
+        "{} (patch {}, dim {}, depth {}, LayerScale {})",
+        kind_of(cfg).map_or("custom ViT".to_string(), |k| serde_json::to_string(&k)
+            .unwrap_or_default()),
+        cfg.patch_size,
+        cfg.embed_dim,
+        cfg.depth,
+        if cfg.layer_scale.is_some() {
+            "yes"
+        } else {
+            "no"
+        }
+    )
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, TrainError> {
+    let io = |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(io)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Builds the run's model. `cfg.model` = the `--model` the user gave (`None` = infer from the
+/// weights, or ViT-B/16 for random). Returns the model, the preset used, and a report.
+pub fn build_model<B: Backend>(
+    cfg: &TrainConfig,
+    device: &B::Device,
+) -> Result<(VisionTransformer<B>, ModelKind, InitReport), TrainError> {
+    let model = cfg.model;
+    B::seed(device, cfg.seed);
+    let k = cfg.labels.len();
+    let size = cfg.image_size;
+    let mut report = InitReport {
+        weights_file: None,
+        weights_sha256: None,
+        source_labels: None,
+        head_reinitialized: true,
+        load: None,
+    };
+    if cfg.init == Init::Random {
+        let kind = model.unwrap_or(ModelKind::VitB16);
+        let vc = preset(kind, size, k).with_input_norm(cfg.input_norm);
+        vc.validate()
+            .map_err(|r| TrainError::Option(format!("--size {size} for {}: {r}", describe(&vc))))?;
+        return Ok((vc.init(device), kind, report));
+    }
+    let given = cfg.weights.as_ref().ok_or_else(|| {
+        TrainError::Option(format!("--init {:?} needs --weights FILE|RUN", cfg.init).to_lowercase())
+    })?;
+    let (file, source_labels, stored) = if cfg.init == Init::Mimic {
+        let w = resolve_weights(given, None).map_err(|e| TrainError::Weights(format!("{e}")))?;
+        (w.file, Some(w.labels), w.vit_config)
+    } else {
+        if !given.is_file() {
+            return Err(TrainError::Weights(format!(
+                "`{}` is not a file",
+                given.display()
+            )));
+        }
+        (given.clone(), None, None)
+    };
+    let mut target = LoadTarget::new(size, k);
+    target.num_heads = stored.as_ref().map(|c| c.num_heads);
+    target.input_norm = cfg.input_norm;
+    let (mut vit, load): (VisionTransformer<B>, LoadReport) = load_vit(&file, &target, device)?;
+    let found = &load.config;
+    let family_ok = match cfg.init {
+        Init::Dinov2 => found.layer_scale.is_some(),
+        Init::Imagenet => found.layer_scale.is_none(),
+        _ => true,
+    };
+    let kind = kind_of(found);
+    let preset_ok = model.is_none_or(|m| Some(m) == kind);
+    if !family_ok || !preset_ok {
+        let wanted = match model {
+            Some(m) => serde_json::to_string(&m).unwrap_or_default(),
+            None => format!("a {:?} checkpoint", cfg.init).to_lowercase(),
+        };
+        return Err(TrainError::WrongArchitecture {
+            path: file,
+            found: describe(found),
+            wanted,
+        });
+    }
+    let kind = kind.ok_or_else(|| TrainError::WrongArchitecture {
+        path: file.clone(),
+        found: describe(found),
+        wanted: "a known preset".into(),
+    })?;
+    // A same-sized head with other labels is not the same head: re-initialise it.
+    let same_labels = source_labels.as_deref() == Some(cfg.labels.as_slice());
+    report.head_reinitialized = load.head_reinitialized || !same_labels;
+    if !load.head_reinitialized && !same_labels {
+        vit.head = LinearConfig::new(vit.embed_dim(), k)
+            .with_initializer(Initializer::Normal {
+                mean: 0.0,
+                std: 0.02,
+            })
+            .init(device);
+    }
+    report.weights_sha256 = Some(sha256_file(&file)?);
+    report.weights_file = Some(file);
+    report.source_labels = source_labels;
+    report.load = Some(load);
+    Ok((vit, kind, report))
+}

@@ -1,0 +1,100 @@
+//! Resolving a `fit` request against the store: datasets (`all` = every dataset), image
+//! size (the store's), labels (`--labels`) and views (`--views`) per dataset, the part files to
+//! read, and the store fingerprint recorded in `config.json`.
+
+use std::collections::BTreeMap;
+
+use super::TrainError;
+use super::config::TrainConfig;
+use super::data::DatasetParts;
+use super::init::sha256_file;
+use super::labels::{annotation_mask, parse_views, resolve_labels};
+use super::run_dir::StoreFingerprint;
+use crate::store::reader::StoreReader;
+
+/// What [`resolve`] finds: the parts to read, `annotated[dataset][label]`, the store fingerprint.
+pub type Resolved = (Vec<DatasetParts>, Vec<Vec<bool>>, StoreFingerprint);
+
+/// Resolves datasets, labels, views and size against the store; returns the parts to read.
+pub fn resolve(
+    cfg: &mut TrainConfig,
+    labels_arg: &str,
+    views_arg: &str,
+    fresh: bool,
+) -> Result<Resolved, TrainError> {
+    let reader = StoreReader::open(&cfg.store)?;
+    let available = || {
+        reader
+            .meta
+            .datasets
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if cfg.datasets.iter().any(|d| d == "all") {
+        cfg.datasets = reader.meta.datasets.keys().cloned().collect();
+    }
+    let mut annotated = Vec::new();
+    let mut fp = BTreeMap::new();
+    for d in &cfg.datasets {
+        let m = reader
+            .dataset(d)
+            .ok_or_else(|| TrainError::UnknownDataset {
+                dataset: d.clone(),
+                store: cfg.store.clone(),
+                available: available(),
+            })?;
+        annotated.push((d.clone(), m.annotated_findings.clone()));
+        let stored = m
+            .options
+            .get("size")
+            .and_then(|s| s.as_u64())
+            .unwrap_or(224) as usize;
+        if m.options.get("metadata_only").and_then(|v| v.as_bool()) == Some(true) {
+            return Err(TrainError::NoPixels { dataset: d.clone() });
+        }
+        if cfg.image_size == 0 {
+            cfg.image_size = stored;
+        }
+        if stored != cfg.image_size {
+            return Err(TrainError::SizeMismatch {
+                dataset: d.clone(),
+                stored,
+                wanted: cfg.image_size,
+            });
+        }
+        fp.insert(d.clone(), serde_json::json!({ "manifest_sha256": m.manifest_sha256, "ingested_at": m.ingested_at, "rows": m.rows }));
+    }
+    if cfg.datasets.is_empty() {
+        return Err(TrainError::Option(format!(
+            "the store has no dataset (it has: {})",
+            available()
+        )));
+    }
+    if fresh {
+        cfg.labels = resolve_labels(labels_arg, &annotated)?;
+        cfg.views = cfg
+            .datasets
+            .iter()
+            .map(|d| (d.clone(), parse_views(views_arg, d)))
+            .collect();
+    }
+    let mut parts = Vec::new();
+    for d in &cfg.datasets {
+        parts.push(DatasetParts {
+            name: d.clone(),
+            parts: reader.parts(d)?,
+            views: cfg.view_filter(d),
+        });
+    }
+    let meta_sha256 = sha256_file(&crate::store::meta::meta_path(&cfg.store))?;
+    Ok((
+        parts,
+        annotation_mask(&cfg.labels, &annotated),
+        StoreFingerprint {
+            meta_sha256,
+            datasets: fp,
+        },
+    ))
+}

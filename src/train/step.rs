@@ -1,0 +1,176 @@
+//! The per-batch math of `fit`: one optimizer step (single device or data-parallel over
+//! several, through burn's `MultiGradientsParams` + `Optimizer::step_multi`) and the validation
+//! pass (val loss and exact AUROC per dataset and label).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, MultiGradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::backend::{AutodiffBackend, DeviceOps};
+
+use super::TrainError;
+use super::config::TrainConfig;
+use super::data::{Batch, DataIndex, Pass, spawn_batches};
+use super::loss::{bce_elements, masked_bce};
+use crate::evaluate::auroc::auroc;
+use crate::model::VisionTransformer;
+
+/// One optimizer step; returns the model and the batch loss.
+///
+/// With one device: forward, backward, `Optimizer::step`. With several (data-parallel, burn's
+/// own multi-device path): the batch is cut into one contiguous shard per device, each device
+/// runs a forked copy of the model on its shard with the loss `Σ_shard(l·m) / Σ_batch(m)` (so
+/// the shard gradients sum to the full-batch gradient exactly), and the per-device gradients
+/// go to `Optimizer::step_multi` as a `MultiGradientsParams`, which sums them on one device per
+/// parameter and updates there. Shards are launched one after another from this thread; on
+/// CUDA the kernels run asynchronously, so devices overlap.
+pub fn step<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
+    model: VisionTransformer<B>,
+    optim: &mut O,
+    b: &Batch,
+    cfg: &TrainConfig,
+    pw: &[f32],
+    lr: f64,
+    devices: &[B::Device],
+) -> (VisionTransformer<B>, f64) {
+    let (s, k) = (cfg.image_size, cfg.labels.len());
+    if devices.len() == 1 {
+        let device = &devices[0];
+        let (x, y, m) = tensors::<B>(b, s, k, device);
+        let loss = masked_bce(
+            model.forward(x),
+            y,
+            m,
+            Tensor::<B, 1>::from_floats(pw, device),
+        );
+        let value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        return (optim.step(lr, model, grads), value);
+    }
+    let total_mask = b.mask.iter().map(|&v| f64::from(v)).sum::<f64>().max(1.0);
+    let per = b.n.div_ceil(devices.len());
+    let mut multi = MultiGradientsParams::default();
+    let mut value = 0.0;
+    for (i, device) in devices.iter().enumerate() {
+        let (lo, hi) = (i * per, ((i + 1) * per).min(b.n));
+        if lo >= hi {
+            break;
+        }
+        let shard = Batch {
+            images: b.images[lo * 3 * s * s..hi * 3 * s * s].to_vec(),
+            n: hi - lo,
+            targets: b.targets[lo * k..hi * k].to_vec(),
+            mask: b.mask[lo * k..hi * k].to_vec(),
+            ds: b.ds[lo..hi].to_vec(),
+        };
+        let local = model.clone().fork(device);
+        let (x, y, m) = tensors::<B>(&shard, s, k, device);
+        let pw_t = Tensor::<B, 1>::from_floats(pw, device);
+        let loss = (bce_elements(local.forward(x), y, pw_t) * m)
+            .sum()
+            .div_scalar(total_mask);
+        value += f64::from(loss.clone().into_scalar().elem::<f32>());
+        multi.grads.push((
+            GradientsParams::from_grads(loss.backward(), &local),
+            device.id(),
+        ));
+    }
+    (optim.step_multi(lr, model, multi), value)
+}
+
+/// Batch → `(images [n,3,s,s], targets [n,K], mask [n,K])` on `device`.
+pub fn tensors<B: Backend>(
+    b: &Batch,
+    s: usize,
+    k: usize,
+    device: &B::Device,
+) -> (Tensor<B, 4>, Tensor<B, 2>, Tensor<B, 2>) {
+    (
+        Tensor::from_data(TensorData::new(b.images.clone(), [b.n, 3, s, s]), device),
+        Tensor::from_data(TensorData::new(b.targets.clone(), [b.n, k]), device),
+        Tensor::from_data(TensorData::new(b.mask.clone(), [b.n, k]), device),
+    )
+}
+
+/// dataset → label → val AUROC (`None`: one class only).
+pub type PerDataset = BTreeMap<String, BTreeMap<String, Option<f64>>>;
+
+/// Val loss (masked, pos-weighted like training) and AUROC per dataset and label.
+pub fn validate<B: Backend>(
+    model: &VisionTransformer<B>,
+    index: &Arc<DataIndex>,
+    cfg: &TrainConfig,
+    pw: &[f32],
+) -> Result<(f64, PerDataset, Option<f64>), TrainError> {
+    let device = model.cls_token.device();
+    let k = cfg.labels.len();
+    let pw_t = Tensor::<B, 1>::from_floats(pw, &device);
+    let pass = Pass {
+        units: index.val.clone(),
+        batch: cfg.batch,
+        shuffle: None,
+        window: 1,
+        flip_p: 0.0,
+        rotate_deg: 0.0,
+        drop_last: false,
+        prefetch: cfg.prefetch,
+    };
+    let nd = index.datasets.len();
+    // [dataset][label] -> (targets, probabilities) over unmasked rows
+    let mut acc: Vec<Vec<(Vec<bool>, Vec<f32>)>> = vec![vec![(vec![], vec![]); k]; nd];
+    let (mut loss_sum, mut count) = (0.0f64, 0.0f64);
+    let mut seen = 0usize;
+    for batch in spawn_batches(index.clone(), pass) {
+        let b = batch?;
+        seen += b.n;
+        let (x, y, m) = tensors::<B>(&b, cfg.image_size, k, &device);
+        let logits = model.forward(x);
+        loss_sum += f64::from(
+            (bce_elements(logits.clone(), y, pw_t.clone()) * m)
+                .sum()
+                .into_scalar()
+                .elem::<f32>(),
+        );
+        count += b.mask.iter().map(|&v| f64::from(v)).sum::<f64>();
+        let p = sigmoid(logits)
+            .into_data()
+            .into_vec::<f32>()
+            .map_err(|e| TrainError::State {
+                path: PathBuf::new(),
+                reason: format!("{e:?}"),
+            })?;
+        for i in 0..b.n {
+            for j in 0..k {
+                if b.mask[i * k + j] > 0.0 {
+                    let slot = &mut acc[b.ds[i]][j];
+                    slot.0.push(b.targets[i * k + j] > 0.5);
+                    slot.1.push(p[i * k + j]);
+                }
+            }
+        }
+    }
+    if seen != index.val_rows() {
+        return Err(TrainError::Worker);
+    }
+    let mut per: PerDataset = BTreeMap::new();
+    let mut defined = Vec::new();
+    for (d, labels) in acc.iter().enumerate() {
+        let entry = per.entry(index.datasets[d].name.clone()).or_default();
+        for (j, (y, p)) in labels.iter().enumerate() {
+            if !index.annotated[d][j] {
+                continue;
+            }
+            let a = auroc(y, p);
+            if let Some(v) = a {
+                defined.push(v);
+            }
+            entry.insert(cfg.labels[j].clone(), a);
+        }
+    }
+    let mean = (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
+    Ok((loss_sum / count.max(1.0), per, mean))
+}

@@ -26,3 +26,4 @@ pub mod runtime;
 pub mod model;
 pub mod evaluate;
 pub mod train;
+pub mod benchmark;

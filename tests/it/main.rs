@@ -31,3 +31,5 @@ mod validate;
 mod resume;
 // train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
 mod train;
+// benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
+mod benchmark;

@@ -3,7 +3,9 @@
 //!
 //! Exit codes: 0 success, 1 a check failed (e.g. evaluation found no valid finding), 2 error.
 
+mod benchmark;
 mod compare;
+mod demo;
 mod evaluate;
 mod export;
 mod fit;
@@ -24,6 +26,10 @@ struct Cli {
 enum Command {
     /// Fine-tune a ViT on store datasets (run folder with config, metrics, checkpoints)
     Fit(fit::FitArgs),
+    /// The study's matrix: (MIMIC pretraining,) fit + evaluate per dataset x initialisation, the table
+    Benchmark(benchmark::BenchmarkArgs),
+    /// The whole pipeline on the embedded synthetic corpus on CPU: synth, ingest, stats, benchmark
+    Demo(demo::DemoArgs),
     /// Per-image probabilities of a model on store images -> predictions Parquet file
     Predict(predict::PredictArgs),
     /// Write a run's (or a checkpoint's) weights as timm-named safetensors + JSON sidecar
@@ -61,6 +67,8 @@ macro_rules! with_backend {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fit(a) => fit::run(a),
+        Command::Benchmark(a) => benchmark::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Export(a) => export::run(a),
         Command::Evaluate(a) => evaluate::run(a),

@@ -1,0 +1,234 @@
+//! `cxr-train benchmark`: the study's matrix. For each dataset × initialisation: fit (resumable),
+//! predict val and test, evaluate (Youden threshold on val), and per dataset a paired comparison
+//! of all initialisations against the reference (DINOv2 when present). MIMIC pretraining runs
+//! first when the `mimic` initialisation has no run folder. A finished cell (its test
+//! predictions exist) is never re-run, so an interrupted benchmark continues where it stopped.
+//!
+//! ```text
+//! <OUT>/runs/mimic-pretrain/             the supervised MIMIC-CXR pretraining run (when needed)
+//! <OUT>/runs/<dataset>/<init>/           one fit per cell, with predictions/{val,test}.parquet
+//! <OUT>/reports/<dataset>/               comparison report (JSON, Markdown, ROC plots)
+//! <OUT>/reports/<dataset>/<init>/        evaluation report of the cell
+//! <OUT>/benchmark.md, benchmark.json     the study's table
+//! ```
+
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::Autodiff;
+use burn::prelude::Backend;
+
+use crate::evaluate::compare::{compare, Comparison};
+use crate::evaluate::evaluation::{evaluate, select_split, EvalError, StatOptions};
+use crate::evaluate::predict::{predict, PredictError, PredictOptions};
+use crate::evaluate::predictions::{Predictions, PredictionsError};
+use crate::evaluate::report::{self, InputFile, Report, ReportError};
+use crate::train::{fit, FitRequest, Init, TrainConfig, TrainError};
+
+pub use table::{BenchmarkTable, Cell};
+
+/// Benchmark errors (each names the cell it happened in).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchmarkError {
+    #[error("{0}")]
+    Plan(String),
+    #[error("Training {cell} failed")]
+    Fit { cell: String, #[source] source: TrainError },
+    #[error("Predicting {cell} failed")]
+    Predict { cell: String, #[source] source: PredictError },
+    #[error("Reading predictions of {cell} failed")]
+    Predictions { cell: String, #[source] source: PredictionsError },
+    #[error("Evaluating {cell} failed")]
+    Evaluate { cell: String, #[source] source: EvalError },
+    #[error("Writing the report of {cell} failed")]
+    Report { cell: String, #[source] source: ReportError },
+    #[error("Failed to write `{path}`")]
+    Io { path: PathBuf, #[source] source: std::io::Error },
+}
+
+/// One column of the matrix: an initialisation and the weights it starts from.
+#[derive(Debug, Clone)]
+pub struct InitSpec {
+    pub init: Init,
+    /// Weights file (dinov2, imagenet) or run folder (mimic); `None` for random, and for mimic
+    /// = pretrain on the store's MIMIC-CXR first.
+    pub weights: Option<PathBuf>,
+}
+
+impl InitSpec {
+    /// Column name (`dinov2`, `imagenet`, `mimic`, `random`).
+    pub fn name(&self) -> String {
+        serde_json::to_value(self.init).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    }
+}
+
+/// Everything a benchmark needs.
+#[derive(Debug, Clone)]
+pub struct BenchmarkPlan {
+    pub datasets: Vec<String>,
+    pub inits: Vec<InitSpec>,
+    /// Options of every fit; store, datasets, init and weights are set per cell.
+    pub template: TrainConfig,
+    /// `--labels` and `--views` of every fit (`study` = the study's per-dataset choice).
+    pub labels_arg: String,
+    pub views_arg: String,
+    pub out: PathBuf,
+    pub stats: StatOptions,
+    pub alpha: f64,
+    /// Progress bars while training.
+    pub progress: bool,
+}
+
+/// What a finished benchmark produced.
+#[derive(Debug, Clone)]
+pub struct BenchmarkOutcome {
+    pub table: BenchmarkTable,
+    /// Per dataset, the paired comparison of its initialisations.
+    pub comparisons: Vec<(String, Comparison)>,
+    pub markdown: PathBuf,
+}
+
+fn fit_cell<I: Backend>(
+    plan: &BenchmarkPlan,
+    dataset: &str,
+    spec: &InitSpec,
+    run: &Path,
+    labels_arg: &str,
+    devices: &[I::Device],
+) -> Result<(), BenchmarkError> {
+    let cell = format!("{dataset} × {}", spec.name());
+    let mut config = plan.template.clone();
+    config.datasets = vec![dataset.to_string()];
+    config.init = spec.init;
+    config.weights = spec.weights.clone();
+    let resume = run.join("config.json").is_file();
+    let req = FitRequest {
+        config,
+        labels_arg: labels_arg.to_string(),
+        views_arg: plan.views_arg.clone(),
+        out: run.to_path_buf(),
+        resume,
+        halt_after_epoch: None,
+        progress: plan.progress,
+        device_name: "benchmark".into(),
+    };
+    fit::<Autodiff<I>>(req, devices).map_err(|source| BenchmarkError::Fit { cell, source })?;
+    Ok(())
+}
+
+fn predict_cell<I: Backend>(
+    plan: &BenchmarkPlan,
+    dataset: &str,
+    run: &Path,
+    split: &str,
+    device: &I::Device,
+) -> Result<PathBuf, BenchmarkError> {
+    let out = run.join("predictions").join(format!("{split}.parquet"));
+    if out.is_file() {
+        return Ok(out);
+    }
+    let opts = PredictOptions {
+        weights: run.to_path_buf(),
+        store: plan.template.store.clone(),
+        datasets: Some(vec![dataset.to_string()]),
+        splits: Some(vec![split.to_string()]),
+        out: out.clone(),
+        labels: None,
+        batch: 64,
+        imagenet_norm: false,
+        num_heads: None,
+    };
+    predict::<I>(&opts, device)
+        .map_err(|source| BenchmarkError::Predict { cell: format!("{} ({split})", run.display()), source })?;
+    Ok(out)
+}
+
+/// Runs (or continues) the whole matrix on backend `I` (autodiff added for training).
+pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) -> Result<BenchmarkOutcome, BenchmarkError> {
+    let device = devices.first().ok_or_else(|| BenchmarkError::Plan("no device".into()))?;
+    if plan.datasets.is_empty() || plan.inits.is_empty() {
+        return Err(BenchmarkError::Plan("the benchmark needs at least one dataset and one initialisation".into()));
+    }
+    let mut inits = plan.inits.clone();
+    // MIMIC pretraining when the mimic column has no run folder: from ImageNet weights when
+    // given (the study), else from random weights.
+    if let Some(m) = inits.iter_mut().find(|s| s.init == Init::Mimic && s.weights.is_none()) {
+        let base = plan
+            .inits
+            .iter()
+            .find(|s| s.init == Init::Imagenet && s.weights.is_some())
+            .cloned()
+            .unwrap_or(InitSpec { init: Init::Random, weights: None });
+        let run = plan.out.join("runs").join("mimic-pretrain");
+        fit_cell::<I>(plan, "mimic", &base, &run, &plan.labels_arg, devices)?;
+        m.weights = Some(run);
+    }
+    let reference = inits.iter().find(|s| s.init == Init::Dinov2).unwrap_or(&inits[0]).name();
+    let mut table = BenchmarkTable::new(inits.iter().map(InitSpec::name).collect(), reference.clone());
+    let mut comparisons = Vec::new();
+    for dataset in &plan.datasets {
+        let mut models = Vec::new();
+        let mut singles = Vec::new();
+        let mut inputs = Vec::new();
+        for spec in &inits {
+            let name = spec.name();
+            let cell = format!("{dataset} × {name}");
+            if spec.init == Init::Mimic && dataset == "mimic" {
+                table.skip(dataset, &name, "pretraining set");
+                continue;
+            }
+            let run = plan.out.join("runs").join(dataset).join(&name);
+            let test_path = run.join("predictions").join("test.parquet");
+            if !test_path.is_file() {
+                fit_cell::<I>(plan, dataset, spec, &run, &plan.labels_arg, devices)?;
+            }
+            let val_path = predict_cell::<I>(plan, dataset, &run, "val", device)?;
+            let test_path = predict_cell::<I>(plan, dataset, &run, "test", device)?;
+            let read = |p: &Path| Predictions::read(p).map_err(|source| BenchmarkError::Predictions { cell: cell.clone(), source });
+            let (val, test) = (read(&val_path)?, read(&test_path)?);
+            let val = select_split(&val, Some("val"), "validation predictions")
+                .map_err(|source| BenchmarkError::Evaluate { cell: cell.clone(), source })?;
+            let ev = evaluate(&test, Some(&val), &plan.stats).map_err(|source| BenchmarkError::Evaluate { cell: cell.clone(), source })?;
+            let dir = plan.out.join("reports").join(dataset).join(&name);
+            let files = vec![
+                InputFile::new("test", &test_path).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?,
+                InputFile::new("val", &val_path).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?,
+            ];
+            let config = serde_json::json!({ "run": run, "dataset": dataset, "init": name });
+            let single = (ev.macro_auroc, ev.n_images, ev.macro_over.clone());
+            let rep = Report::new("cxr-train benchmark", config, files.clone(), ev);
+            report::write_evaluation(&dir, &rep).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?;
+            inputs.extend(files.into_iter().filter(|f| f.role == "test").map(|mut f| {
+                f.role = name.clone();
+                f
+            }));
+            singles.push((name.clone(), single));
+            models.push((name, test));
+        }
+        if models.len() < 2 {
+            // One column only (e.g. MIMIC, whose mimic-init cell is the pretraining set).
+            for (name, (est, n, over)) in &singles {
+                table.add_single(dataset, name, *est, *n, over);
+            }
+            continue;
+        }
+        let cell = format!("{dataset} (comparison)");
+        let cmp = compare(&models, Some(&reference).filter(|r| models.iter().any(|(n, _)| n == *r)).map(String::as_str), &plan.stats, plan.alpha)
+            .map_err(|source| BenchmarkError::Evaluate { cell: cell.clone(), source })?;
+        table.add(dataset, &cmp);
+        let rep = Report::new("cxr-train benchmark", serde_json::json!({ "dataset": dataset }), inputs, cmp.clone());
+        report::write_comparison(&plan.out.join("reports").join(dataset), &rep)
+            .map_err(|source| BenchmarkError::Report { cell, source })?;
+        comparisons.push((dataset.clone(), cmp));
+    }
+    let md = plan.out.join("benchmark.md");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| BenchmarkError::Io { path, source }
+    };
+    std::fs::write(&md, table.markdown(&plan.stats)).map_err(io(&md))?;
+    let json = plan.out.join("benchmark.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&table).unwrap_or_default()).map_err(io(&json))?;
+    Ok(BenchmarkOutcome { table, comparisons, markdown: md })
+}

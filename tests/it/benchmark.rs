@@ -1,0 +1,38 @@
+//! The end-to-end demo (`cxr-train demo`, small settings): six synthetic datasets ingested,
+//! MIMIC pretraining, fit per dataset × {mimic, random}, evaluation, comparison, the table;
+//! re-running continues without refitting finished cells.
+
+use std::process::Command;
+
+fn demo(out: &std::path::Path) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_cxr-train"))
+        .args(["demo", "--out", out.to_str().unwrap(), "--n", "48", "--epochs", "2", "--bootstrap", "40", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn demo_runs_the_whole_pipeline_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let text = demo(&out);
+    assert!(text.contains("SYNTHETIC DATA, SMALL MODEL"), "{text}");
+    for d in ["nih", "chexpert", "mimic", "padchest", "vindr", "uka"] {
+        assert!(text.contains(&format!("| {d} |")), "row {d} missing:\n{text}");
+        assert!(out.join("bench/reports").join(d).join("random/report.json").is_file(), "{d}");
+    }
+    assert!(text.contains("n/a (pretraining set)"));
+    assert!(out.join("bench/runs/mimic-pretrain/checkpoints/best.safetensors").is_file());
+    assert!(out.join("bench/reports/nih/report.md").is_file(), "comparison report");
+    assert!(out.join("bench/reports/nih/roc_overview.png").is_file() || out.join("bench/reports/nih/roc").is_dir());
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("bench/benchmark.json")).unwrap()).unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), 6);
+    // Resume: finished cells are not fitted again.
+    let ckpt = out.join("bench/runs/nih/random/checkpoints/best.safetensors");
+    let before = std::fs::metadata(&ckpt).unwrap().modified().unwrap();
+    let again = demo(&out);
+    assert_eq!(std::fs::metadata(&ckpt).unwrap().modified().unwrap(), before);
+    assert!(again.contains("| nih |"));
+}

@@ -97,6 +97,10 @@ enum Command {
         /// Apply the DICOM VOI LUT / window (the study does not)
         #[arg(long)]
         voi_lut: bool,
+        /// Decode JPEGs at full resolution (default: DCT-scaled to the smallest 1/2, 1/4 or 1/8
+        /// that still covers --size, which is faster and anti-aliased)
+        #[arg(long)]
+        full_res_jpeg: bool,
         /// Seed of the patient-level hash splits
         #[arg(long, default_value_t = 0)]
         split_seed: u64,
@@ -206,7 +210,7 @@ fn ingest_exit(s: &IngestSummary, strict: bool, max_fraction: f64) -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest {
-            dataset, root, out, metadata_only, threads, size, fit, no_equalize, voi_lut, split_seed,
+            dataset, root, out, metadata_only, threads, size, fit, no_equalize, voi_lut, full_res_jpeg, split_seed,
             rows_per_part, manifest, strict, max_reject_fraction, overwrite, shard, json,
         } => {
             let stored = StoredOptions {
@@ -222,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 voi_lut,
                 split_seed,
                 rows_per_part,
+                jpeg_dct_scaling: !full_res_jpeg,
             };
             let opts = IngestOptions { dataset: dataset.name().into(), root, store: out, manifest, threads, overwrite, shard, stored };
             let summary = run_ingest(&opts).with_context(|| format!("ingest of {} failed", dataset.name()))?;

@@ -45,6 +45,10 @@ pub struct StoredOptions {
     pub split_seed: u64,
     /// Rows per part file (also the resume granularity).
     pub rows_per_part: usize,
+    /// Decode large JPEGs at a reduced DCT scale that still covers the output size (faster,
+    /// anti-aliased); `false` = full-resolution decode as in the study.
+    #[serde(default)]
+    pub jpeg_dct_scaling: bool,
 }
 
 impl Default for StoredOptions {
@@ -57,6 +61,7 @@ impl Default for StoredOptions {
             voi_lut: false,
             split_seed: 0,
             rows_per_part: 2048,
+            jpeg_dct_scaling: true,
         }
     }
 }
@@ -74,7 +79,7 @@ impl StoredOptions {
 
     /// Decoder settings.
     pub fn decode_options(&self) -> DecodeOptions {
-        DecodeOptions { voi_lut: self.voi_lut }
+        DecodeOptions { voi_lut: self.voi_lut, jpeg_min_side: self.jpeg_dct_scaling.then_some(self.size) }
     }
 
     /// Validates ranges and names.

@@ -179,7 +179,7 @@ fn voi_lut_option_windows_to_full_16_bit_range() {
     let plain = dec("crop_explicit_le.dcm");
     let voi = decode_file(
         &fixture("crop_explicit_le.dcm"),
-        &DecodeOptions { voi_lut: true },
+        &DecodeOptions { voi_lut: true, ..DecodeOptions::default() },
     )
     .unwrap();
     let (a, b) = (u16s(&plain), u16s(&voi));
@@ -412,4 +412,34 @@ fn full_chest_j2k_decodes_and_preprocesses() {
         t_decode.as_secs_f64() * 1e3,
         t_pre.as_secs_f64() * 1e3
     );
+}
+
+/// Large JPEGs decode at a reduced DCT scale that still covers the output size, and preprocess
+/// to nearly the same store pixels as a full-resolution decode.
+#[test]
+fn jpeg_dct_scaling_covers_the_target_and_matches_full_decode() {
+    use cxr::harmonize::pixels::{preprocess, PixelOptions};
+    let (w, h) = (1200u32, 1000u32);
+    let img = image::GrayImage::from_fn(w, h, |x, y| {
+        let lung = ((x as f32 / w as f32 - 0.3).powi(2) / 0.03 + (y as f32 / h as f32 - 0.5).powi(2) / 0.1) < 1.0;
+        // Smooth anatomy-like content (radiographs have little energy near the Nyquist limit).
+        let shade = (40.0 * ((x as f32 / 90.0).sin() * (y as f32 / 70.0).cos())) as i32;
+        image::Luma([(if lung { 60 } else { 160 } + shade).clamp(0, 255) as u8])
+    });
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95).encode_image(&img).unwrap();
+    let full = decode_bytes(&bytes, ImageKind::Jpeg, &DecodeOptions::default()).unwrap();
+    assert_eq!((full.width, full.height), (w, h));
+    let opts = DecodeOptions { jpeg_min_side: Some(224), ..DecodeOptions::default() };
+    let small = decode_bytes(&bytes, ImageKind::Jpeg, &opts).unwrap();
+    assert_eq!((small.width, small.height), (300, 250), "1/4 scale: the smallest covering 224");
+    let px = PixelOptions::default();
+    let (a, b) = (preprocess(&full, &px).unwrap(), preprocess(&small, &px).unwrap());
+    let mean_abs = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.len() as f64;
+    assert!(mean_abs < 4.0, "mean |full - scaled| = {mean_abs}");
+    // Too small to reduce: full decode.
+    let tiny = DecodeOptions { jpeg_min_side: Some(700), ..DecodeOptions::default() };
+    assert_eq!(decode_bytes(&bytes, ImageKind::Jpeg, &tiny).unwrap().width, w);
+    // Truncated JPEG: a typed error, not a panic.
+    assert!(decode_bytes(&bytes[..bytes.len() / 3], ImageKind::Jpeg, &opts).is_err());
 }

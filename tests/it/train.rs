@@ -206,7 +206,8 @@ fn pooled_training_lowers_the_loss_and_beats_chance_on_val() {
         .iter()
         .map(|e| e["train_loss"].as_f64().unwrap())
         .collect();
-    assert!(loss[6].min(loss[7]) < loss[0] - 0.05, "train loss {loss:?}");
+    let later = loss[3..].iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(later < loss[0] - 0.05, "train loss {loss:?}");
     // Evaluation stays per dataset, over each dataset's annotated labels.
     let per = &m[0]["val_auroc"];
     assert!(per["mimic"]["cardiomegaly"].is_number() || per["mimic"]["cardiomegaly"].is_null());

@@ -67,6 +67,11 @@ pub struct DecodeOptions {
     /// Apply the DICOM VOI LUT (first window / VOI LUT sequence). Default `false`: the study
     /// uses the stored values without windowing. Ignored for PNG/JPEG.
     pub voi_lut: bool,
+    /// Decode JPEGs at a reduced DCT scale (1/2, 1/4 or 1/8: an exact block average of the
+    /// frequency content, so still anti-aliased) when both sides stay at least this many pixels
+    /// — the ingest passes its output size. `None`: always full resolution (bit-exact with a
+    /// full decode). Ignored for PNG and DICOM.
+    pub jpeg_min_side: Option<u32>,
 }
 
 /// Decoded samples, one channel, row-major, `width * height` long.
@@ -174,6 +179,12 @@ pub enum DecodeError {
         #[source]
         source: image::ImageError,
     },
+    /// The reduced-scale JPEG decoder failed (truncated or corrupt JPEG).
+    #[error("JPEG decoding failed")]
+    Jpeg {
+        #[source]
+        source: jpeg_decoder::Error,
+    },
     /// Width or height is 0, or the sample count does not match width × height.
     #[error("bad dimensions {width}x{height} with {samples} samples")]
     BadDimensions {
@@ -211,6 +222,12 @@ pub fn decode_bytes(
     }
     let img = match kind {
         ImageKind::Dicom => catch_panic(|| dicom::decode_dicom(bytes, opts))?,
+        ImageKind::Jpeg if opts.jpeg_min_side.is_some() => catch_panic(|| {
+            match raster::decode_jpeg_reduced(bytes, opts.jpeg_min_side.unwrap_or(0))? {
+                Some(img) => Ok(img),
+                None => raster::decode_raster(bytes, kind),
+            }
+        })?,
         ImageKind::Png | ImageKind::Jpeg => catch_panic(|| raster::decode_raster(bytes, kind))?,
     };
     let expected = img.width as usize * img.height as usize;

@@ -49,6 +49,37 @@ pub fn decode_raster(bytes: &[u8], kind: ImageKind) -> Result<DecodedImage, Deco
     })
 }
 
+/// Decodes a JPEG at the smallest DCT scale (1/8, 1/4, 1/2) that keeps both sides at least
+/// `min_side` pixels. `None` when no reduction is possible (small image, CMYK): decode normally.
+pub fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<Option<DecodedImage>, DecodeError> {
+    let jerr = |source| DecodeError::Jpeg { source };
+    let mut d = jpeg_decoder::Decoder::new(bytes);
+    d.read_info().map_err(jerr)?;
+    let Some(info) = d.info() else { return Ok(None) };
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    let Some(k) = [8u32, 4, 2].into_iter().find(|k| w.div_ceil(*k) >= min_side && h.div_ceil(*k) >= min_side) else {
+        return Ok(None);
+    };
+    if !matches!(info.pixel_format, jpeg_decoder::PixelFormat::L8 | jpeg_decoder::PixelFormat::RGB24) {
+        return Ok(None);
+    }
+    d.scale(w.div_ceil(k) as u16, h.div_ceil(k) as u16).map_err(jerr)?;
+    let raw = d.decode().map_err(jerr)?;
+    let Some(info) = d.info() else { return Ok(None) };
+    let pixels = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => luma_u8(&raw, 3),
+        _ => raw,
+    };
+    Ok(Some(DecodedImage {
+        width: u32::from(info.width),
+        height: u32::from(info.height),
+        pixels: Pixels::U8(pixels),
+        bits_stored: 8,
+        photometric: if info.pixel_format == jpeg_decoder::PixelFormat::RGB24 { Photometric::ColorToLuma } else { Photometric::Monochrome2 },
+        frames: 1,
+    }))
+}
+
 /// Reduce any supported `DynamicImage` to one channel at native depth.
 fn to_grey(img: DynamicImage) -> Result<(Pixels, u8, Photometric), DecodeError> {
     use Photometric::{ColorToLuma, Monochrome2};

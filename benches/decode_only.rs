@@ -2,7 +2,8 @@
 //! decoders, on N threads — the reference the ingest benchmark is compared with
 //! (`scripts/bench_ingest.py`). Not a test.
 //!
-//! `cargo bench --bench decode_only -- <DIR> [--threads 2] [--preprocess] [--size 224]`
+//! `cargo bench --bench decode_only -- <DIR> [--threads 2] [--preprocess] [--size 224] [--dct]`
+//! (`--dct`: JPEGs at the reduced DCT scale covering `--size`, as the ingest does by default)
 //! prints one JSON line: files, seconds, images/s.
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ fn main() {
     let threads = opt("--threads").unwrap_or(2);
     let size = opt("--size").unwrap_or(224) as u32;
     let with_pre = args.iter().any(|a| a == "--preprocess");
+    // `--dct`: decode JPEGs at the reduced DCT scale the ingest uses by default.
+    let decode_opts = DecodeOptions { jpeg_min_side: args.iter().any(|a| a == "--dct").then_some(size), ..DecodeOptions::default() };
     let mut files = Vec::new();
     walk(Path::new(dir), &mut files);
     files.sort();
@@ -43,7 +46,7 @@ fn main() {
     let failed: usize = pool.install(|| {
         files
             .par_iter()
-            .map(|f| match decode_file(f, &DecodeOptions::default()) {
+            .map(|f| match decode_file(f, &decode_opts) {
                 Ok(img) if with_pre => usize::from(preprocess(&img, &px).is_err()),
                 Ok(_) => 0,
                 Err(_) => 1,

@@ -21,7 +21,7 @@ use burn::prelude::Backend;
 
 use crate::evaluate::compare::{compare, Comparison};
 use crate::evaluate::evaluation::{evaluate, select_split, EvalError, StatOptions};
-use crate::evaluate::predict::{predict, PredictError, PredictOptions};
+use crate::evaluate::predict::{predict_run, PredictError};
 use crate::evaluate::predictions::{Predictions, PredictionsError};
 use crate::evaluate::report::{self, InputFile, Report, ReportError};
 use crate::train::{fit, FitRequest, Init, TrainConfig, TrainError};
@@ -117,31 +117,9 @@ fn fit_cell<I: Backend>(
     Ok(())
 }
 
-fn predict_cell<I: Backend>(
-    plan: &BenchmarkPlan,
-    dataset: &str,
-    run: &Path,
-    split: &str,
-    device: &I::Device,
-) -> Result<PathBuf, BenchmarkError> {
-    let out = run.join("predictions").join(format!("{split}.parquet"));
-    if out.is_file() {
-        return Ok(out);
-    }
-    let opts = PredictOptions {
-        weights: run.to_path_buf(),
-        store: plan.template.store.clone(),
-        datasets: Some(vec![dataset.to_string()]),
-        splits: Some(vec![split.to_string()]),
-        out: out.clone(),
-        labels: None,
-        batch: 64,
-        imagenet_norm: false,
-        num_heads: None,
-    };
-    predict::<I>(&opts, device)
-        .map_err(|source| BenchmarkError::Predict { cell: format!("{} ({split})", run.display()), source })?;
-    Ok(out)
+fn predict_cell<I: Backend>(run: &Path, split: &str, device: &I::Device) -> Result<PathBuf, BenchmarkError> {
+    predict_run::<I>(run, split, device)
+        .map_err(|source| BenchmarkError::Predict { cell: format!("{} ({split})", run.display()), source })
 }
 
 /// Runs (or continues) the whole matrix on backend `I` (autodiff added for training).
@@ -183,8 +161,8 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
             if !test_path.is_file() {
                 fit_cell::<I>(plan, dataset, spec, &run, &plan.labels_arg, devices)?;
             }
-            let val_path = predict_cell::<I>(plan, dataset, &run, "val", device)?;
-            let test_path = predict_cell::<I>(plan, dataset, &run, "test", device)?;
+            let val_path = predict_cell::<I>(&run, "val", device)?;
+            let test_path = predict_cell::<I>(&run, "test", device)?;
             let read = |p: &Path| Predictions::read(p).map_err(|source| BenchmarkError::Predictions { cell: cell.clone(), source });
             let (val, test) = (read(&val_path)?, read(&test_path)?);
             let val = select_split(&val, Some("val"), "validation predictions")

@@ -103,6 +103,34 @@ pub fn resolve_weights(path: &Path, labels: Option<&[String]>) -> Result<Resolve
     Ok(ResolvedWeights { file, labels, vit_config })
 }
 
+/// Predicts a run's `split` of the datasets and store it was trained on (read from the run's
+/// `config.json`) into `<RUN>/predictions/<split>.parquet`, unless that file exists. Returns its path.
+pub fn predict_run<B: Backend>(run: &Path, split: &str, device: &B::Device) -> Result<PathBuf, PredictError> {
+    let out = run.join("predictions").join(format!("{split}.parquet"));
+    if out.is_file() {
+        return Ok(out);
+    }
+    let cfg_path = run.join("config.json");
+    let bad = |e: serde_json::Error| PredictError::Sidecar { path: cfg_path.clone(), source: e };
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| bad(serde_json::Error::io(e)))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
+    let store: PathBuf = serde_json::from_value(v["config"]["store"].clone()).map_err(bad)?;
+    let datasets: Vec<String> = serde_json::from_value(v["config"]["datasets"].clone()).map_err(bad)?;
+    let opts = PredictOptions {
+        weights: run.to_path_buf(),
+        store,
+        datasets: Some(datasets),
+        splits: Some(vec![split.to_string()]),
+        out: out.clone(),
+        labels: None,
+        batch: 64,
+        imagenet_norm: false,
+        num_heads: None,
+    };
+    predict::<B>(&opts, device)?;
+    Ok(out)
+}
+
 /// `[B, 3, H, W]` in `[0, 1]` from stored 8-bit grey images (all `h × w`).
 pub fn images_to_tensor<B: Backend>(images: &[&[u8]], h: usize, w: usize, device: &B::Device) -> Tensor<B, 4> {
     let mut data = Vec::with_capacity(images.len() * 3 * h * w);

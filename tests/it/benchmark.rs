@@ -35,4 +35,21 @@ fn demo_runs_the_whole_pipeline_and_resumes() {
     let again = demo(&out);
     assert_eq!(std::fs::metadata(&ckpt).unwrap().modified().unwrap(), before);
     assert!(again.contains("| nih |"));
+
+    // `evaluate <RUN>` and `compare <RUN> <RUN>` on the demo's run folders.
+    let runs = out.join("bench/runs/nih");
+    let ev = Command::new(env!("CARGO_BIN_EXE_cxr-train"))
+        .args(["evaluate", runs.join("random").to_str().unwrap(), "--bootstrap", "30", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(ev.status.success(), "{}", String::from_utf8_lossy(&ev.stderr));
+    let rep: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    assert_eq!(rep["config"]["run_config"]["config"]["datasets"][0], "nih", "run config in the report");
+    assert!(rep["results"]["macro_auroc"]["value"].is_number());
+    let cmp = Command::new(env!("CARGO_BIN_EXE_cxr-train"))
+        .args(["compare", runs.join("mimic").to_str().unwrap(), runs.join("random").to_str().unwrap(), "--bootstrap", "30"])
+        .output()
+        .unwrap();
+    assert!(cmp.status.success(), "{}", String::from_utf8_lossy(&cmp.stderr));
+    assert!(String::from_utf8_lossy(&cmp.stdout).contains("random"));
 }

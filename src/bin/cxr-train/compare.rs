@@ -15,7 +15,7 @@ use crate::evaluate::{Format, StatArgs};
 
 #[derive(Args)]
 pub struct CompareArgs {
-    /// Predictions files (Parquet) of two or more models on the same images
+    /// Predictions files (Parquet) or run folders of two or more models on the same images
     #[arg(required = true, num_args = 2..)]
     predictions: Vec<PathBuf>,
     /// Model names, comma-separated, one per file (default: the file stems)
@@ -27,6 +27,9 @@ pub struct CompareArgs {
     /// Significance level for the marks (BH q-values for findings, p for the macro mean)
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
+    /// Device for predicting run folders: cpu, cuda or cuda:N
+    #[arg(long, default_value = "cpu")]
+    device: cxr::runtime::DeviceSpec,
     #[command(flatten)]
     stats: StatArgs,
 }
@@ -40,14 +43,19 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
         None => a
             .predictions
             .iter()
-            .map(|p| p.file_stem().map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned()))
+            .map(|p| {
+                let stem = if p.is_dir() { p.file_name() } else { p.file_stem() };
+                stem.map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into_owned())
+            })
             .collect(),
     };
     let mut models = Vec::new();
     let mut inputs = Vec::new();
     for (name, path) in names.iter().zip(&a.predictions) {
-        models.push((name.clone(), Predictions::read(path)?));
-        inputs.push(InputFile::new(name, path)?);
+        // A run folder: its test predictions (predicted once, cached in RUN/predictions/).
+        let file = if path.is_dir() { crate::evaluate::run_predictions(path, "test", &a.device)? } else { path.clone() };
+        models.push((name.clone(), Predictions::read(&file)?));
+        inputs.push(InputFile::new(name, &file)?);
     }
     let opts = a.stats.options();
     let cmp = compare(&models, a.reference.as_deref(), &opts, a.alpha).context("comparison failed")?;

@@ -1,4 +1,4 @@
-//! `cxr-train evaluate --predictions preds.parquet [--val-predictions val.parquet] [--bootstrap N]
+//! `cxr-train evaluate <RUN>` or `cxr-train evaluate --predictions preds.parquet [--val-predictions val.parquet] [--bootstrap N]
 //! [--seed S] [--resample images|patients] [--split test] [--format table|json|md] [--out DIR]`
 
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use cxr::evaluate::bootstrap::Resample;
 use cxr::evaluate::evaluation::{evaluate, select_split, StatOptions};
 use cxr::evaluate::predictions::Predictions;
 use cxr::evaluate::report::{self, InputFile, Report};
+use cxr::runtime::DeviceSpec;
 
 /// Output format on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,9 +61,13 @@ impl StatArgs {
 
 #[derive(Args)]
 pub struct EvaluateArgs {
+    /// A run folder: predict its test and val splits (into RUN/predictions/) and evaluate them,
+    /// with the thresholds chosen on val
+    #[arg(conflicts_with_all = ["predictions", "val_predictions"], required_unless_present = "predictions")]
+    run: Option<PathBuf>,
     /// Predictions file (Parquet: image_id, patient_id, split, y_F, p_F) of any model
     #[arg(long)]
-    predictions: PathBuf,
+    predictions: Option<PathBuf>,
     /// Validation predictions to choose the Youden thresholds on (may be the same file);
     /// without it the thresholds are chosen on test, and the report says so
     #[arg(long)]
@@ -70,14 +75,31 @@ pub struct EvaluateArgs {
     /// Split of the validation predictions to use (`all`: every row)
     #[arg(long, default_value = "val")]
     val_split: String,
+    /// Device for predicting a run folder: cpu, cuda or cuda:N
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
     #[command(flatten)]
     stats: StatArgs,
 }
 
-pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
+/// Predicts a run folder's `split` (cached in RUN/predictions/) on the requested device.
+pub fn run_predictions(run: &std::path::Path, split: &str, device: &DeviceSpec) -> anyhow::Result<PathBuf> {
+    let path = crate::with_backend!(device.clone(), |B, dev| cxr::evaluate::predict::predict_run::<B>(run, split, &dev))
+        .with_context(|| format!("predicting the {split} split of {}", run.display()))?;
+    Ok(path)
+}
+
+pub fn run(mut a: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let mut run_config = serde_json::Value::Null;
+    if let Some(run) = &a.run {
+        a.predictions = Some(run_predictions(run, "test", &a.device)?);
+        a.val_predictions = Some(run_predictions(run, "val", &a.device)?);
+        run_config = serde_json::from_str(&std::fs::read_to_string(run.join("config.json"))?)?;
+    }
+    let predictions = a.predictions.clone().context("give a run folder or --predictions")?;
     let opts = a.stats.options();
-    let preds = Predictions::read(&a.predictions)?;
-    let mut inputs = vec![InputFile::new("test", &a.predictions)?];
+    let preds = Predictions::read(&predictions)?;
+    let mut inputs = vec![InputFile::new("test", &predictions)?];
     let val = match &a.val_predictions {
         None => None,
         Some(path) => {
@@ -89,7 +111,9 @@ pub fn run(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     };
     let ev = evaluate(&preds, val.as_ref(), &opts).context("evaluation failed")?;
     let config = serde_json::json!({
-        "predictions": a.predictions,
+        "run": a.run,
+        "run_config": run_config,
+        "predictions": predictions,
         "val_predictions": a.val_predictions,
         "val_split": a.val_split,
     });

@@ -6,24 +6,14 @@
 //! (`--dct`: JPEGs at the reduced DCT scale covering `--size`, as the ingest does by default)
 //! prints one JSON line: files, seconds, images/s.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::Instant;
 
 use cxr::harmonize::pixels::{preprocess, PixelOptions};
 use cxr::ingest::decode::{decode_file, DecodeOptions};
 use rayon::prelude::*;
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|x| ["jpg", "jpeg", "png", "dcm", "dicom"].contains(&x.to_str().unwrap_or(""))) {
-            out.push(p);
-        }
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
@@ -37,9 +27,7 @@ fn main() {
     let with_pre = args.iter().any(|a| a == "--preprocess");
     // `--dct`: decode JPEGs at the reduced DCT scale the ingest uses by default.
     let decode_opts = DecodeOptions { jpeg_min_side: args.iter().any(|a| a == "--dct").then_some(size), ..DecodeOptions::default() };
-    let mut files = Vec::new();
-    walk(Path::new(dir), &mut files);
-    files.sort();
+    let files = common::files_with_extensions(Path::new(dir), &["jpg", "jpeg", "png", "dcm", "dicom"]);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     let px = PixelOptions { size, ..PixelOptions::default() };
     let t = Instant::now();

@@ -414,32 +414,128 @@ fn full_chest_j2k_decodes_and_preprocesses() {
     );
 }
 
+/// A q95 greyscale JPEG of a chest-like phantom: two lung fields on a background, smooth
+/// anatomy-like shading of period ~`period` px (radiographs have little energy near the Nyquist
+/// limit) and, with `noise`, a small deterministic texture.
+fn phantom_jpeg(w: u32, h: u32, period: f32, noise: bool) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(w, h, |x, y| {
+        let lung = ((x as f32 / w as f32 - 0.3).powi(2) / 0.03 + (y as f32 / h as f32 - 0.5).powi(2) / 0.1) < 1.0;
+        let shade = (40.0 * ((x as f32 / period).sin() * (y as f32 / (0.75 * period)).cos())) as i32;
+        let texture = if noise { ((x * 7919 + y * 104_729) % 13) as i32 - 6 } else { 0 };
+        image::Luma([(if lung { 60 } else { 160 } + shade + texture).clamp(0, 255) as u8])
+    });
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95).encode_image(&img).unwrap();
+    bytes
+}
+
+/// Mean absolute difference of the store pixels (default preprocessing) of two decodes.
+fn preprocessed_mean_abs_diff(a: &DecodedImage, b: &DecodedImage) -> f64 {
+    let px = PixelOptions::default();
+    let (a, b) = (preprocess(a, &px).unwrap(), preprocess(b, &px).unwrap());
+    a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.len() as f64
+}
+
 /// Large JPEGs decode at a reduced DCT scale that still covers the output size, and preprocess
 /// to nearly the same store pixels as a full-resolution decode.
 #[test]
 fn jpeg_dct_scaling_covers_the_target_and_matches_full_decode() {
-    use cxr::harmonize::pixels::{preprocess, PixelOptions};
     let (w, h) = (1200u32, 1000u32);
-    let img = image::GrayImage::from_fn(w, h, |x, y| {
-        let lung = ((x as f32 / w as f32 - 0.3).powi(2) / 0.03 + (y as f32 / h as f32 - 0.5).powi(2) / 0.1) < 1.0;
-        // Smooth anatomy-like content (radiographs have little energy near the Nyquist limit).
-        let shade = (40.0 * ((x as f32 / 90.0).sin() * (y as f32 / 70.0).cos())) as i32;
-        image::Luma([(if lung { 60 } else { 160 } + shade).clamp(0, 255) as u8])
-    });
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95).encode_image(&img).unwrap();
+    let bytes = phantom_jpeg(w, h, 90.0, false);
     let full = decode_bytes(&bytes, ImageKind::Jpeg, &DecodeOptions::default()).unwrap();
     assert_eq!((full.width, full.height), (w, h));
     let opts = DecodeOptions { jpeg_min_side: Some(224), ..DecodeOptions::default() };
     let small = decode_bytes(&bytes, ImageKind::Jpeg, &opts).unwrap();
     assert_eq!((small.width, small.height), (300, 250), "1/4 scale: the smallest covering 224");
-    let px = PixelOptions::default();
-    let (a, b) = (preprocess(&full, &px).unwrap(), preprocess(&small, &px).unwrap());
-    let mean_abs = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.len() as f64;
+    let mean_abs = preprocessed_mean_abs_diff(&full, &small);
     assert!(mean_abs < 4.0, "mean |full - scaled| = {mean_abs}");
     // Too small to reduce: full decode.
     let tiny = DecodeOptions { jpeg_min_side: Some(700), ..DecodeOptions::default() };
     assert_eq!(decode_bytes(&bytes, ImageKind::Jpeg, &tiny).unwrap().width, w);
     // Truncated JPEG: a typed error, not a panic.
     assert!(decode_bytes(&bytes[..bytes.len() / 3], ImageKind::Jpeg, &opts).is_err());
+}
+
+fn jpeg_fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/jpeg").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `jpeg-decoder` at 1/8 scale: the reference the DC-only path must equal bit for bit.
+fn jpeg_decoder_eighth(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut d = jpeg_decoder::Decoder::new(bytes);
+    d.read_info().unwrap();
+    let info = d.info().unwrap();
+    d.scale(info.width.div_ceil(8), info.height.div_ceil(8)).unwrap();
+    let px = d.decode().unwrap();
+    let info = d.info().unwrap();
+    (u32::from(info.width), u32::from(info.height), px)
+}
+
+/// libjpeg-turbo files with restart markers and optimized Huffman tables take the DC-only path
+/// and give exactly jpeg-decoder's 1/8-scale pixels; a progressive file is refused by the fast
+/// path and still decodes (through jpeg-decoder) to the same size.
+#[test]
+fn jpeg_dc_only_path_equals_jpeg_decoder_on_libjpeg_files() {
+    use cxr::ingest::decode::jpeg_dc::decode_dc_only;
+    for name in ["rst4_q90_203x117.jpg", "optimized_q95_203x117.jpg"] {
+        let bytes = jpeg_fixture(name);
+        let fast = decode_dc_only(&bytes, 0).unwrap_or_else(|| panic!("{name}: fast path refused"));
+        assert_eq!((fast.width, fast.height, fast.pixels.clone()), jpeg_decoder_eighth(&bytes), "{name}");
+        // the ingest entry point takes the same path when 1/8 covers the output size
+        let opts = DecodeOptions { jpeg_min_side: Some(15), ..DecodeOptions::default() };
+        let img = decode_bytes(&bytes, ImageKind::Jpeg, &opts).unwrap();
+        assert_eq!((img.width, img.height, img.pixels), (26, 15, Pixels::U8(fast.pixels)), "{name}");
+        // 1/8 would not cover 16 rows: the general decoder at 1/4
+        let opts = DecodeOptions { jpeg_min_side: Some(16), ..DecodeOptions::default() };
+        assert_eq!(decode_bytes(&bytes, ImageKind::Jpeg, &opts).unwrap().height, 30, "{name}");
+    }
+    let progressive = jpeg_fixture("progressive_q90_203x117.jpg");
+    assert!(decode_dc_only(&progressive, 0).is_none());
+    let opts = DecodeOptions { jpeg_min_side: Some(15), ..DecodeOptions::default() };
+    let img = decode_bytes(&progressive, ImageKind::Jpeg, &opts).unwrap();
+    let (w, h, px) = jpeg_decoder_eighth(&progressive);
+    assert_eq!((img.width, img.height, img.pixels), (w, h, Pixels::U8(px)));
+}
+
+/// A restart marker out of sequence or a cut inside the scan makes the fast path refuse; the
+/// ingest entry point then reports or tolerates it exactly as jpeg-decoder does, never panics.
+#[test]
+fn jpeg_dc_only_path_refuses_broken_restart_structure() {
+    use cxr::ingest::decode::jpeg_dc::decode_dc_only;
+    let bytes = jpeg_fixture("rst4_q90_203x117.jpg");
+    let rst = (0..bytes.len() - 1)
+        .filter(|&i| bytes[i] == 0xFF && (0xD0..=0xD7).contains(&bytes[i + 1]))
+        .collect::<Vec<_>>();
+    assert_eq!(rst.len(), 97);
+    let mut swapped = bytes.clone();
+    swapped[rst[10] + 1] = 0xD0 + (swapped[rst[10] + 1] - 0xD0 + 3) % 8;
+    assert!(decode_dc_only(&swapped, 0).is_none());
+    let mut dropped = bytes.clone();
+    dropped.drain(rst[20]..rst[20] + 2);
+    assert!(decode_dc_only(&dropped, 0).is_none());
+    let opts = DecodeOptions { jpeg_min_side: Some(15), ..DecodeOptions::default() };
+    for (i, b) in [swapped, dropped, bytes[..bytes.len() / 2].to_vec()].iter().enumerate() {
+        let general = std::panic::catch_unwind(|| jpeg_decoder_eighth(b)).ok();
+        match (decode_bytes(b, ImageKind::Jpeg, &opts), general) {
+            (Ok(img), Some((w, h, px))) => assert_eq!((img.width, img.height, img.pixels), (w, h, Pixels::U8(px)), "case {i}"),
+            (Err(_), None) => {}
+            (got, want) => panic!("case {i}: ingest path {:?} vs jpeg-decoder ok={}", got.map(|i| (i.width, i.height)), want.is_some()),
+        }
+    }
+}
+
+/// A radiograph-sized JPEG (2000×1800 → 1/8 = 250×225, covering 224) takes the DC-only path and
+/// preprocesses to nearly the store pixels of a full-resolution decode.
+#[test]
+fn jpeg_eighth_scale_preprocesses_close_to_full_decode() {
+    let bytes = phantom_jpeg(2000, 1800, 150.0, true);
+    let opts = DecodeOptions { jpeg_min_side: Some(224), ..DecodeOptions::default() };
+    let small = decode_bytes(&bytes, ImageKind::Jpeg, &opts).unwrap();
+    assert_eq!((small.width, small.height), (250, 225));
+    let (rw, rh, rpx) = jpeg_decoder_eighth(&bytes);
+    assert_eq!((small.width, small.height, small.pixels.clone()), (rw, rh, Pixels::U8(rpx)));
+    let full = decode_bytes(&bytes, ImageKind::Jpeg, &DecodeOptions::default()).unwrap();
+    let mean_abs = preprocessed_mean_abs_diff(&full, &small);
+    assert!(mean_abs < 4.0, "mean |full - 1/8| = {mean_abs}");
 }

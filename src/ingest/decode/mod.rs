@@ -17,6 +17,7 @@
 //! No identifying attribute (names, IDs, dates) is read or returned.
 
 pub mod dicom;
+pub mod jpeg_dc;
 pub mod raster;
 
 use std::path::{Path, PathBuf};

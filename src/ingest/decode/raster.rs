@@ -51,7 +51,21 @@ pub fn decode_raster(bytes: &[u8], kind: ImageKind) -> Result<DecodedImage, Deco
 
 /// Decodes a JPEG at the smallest DCT scale (1/8, 1/4, 1/2) that keeps both sides at least
 /// `min_side` pixels. `None` when no reduction is possible (small image, CMYK): decode normally.
+///
+/// The 1/8 scale of a baseline greyscale JPEG (CheXpert, MIMIC-CXR-JPG) goes through
+/// [`super::jpeg_dc`], which skips the AC coefficients instead of decoding them; its output is
+/// bit-identical to `jpeg-decoder`'s, which handles every other case.
 pub fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<Option<DecodedImage>, DecodeError> {
+    if let Some(img) = super::jpeg_dc::decode_dc_only(bytes, min_side) {
+        return Ok(Some(DecodedImage {
+            width: img.width,
+            height: img.height,
+            pixels: Pixels::U8(img.pixels),
+            bits_stored: 8,
+            photometric: Photometric::Monochrome2,
+            frames: 1,
+        }));
+    }
     let jerr = |source| DecodeError::Jpeg { source };
     let mut d = jpeg_decoder::Decoder::new(bytes);
     d.read_info().map_err(jerr)?;

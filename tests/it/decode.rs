@@ -472,9 +472,9 @@ fn jpeg_decoder_eighth(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     (u32::from(info.width), u32::from(info.height), px)
 }
 
-/// libjpeg-turbo files with restart markers and optimized Huffman tables take the DC-only path
-/// and give exactly jpeg-decoder's 1/8-scale pixels; a progressive file is refused by the fast
-/// path and still decodes (through jpeg-decoder) to the same size.
+/// libjpeg-turbo files with restart markers and optimized Huffman tables, and a real radiograph
+/// crop, take the DC-only path and give exactly jpeg-decoder's 1/8-scale pixels; a progressive
+/// file is refused by the fast path and still decodes (through jpeg-decoder) to the same size.
 #[test]
 fn jpeg_dc_only_path_equals_jpeg_decoder_on_libjpeg_files() {
     use cxr::ingest::decode::jpeg_dc::decode_dc_only;
@@ -490,6 +490,13 @@ fn jpeg_dc_only_path_equals_jpeg_decoder_on_libjpeg_files() {
         let opts = DecodeOptions { jpeg_min_side: Some(16), ..DecodeOptions::default() };
         assert_eq!(decode_bytes(&bytes, ImageKind::Jpeg, &opts).unwrap().height, 30, "{name}");
     }
+    // Real radiograph content: the JPEG stream inside the RG1 crop's JPEG-baseline DICOM.
+    let dicom = std::fs::read(fixture("crop_jpeg_baseline.dcm")).unwrap();
+    let soi = dicom.windows(3).position(|w| w == [0xFF, 0xD8, 0xFF]).expect("JPEG start");
+    let eoi = dicom.windows(2).rposition(|w| w == [0xFF, 0xD9]).expect("JPEG end") + 2;
+    let rg1 = &dicom[soi..eoi];
+    let fast = decode_dc_only(rg1, 0).expect("fast path takes the RG1 crop");
+    assert_eq!((fast.width, fast.height, fast.pixels), jpeg_decoder_eighth(rg1));
     let progressive = jpeg_fixture("progressive_q90_203x117.jpg");
     assert!(decode_dc_only(&progressive, 0).is_none());
     let opts = DecodeOptions { jpeg_min_side: Some(15), ..DecodeOptions::default() };

@@ -29,6 +29,11 @@ fn dec(name: &str) -> DecodedImage {
         .unwrap_or_else(|e| panic!("{name}: {e:?}"))
 }
 
+/// A JSON array of unsigned integers from `expected.json`.
+fn json_u64s(v: &serde_json::Value) -> Vec<u64> {
+    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("unsigned")).collect()
+}
+
 fn u16s(img: &DecodedImage) -> &[u16] {
     match &img.pixels {
         Pixels::U16(v) => v,
@@ -84,12 +89,7 @@ fn crop_lossless_encodings_decode_bit_identical() {
         Some(crop["max"].as_u64().unwrap() as u16)
     );
     let head: Vec<u64> = raw[..8].iter().map(|&x| u64::from(x)).collect();
-    let want: Vec<u64> = crop["first_row_head"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect();
+    let want = json_u64s(&crop["first_row_head"]);
     assert_eq!(head, want);
 
     for name in [
@@ -165,12 +165,7 @@ fn rgb_dicom_reduces_to_opencv_luminance() {
     let sum: u64 = v.iter().map(|&x| u64::from(x)).sum();
     assert_eq!(sum, exp["rgb_gray_sum"].as_u64().unwrap());
     let head: Vec<u64> = v[..8].iter().map(|&x| u64::from(x)).collect();
-    let want: Vec<u64> = exp["rgb_gray_head"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect();
+    let want = json_u64s(&exp["rgb_gray_head"]);
     assert_eq!(head, want);
 }
 

@@ -97,27 +97,10 @@ fn main() {
         store: store.clone(),
         datasets: vec!["nih".into()],
         labels: labels.clone(),
-        views: vec![],
-        uncertain: Uncertain::Zeros,
-        init: Init::Random,
-        weights: None,
-        model: None,
         image_size: a.size,
-        input_norm: cxr::model::InputNorm::None,
         epochs: a.epochs,
         batch: a.batch,
-        lr: 1e-5,
-        weight_decay: 0.0,
-        adam_eps: 1e-8,
-        schedule: Schedule::Constant,
-        warmup_steps: 0,
-        grad_clip: None,
-        patience: None,
-        seed: 0,
-        shuffle_window: 16,
-        flip_p: 0.5,
-        rotate_deg: 7.0,
-        prefetch: 4,
+        ..TrainConfig::default()
     };
     let reader = cxr::store::reader::StoreReader::open(&store).expect("store");
     let annotated = vec![(

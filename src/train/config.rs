@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::InputNorm;
+use crate::model::{InputNorm, Precision};
 
 /// Where the backbone weights come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +161,46 @@ pub struct TrainConfig {
     pub rotate_deg: f64,
     /// Batches prepared ahead of the training step.
     pub prefetch: usize,
+    /// Matmul precision (`f32`, the study's, or `bf16` mixed precision with f32 master
+    /// weights; see [`Precision`]). Runs saved before this option existed read as f32.
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+impl Default for TrainConfig {
+    /// The study's options (paper.md §4): AdamW lr 1e-5, no weight decay, batch 32, 10 epochs,
+    /// constant schedule, no clipping, U-Zeros, flip p 0.5 + rotation ±7°, f32; no store,
+    /// datasets or labels yet (a request fills them), random init, image size 0 (= the store's).
+    fn default() -> Self {
+        TrainConfig {
+            store: PathBuf::new(),
+            datasets: vec![],
+            labels: vec![],
+            views: vec![],
+            uncertain: Uncertain::Zeros,
+            init: Init::Random,
+            weights: None,
+            model: None,
+            image_size: 0,
+            input_norm: InputNorm::None,
+            epochs: 10,
+            batch: 32,
+            lr: 1e-5,
+            weight_decay: 0.0,
+            // PyTorch's AdamW default (burn's own default would be 1e-5).
+            adam_eps: 1e-8,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            grad_clip: None,
+            patience: None,
+            seed: 0,
+            shuffle_window: 16,
+            flip_p: 0.5,
+            rotate_deg: 7.0,
+            prefetch: 4,
+            precision: Precision::F32,
+        }
+    }
 }
 
 /// Which rows of a dataset are kept, by the store's `view` column.

@@ -6,8 +6,8 @@
 //! 2. Per epoch, [`spawn_batches`] starts two worker threads: a *reader* that visits the row
 //!    groups in a seeded order, `shuffle_window` at a time, decodes only the kept rows (Parquet
 //!    row filter on split/view), shuffles them within the window and cuts batches; and an
-//!    *augmenter* that turns each batch into `[B, 3, H, W]` f32 planes (rayon over images) plus
-//!    targets and mask. Both hand over through bounded channels, so memory is bounded by
+//!    *augmenter* that turns each batch into augmented `[B, 1, H, W]` 8-bit planes (rayon over
+//!    images) plus targets and mask; the device expands them to the model's f32 input. Both hand over through bounded channels, so memory is bounded by
 //!    `shuffle_window` row groups plus `2 × prefetch` batches, whatever the store size.
 //!
 //! Order and augmentation draws are functions of `(seed, epoch, position)` only, so a resumed
@@ -78,8 +78,9 @@ pub struct DataIndex {
 /// A batch ready for the device.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// `[n, 3, size, size]` row-major f32 in `[0, 1]`.
-    pub images: Vec<f32>,
+    /// `[n, 1, size, size]` row-major augmented 8-bit grey (uploaded as u8; the model's
+    /// `[n, 3, size, size]` f32 `[0, 1]` input is made on the device).
+    pub images: Vec<u8>,
     pub n: usize,
     /// `[n, K]` targets in {0, 1}.
     pub targets: Vec<f32>,
@@ -398,10 +399,10 @@ fn split_of(p: &Pass) -> &'static str {
     if p.shuffle.is_some() { "train" } else { "val" }
 }
 
-/// Pixels → augmented f32 planes, labels → targets and mask.
+/// Pixels → augmented 8-bit planes, labels → targets and mask.
 fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<Batch, TrainError> {
     let s = index.size;
-    let plane = 3 * s * s;
+    let plane = s * s;
     let k = index.labels.len();
     let n = rows.len();
     for r in &rows {
@@ -418,7 +419,7 @@ fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<
             });
         }
     }
-    let mut images = vec![0.0f32; n * plane];
+    let mut images = vec![0u8; n * plane];
     images
         .par_chunks_mut(plane)
         .zip(rows.par_iter())

@@ -31,5 +31,7 @@ mod validate;
 mod resume;
 // train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
 mod train;
+// --precision bf16, cxr-train bench
+mod precision;
 // benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
 mod benchmark;

@@ -18,7 +18,7 @@ use std::time::Instant;
 use cxr::synth::{SynthConfig, synthesize};
 use cxr::train::data::{DataIndex, DatasetParts, Pass, spawn_batches};
 use cxr::train::labels::{annotation_mask, study_labels};
-use cxr::train::{Init, Schedule, TrainConfig, Uncertain, ViewFilter};
+use cxr::train::{TrainConfig, ViewFilter};
 
 struct Args {
     n: usize,

@@ -240,3 +240,14 @@ pub fn gpu_reserved_bytes(index: usize) -> Option<u64> {
     let client = burn_cubecl::cubecl::cuda::CudaRuntime::client(&device);
     client.memory_usage().ok().map(|m| m.bytes_reserved)
 }
+
+/// The CUDA devices with these indices, each started with [`probe_cuda`] first, so a missing
+/// driver, NVRTC, header folder or GPU is an error naming the cause instead of a panic.
+#[cfg(feature = "cuda-base")]
+pub fn gpu_devices(
+    ids: &[usize],
+) -> Result<Vec<<Gpu as burn::tensor::backend::BackendTypes>::Device>, String> {
+    ids.iter()
+        .map(|&i| probe_cuda(i).map(|()| gpu_device(i)))
+        .collect()
+}

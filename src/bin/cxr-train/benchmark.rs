@@ -95,17 +95,13 @@ impl MatrixArgs {
     }
 
     /// Runs one shard of the plan's cells on the requested device.
-    pub fn run_cells(&self, plan: &BenchmarkPlan, shard: CellShard) -> anyhow::Result<Vec<String>> {
-        let poll = std::time::Duration::from_secs(10);
+    pub fn run_cells(&self, plan: &BenchmarkPlan, shard: CellShard, poll: std::time::Duration) -> anyhow::Result<Vec<String>> {
         self.device.check_available().map_err(anyhow::Error::msg)?;
         let out = match &self.device {
             DeviceSpec::Cpu => run_cells::<cxr::runtime::Cpu>(plan, shard, &[cxr::runtime::cpu_device()], poll),
             #[cfg(feature = "cuda-base")]
             DeviceSpec::Cuda(ids) => {
-                for &i in ids {
-                    cxr::runtime::probe_cuda(i).map_err(anyhow::Error::msg)?;
-                }
-                let devices: Vec<_> = ids.iter().map(|&i| cxr::runtime::gpu_device(i)).collect();
+                let devices = cxr::runtime::gpu_devices(ids).map_err(anyhow::Error::msg)?;
                 run_cells::<cxr::runtime::Gpu>(plan, shard, &devices, poll)
             }
             #[cfg(not(feature = "cuda-base"))]
@@ -121,10 +117,7 @@ impl MatrixArgs {
             DeviceSpec::Cpu => run_benchmark::<cxr::runtime::Cpu>(plan, &[cxr::runtime::cpu_device()]),
             #[cfg(feature = "cuda-base")]
             DeviceSpec::Cuda(ids) => {
-                for &i in ids {
-                    cxr::runtime::probe_cuda(i).map_err(anyhow::Error::msg)?;
-                }
-                let devices: Vec<_> = ids.iter().map(|&i| cxr::runtime::gpu_device(i)).collect();
+                let devices = cxr::runtime::gpu_devices(ids).map_err(anyhow::Error::msg)?;
                 run_benchmark::<cxr::runtime::Gpu>(plan, &devices)
             }
             #[cfg(not(feature = "cuda-base"))]
@@ -172,6 +165,9 @@ pub struct BenchmarkArgs {
     /// assembles the table
     #[arg(long)]
     cells: Option<CellShard>,
+    /// Seconds between checks while a shard waits for the MIMIC pretraining
+    #[arg(long, default_value_t = 10, hide = true)]
+    poll_secs: u64,
     #[command(flatten)]
     matrix: MatrixArgs,
 }
@@ -203,7 +199,8 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
         progress: !a.matrix.quiet,
     };
     if let Some(shard) = a.cells {
-        let done = a.matrix.run_cells(&plan, shard).context("benchmark failed")?;
+        let poll = std::time::Duration::from_secs(a.poll_secs.max(1));
+        let done = a.matrix.run_cells(&plan, shard, poll).context("benchmark failed")?;
         println!("cells {}/{} finished: {}", shard.k, shard.n, if done.is_empty() { "none (no cell is this shard's)".into() } else { done.join(", ") });
         println!("when every shard has finished, run the same command without --cells to assemble the table");
         return Ok(ExitCode::SUCCESS);

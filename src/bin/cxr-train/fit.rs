@@ -160,10 +160,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         DeviceSpec::Cpu => fit::<Autodiff<cxr::runtime::Cpu>>(req, &[cxr::runtime::cpu_device()]),
         #[cfg(feature = "cuda-base")]
         DeviceSpec::Cuda(ids) => {
-            let devices: Vec<_> = ids.iter().map(|&i| cxr::runtime::gpu_device(i)).collect();
-            for &i in &ids {
-                cxr::runtime::probe_cuda(i).map_err(anyhow::Error::msg)?;
-            }
+            let devices = cxr::runtime::gpu_devices(&ids).map_err(anyhow::Error::msg)?;
             fit::<Autodiff<cxr::runtime::Gpu>>(req, &devices)
         }
         #[cfg(not(feature = "cuda-base"))]

@@ -124,9 +124,9 @@ if [ -d "$DEMO/store" ]; then
   "$BIN" fit --store "$DEMO/store" --dataset nih --init random --model vit_base_patch16_224 --epochs 3 \
     --batch 32 --lr 1e-4 --precision bf16 --device cuda:0 --quiet --out "$RUN" > "$OUT/resume.log" 2>&1 &
   PID=$!
-  for _ in $(seq 1 240); do grep -q "^epoch 1:" "$RUN/train.log" 2>/dev/null && break; kill -0 $PID 2>/dev/null || break; sleep 0.5; done
+  for _ in $(seq 1 240); do grep -q " epoch 1:" "$RUN/train.log" 2>/dev/null && break; kill -0 $PID 2>/dev/null || break; sleep 0.5; done
   kill -9 $PID 2>/dev/null; wait $PID 2>/dev/null
-  echo "--- killed after: $(grep -c '^epoch' "$RUN/train.log" 2>/dev/null) epoch(s)" >> "$OUT/resume.log"
+  echo "--- killed after: $(grep -c ' epoch [0-9]*:' "$RUN/train.log" 2>/dev/null) epoch(s)" >> "$OUT/resume.log"
   timeout 120 "$BIN" fit --resume --quiet --out "$RUN" >> "$OUT/resume.log" 2>&1
   EPOCHS=$($PY -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$RUN/metrics.json" 2>/dev/null || echo 0)
   PREC=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['config']['precision'])" "$RUN/config.json" 2>/dev/null || echo "?")

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::datatypes::Schema;
 
+use super::conform;
 use super::StoreError;
 use super::meta::{StoreMeta, meta_path};
 use super::schema::{META_SCHEMA_VERSION, SCHEMA_VERSION, schema};
@@ -177,7 +178,10 @@ fn leftover_tmp_in(store: &Path, dir: &Path, report: &mut ValidationReport) {
 }
 
 /// Field-by-field differences (name, type, nullability) from the store schema; metadata aside
-/// from `cxr:schema_version` is ignored.
+/// from `cxr:schema_version` is ignored. Another Arrow encoding of the same values (see
+/// [`conform::equivalent`]: `large_string`, `int32` labels, … as polars or pyarrow rewrite a
+/// part) and a required column declared nullable are not differences: they are listed by
+/// [`encoding_differences`] and the values themselves are checked.
 pub fn schema_differences(found: &Schema) -> Vec<String> {
     let want = schema();
     let mut diffs = Vec::new();
@@ -187,7 +191,7 @@ pub fn schema_differences(found: &Schema) -> Vec<String> {
     for (i, w) in want.fields().iter().enumerate() {
         match found.fields().get(i) {
             None => diffs.push(format!("column {i} `{}` missing", w.name())),
-            Some(g) if g.name() != w.name() || g.data_type() != w.data_type() || g.is_nullable() != w.is_nullable() => {
+            Some(g) if g.name() != w.name() || !conform::equivalent(g.data_type(), w.data_type()) => {
                 diffs.push(format!(
                     "column {i}: `{}` {} nullable={}, expected `{}` {} nullable={}",
                     g.name(),
@@ -205,4 +209,19 @@ pub fn schema_differences(found: &Schema) -> Vec<String> {
         diffs.push(format!("{META_SCHEMA_VERSION} = {v}, expected {SCHEMA_VERSION}"));
     }
     diffs
+}
+
+/// Columns stored in another encoding of their store type, or declared nullable where the
+/// store requires a value (what a rewrite by polars or pyarrow does): readable, reported as a
+/// warning.
+pub fn encoding_differences(found: &Schema) -> Vec<String> {
+    let want = schema();
+    want.fields()
+        .iter()
+        .zip(found.fields().iter())
+        .filter(|(w, g)| w.name() == g.name() && (w.data_type() != g.data_type() || (g.is_nullable() && !w.is_nullable())))
+        .map(|(w, g)| {
+            format!("`{}` is {} nullable={} (store: {} nullable={})", w.name(), g.data_type(), g.is_nullable(), w.data_type(), w.is_nullable())
+        })
+        .collect()
 }

@@ -31,5 +31,8 @@ mod validate;
 mod resume;
 // train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
 mod train;
+// robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never
+// panic, parts rewritten by pyarrow read the same, edited run configs are clear errors
+mod robust;
 // benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
 mod benchmark;

@@ -211,7 +211,7 @@ impl TrainConfig {
         if !positive(self.lr) || !positive(self.adam_eps) || self.grad_clip.is_some_and(|c| !positive(c)) {
             return Err("`lr`, `adam_eps` and `grad_clip` must be finite and positive".into());
         }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) || !self.rotate_deg.is_finite() {
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0 && self.rotate_deg.is_finite()) {
             return Err("`weight_decay` must be finite and >= 0, `rotate_deg` finite".into());
         }
         if !(0.0..=1.0).contains(&self.flip_p) {

@@ -264,7 +264,11 @@ fn fuzzed_csv_cells_never_panic_in_any_reader() {
                 };
                 for r in src.records {
                     counts.0 += 1;
-                    match r.map_err(row_reject).and_then(|rec| process(&ctx, "fuzz.csv", rec)) {
+                    let outcome = match r {
+                        Ok(rec) => process(&ctx, "fuzz.csv", rec).map(|_| ()).map_err(Box::new),
+                        Err(e) => Err(Box::new(row_reject(e))),
+                    };
+                    match outcome {
                         Ok(_) => counts.1 += 1,
                         Err(rej) => {
                             assert!(!rej.reason.is_empty() && rej.row > 0, "a reject names its row: {rej:?}");
@@ -291,7 +295,9 @@ fn fuzzed_csv_cells_never_panic_in_any_reader() {
 
 /// The data elements of the fixture (explicit VR little endian after the 132-byte preamble +
 /// `DICM`): (tag, VR, value range).
-fn dicom_elements(b: &[u8]) -> Vec<((u16, u16), [u8; 2], std::ops::Range<usize>)> {
+type Element = ((u16, u16), [u8; 2], std::ops::Range<usize>);
+
+fn dicom_elements(b: &[u8]) -> Vec<Element> {
     let mut out = Vec::new();
     let mut i = 132;
     while i + 8 <= b.len() {
@@ -337,7 +343,7 @@ fn fuzzed_dicom_header_values_never_panic_the_decoder() {
     const SYNTAXES: &[&str] = &["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50"];
     const CODES: &[&str] = &["MONOCHROME1", "RGB", "YBR_FULL", "PALETTE", "", "LATERAL", "ORIGINAL"];
     const NUMBERS: &[&str] = &["0", "-1", "1e99", "nan", "inf", "-0", "3.5", "x"];
-    let mut rng = Rng(0xD1C0_4D);
+    let mut rng = Rng(0x00D1_C04D);
     let (mut ok, mut err) = (0, 0);
     let mut panics = Vec::new();
     for case in 0..2000 {

@@ -6,8 +6,9 @@
 //! other than train/val/test; finding values outside {1, 0, −1, null}; non-null values in a
 //! finding the dataset does not annotate; an image whose byte length is not `height × width`
 //! (or height/width not null exactly when the image is); row counts in `_meta.json` that differ
-//! from the parts. Warnings: leftover `*.tmp` files, a `_staging/` folder (interrupted ingest),
-//! unexpected files.
+//! from the parts; a null image id, patient id or split. Warnings: leftover `*.tmp` files, a
+//! `_staging/` folder (interrupted ingest), unexpected files, a part in another Arrow encoding of
+//! the store types (rewritten by polars or pyarrow: checked through a cast, see `store::conform`).
 //!
 //! Only the needed columns are read (Parquet projection); the image column is read row group by
 //! row group, so memory stays bounded by one row group (~256 images).

@@ -6,7 +6,7 @@ Given a dataset name and a label CSV (plain or .gz), print JSON:
 `findings` counts only kept (non-rejected) rows; keys are sorted.
 
 Rules (kept deliberately simple and written from the spec, not from the Rust code):
-  nih       `Finding Labels` split on '|', tokens stripped; 14 findings + `No Finding` -> no_finding,
+  nih       `Finding Labels` split on '|', tokens stripped (an empty cell: every finding null); 14 findings + `No Finding` -> no_finding,
             Effusion -> pleural_effusion, Pleural_Thickening -> pleural_thickening, others lower-case.
             Each finding 1 if its token is present else 0. Any other token -> row rejected.
   chexpert  14 label columns (snake_case names); 1.0 pos, 0.0 neg, -1.0 unc, blank null.
@@ -88,8 +88,11 @@ def count_binary(rows: list[set[str] | None], findings) -> dict:
 
 def count_nih(path: Path) -> dict:
     df = read_str_csv(path)
-    kept: list[set[str]] = []
+    kept: list[set[str] | None] = []
     for s in df["Finding Labels"]:
+        if s.strip() == "":
+            kept.append(None)  # no labels stated: every finding null
+            continue
         toks = {t.strip() for t in s.split("|")}
         if not toks <= NIH_TOKENS.keys():
             continue

@@ -120,6 +120,29 @@ fn unusable_optional_cells_become_null_with_counted_notes() {
 }
 
 #[test]
+fn nih_rows_with_an_empty_finding_labels_cell_have_every_finding_null() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("nih");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(
+        root.join("Data_Entry_2017_v2020.csv"),
+        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position\n\
+         1_000.png,Mass,0,1,40,M,PA\n2_000.png,,0,2,41,F,PA\n3_000.png,Mass|Bogus,0,3,42,F,AP\n",
+    )
+    .unwrap();
+    let store = tmp.path().join("s");
+    let out = prep(&["ingest", "nih", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--metadata-only", "--max-reject-fraction", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let n = notes(&store, "nih");
+    assert!(n.contains(&"labels: 1 rows with an empty Finding Labels cell stored with every finding null (first: row 2)".to_string()), "{n:?}");
+    let b = crate::common::read_batches(&store, "nih");
+    assert_eq!(crate::common::labels(&b, "mass"), vec![Some(1), None]);
+    assert_eq!(crate::common::labels(&b, "no_finding"), vec![Some(0), None]);
+    // An unknown term still rejects its row.
+    assert_eq!(crate::common::rejects(&store, "nih").len(), 1);
+}
+
+#[test]
 fn mimic_subject_ids_that_name_no_folder_are_rejects_not_panics() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("mimic");

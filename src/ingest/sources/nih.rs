@@ -7,6 +7,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::ingest::csvio::{self, cell, opt_cell, Csv};
+use crate::ingest::record::Nulled;
 use crate::ingest::{IngestError, RawRecord, SourceData};
 use crate::manifest::Manifest;
 
@@ -81,6 +82,12 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             .collect();
         let split = test.as_ref().map(|t| if t.contains(&image_id) { "test" } else { "train" }.to_string());
         let mut nulled = Vec::new();
+        // Every image of the release has a `Finding Labels` value (`No Finding` at least); an
+        // empty cell states nothing, so every finding is stored null rather than negative.
+        let no_labels = findings.is_empty();
+        if no_labels {
+            nulled.push(Nulled::new("labels", "rows with an empty Finding Labels cell stored with every finding null", ""));
+        }
         Ok(RawRecord {
             row,
             line,
@@ -94,7 +101,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             source_labels: serde_json::json!({ lab_name.as_str(): findings }),
             labels,
             image_id,
-            no_labels: false,
+            no_labels,
             nulled,
         })
     });

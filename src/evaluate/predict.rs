@@ -22,6 +22,10 @@ pub enum PredictError {
     MissingWeights(PathBuf),
     #[error("Sidecar `{path}` is not valid")]
     Sidecar { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("Run config `{path}` is not usable: {reason}")]
+    RunConfig { path: PathBuf, reason: String },
+    #[error("Image `{image_id}` of `{dataset}` has {got} bytes, not {size}×{size} (the store's size)")]
+    ImageSize { dataset: String, image_id: String, got: usize, size: usize },
     #[error("The model's labels are unknown: `{0}` has no sidecar JSON; pass --labels a,b,… in output order")]
     NoLabels(PathBuf),
     #[error("Label `{0}` is not a finding of the store vocabulary")]
@@ -116,12 +120,13 @@ pub fn predict_run<B: Backend>(
     device: &B::Device,
 ) -> Result<PathBuf, PredictError> {
     let cfg_path = run.join("config.json");
-    let bad = |e: serde_json::Error| PredictError::Sidecar { path: cfg_path.clone(), source: e };
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| bad(serde_json::Error::io(e)))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
-    let trained: Precision = match v["config"].get("precision") {
+    let bad = |reason: String| PredictError::RunConfig { path: cfg_path.clone(), reason };
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let field = |name: &str| v.get("config").and_then(|c| c.get(name)).cloned().unwrap_or(serde_json::Value::Null);
+    let trained: Precision = match v.get("config").and_then(|c| c.get("precision")) {
         None => Precision::F32,
-        Some(p) => serde_json::from_value(p.clone()).map_err(bad)?,
+        Some(p) => serde_json::from_value(p.clone()).map_err(|e| bad(format!("`config.precision`: {e}")))?,
     };
     let precision = precision.unwrap_or(trained);
     let name = match precision {
@@ -132,8 +137,12 @@ pub fn predict_run<B: Backend>(
     if out.is_file() {
         return Ok(out);
     }
-    let store: PathBuf = serde_json::from_value(v["config"]["store"].clone()).map_err(bad)?;
-    let datasets: Vec<String> = serde_json::from_value(v["config"]["datasets"].clone()).map_err(bad)?;
+    let store: PathBuf = serde_json::from_value(field("store")).map_err(|e| bad(format!("`config.store`: {e}")))?;
+    let datasets: Vec<String> =
+        serde_json::from_value(field("datasets")).map_err(|e| bad(format!("`config.datasets`: {e}")))?;
+    if datasets.is_empty() {
+        return Err(bad("`config.datasets` is empty".into()));
+    }
     let opts = PredictOptions {
         weights: run.to_path_buf(),
         store,
@@ -193,6 +202,14 @@ pub fn predict<B: Backend>(opts: &PredictOptions, device: &B::Device) -> Result<
             let batch: Vec<_> = batch?.into_iter().filter(|s| !s.pixels.is_empty()).collect();
             if batch.is_empty() {
                 continue;
+            }
+            if let Some(s) = batch.iter().find(|s| s.pixels.len() != size * size) {
+                return Err(PredictError::ImageSize {
+                    dataset: d.clone(),
+                    image_id: s.image_id.clone(),
+                    got: s.pixels.len(),
+                    size,
+                });
             }
             let imgs: Vec<&[u8]> = batch.iter().map(|s| s.pixels.as_slice()).collect();
             let x = images_to_tensor::<B>(&imgs, size, size, device);

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::nulled::{self, NullCount};
 use super::options::{IngestOptions, StoredOptions};
 use super::process::{process, row_reject, Context};
 use super::summary::IngestSummary;
@@ -34,6 +35,9 @@ struct ChunkDone {
     rows: u64,
     splits: BTreeMap<String, u64>,
     rejects: Vec<Reject>,
+    /// Optional values of the stored rows that were stored as null, by kind.
+    #[serde(default)]
+    nulled: Vec<NullCount>,
 }
 
 /// `_staging/<dataset>/options.json`: what the staged parts were made with.
@@ -152,6 +156,7 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
     let mut skipped_other_shards = 0usize;
     let mut shard_rows = 0u64;
     let mut shard_rejects: Vec<Reject> = Vec::new();
+    let mut shard_nulled: Vec<NullCount> = Vec::new();
     loop {
         let chunk: Vec<Result<RawRecord, RowError>> = records.by_ref().take(opts.stored.rows_per_part).collect();
         if chunk.is_empty() {
@@ -176,11 +181,14 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
                     .collect()
             });
             let mut rows = Vec::new();
-            let mut done = ChunkDone { rows: 0, splits: BTreeMap::new(), rejects: Vec::new() };
+            let mut done = ChunkDone { rows: 0, splits: BTreeMap::new(), rejects: Vec::new(), nulled: Vec::new() };
             for o in outcomes {
                 match o {
                     Ok(r) => {
                         *done.splits.entry(r.row.split.to_string()).or_insert(0) += 1;
+                        for n in &r.row.nulled {
+                            nulled::add(&mut done.nulled, r.row.source_row, n);
+                        }
                         rows.push(r);
                     }
                     Err(rej) => done.rejects.push(rej),
@@ -189,6 +197,9 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
             done.rows = rows.len() as u64;
             shard_rows += done.rows;
             shard_rejects.extend(done.rejects.iter().cloned());
+            for c in &done.nulled {
+                nulled::merge(&mut shard_nulled, c.clone());
+            }
             processed_images += if opts.stored.metadata_only { 0 } else { done.rows };
             if !rows.is_empty() {
                 write_part(&staging.join(format!("{name}.parquet")), &rows)?;
@@ -202,6 +213,7 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
     if let Some((k, n)) = opts.shard {
         let by_reason = rejects::summarize(&shard_rejects);
         let mut notes = source.notes;
+        notes.extend(nulled::notes(&shard_nulled));
         notes.push(format!(
             "shard {k}/{n}: {} of {chunk_index} chunks are this shard's; when every shard has finished, run the same command without --shard to merge",
             chunk_index - skipped_other_shards
@@ -233,7 +245,7 @@ fn finalize(
     manifest_sha256: &str,
     annotated_labels: &[String],
     metadata_files: Vec<PathBuf>,
-    notes: Vec<String>,
+    mut notes: Vec<String>,
     staging: &Path,
     chunks: usize,
     resumed: usize,
@@ -243,6 +255,7 @@ fn finalize(
     let mut rows = 0u64;
     let mut splits: BTreeMap<String, u64> = BTreeMap::new();
     let mut all_rejects = Vec::new();
+    let mut all_nulled: Vec<NullCount> = Vec::new();
     for i in 0..chunks {
         let p = staging.join(format!("{}.done.json", part_name(i)));
         let text = std::fs::read_to_string(&p).map_err(|source| StoreError::Read { path: p.clone(), source })?;
@@ -252,7 +265,11 @@ fn finalize(
             *splits.entry(k).or_insert(0) += v;
         }
         all_rejects.extend(done.rejects);
+        for c in done.nulled {
+            nulled::merge(&mut all_nulled, c);
+        }
     }
+    notes.extend(nulled::notes(&all_nulled));
     rejects::write_rejects(&opts.store, &manifest.dataset, &all_rejects)?;
     let fingerprints = metadata_files
         .iter()

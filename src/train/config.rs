@@ -229,6 +229,37 @@ impl ViewFilter {
 }
 
 impl TrainConfig {
+    /// Checks the values a run can be resumed with (a `config.json` may have been edited):
+    /// datasets and labels present, labels in the vocabulary, positive batch/epochs/window/
+    /// prefetch, finite positive learning rate and epsilon, flip probability in [0, 1].
+    pub fn check(&self) -> Result<(), String> {
+        if self.datasets.is_empty() {
+            return Err("`datasets` is empty".into());
+        }
+        if self.labels.is_empty() {
+            return Err("`labels` is empty".into());
+        }
+        if let Some(l) = self.labels.iter().find(|l| crate::labels::finding_index(l).is_none()) {
+            return Err(format!("label `{l}` is not a finding of the vocabulary"));
+        }
+        for (name, v) in [("batch", self.batch), ("epochs", self.epochs), ("shuffle_window", self.shuffle_window), ("prefetch", self.prefetch)] {
+            if v == 0 {
+                return Err(format!("`{name}` must be positive"));
+            }
+        }
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.lr) || !positive(self.adam_eps) || self.grad_clip.is_some_and(|c| !positive(c)) {
+            return Err("`lr`, `adam_eps` and `grad_clip` must be finite and positive".into());
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0 && self.rotate_deg.is_finite()) {
+            return Err("`weight_decay` must be finite and >= 0, `rotate_deg` finite".into());
+        }
+        if !(0.0..=1.0).contains(&self.flip_p) {
+            return Err(format!("`flip_p` {} is not a probability", self.flip_p));
+        }
+        Ok(())
+    }
+
     /// The view filter of a dataset (`All` when none was recorded).
     pub fn view_filter(&self, dataset: &str) -> ViewFilter {
         self.views

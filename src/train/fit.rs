@@ -89,7 +89,7 @@ pub fn fit<B: AutodiffBackend>(
         }
         (req.config.clone(), None)
     } else {
-        let saved: RunConfig = RunDir::read_json(&run.config())?;
+        let saved = RunConfig::read(&run.config())?;
         (saved.config.clone(), Some(saved))
     };
     // A run killed before its first epoch finished has a config but no state: it restarts from
@@ -142,6 +142,7 @@ pub fn fit<B: AutodiffBackend>(
                     train_rows: index.train_rows(),
                     val_rows: index.val_rows(),
                     steps_per_epoch: steps,
+                    skipped_unlabelled: index.skipped_unlabelled,
                     labels,
                 },
                 device: req.device_name.clone(),
@@ -181,6 +182,12 @@ pub fn fit<B: AutodiffBackend>(
             model
         }
     };
+    let (skip_train, skip_val) = index.skipped_unlabelled;
+    if skip_train + skip_val > 0 {
+        say(&format!(
+            "note: {skip_train} train / {skip_val} val rows have no stated value for any run label and are skipped"
+        ))?;
+    }
     let mut model = model.with_precision(cfg.precision);
     for (l, &(_, p)) in cfg.labels.iter().zip(&index.train_counts) {
         if p == 0 {

@@ -33,5 +33,8 @@ mod resume;
 mod train;
 // --precision bf16, cxr-train bench
 mod precision;
+// robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never
+// panic, parts rewritten by pyarrow read the same, edited run configs are clear errors
+mod robust;
 // benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
 mod benchmark;

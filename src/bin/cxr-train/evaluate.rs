@@ -103,7 +103,9 @@ pub fn run(mut a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if let Some(run) = &a.run {
         a.predictions = Some(run_predictions(run, "test", a.precision, &a.device)?);
         a.val_predictions = Some(run_predictions(run, "val", a.precision, &a.device)?);
-        run_config = serde_json::from_str(&std::fs::read_to_string(run.join("config.json"))?)?;
+        let cfg_path = run.join("config.json");
+        let text = std::fs::read_to_string(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?;
+        run_config = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", cfg_path.display()))?;
     }
     let predictions = a.predictions.clone().context("give a run folder or --predictions")?;
     let opts = a.stats.options();

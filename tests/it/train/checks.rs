@@ -17,15 +17,29 @@ fn pos_weights_match_a_hand_count() {
     let b = read_batches(store(), "mimic");
     let split = strings(&b, "split");
     let view = strings(&b, "view");
-    let keep: Vec<bool> = split
+    let run_labels: Vec<Vec<Option<i8>>> = cfg["config"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| labels(&b, l.as_str().unwrap()))
+        .collect();
+    // Rows with no stated value for any run label (MIMIC studies without a label row) are skipped.
+    let stated: Vec<bool> = (0..split.len())
+        .map(|i| run_labels.iter().any(|c| c[i].is_some()))
+        .collect();
+    let in_split: Vec<bool> = split
         .iter()
         .zip(&view)
         .map(|(s, v)| {
             s.as_deref() == Some("train") && matches!(v.as_deref(), Some("PA") | Some("AP"))
         })
         .collect();
+    let keep: Vec<bool> = in_split.iter().zip(&stated).map(|(a, b)| *a && *b).collect();
     let n = keep.iter().filter(|k| **k).count() as u64;
+    let skipped = in_split.iter().zip(&stated).filter(|(a, b)| **a && !**b).count() as u64;
+    assert!(skipped > 0, "the synthetic MIMIC has studies without a label row");
     assert_eq!(cfg["data"]["train_rows"], n);
+    assert_eq!(cfg["data"]["skipped_unlabelled"][0], skipped);
     for label in cfg["config"]["labels"].as_array().unwrap() {
         let label = label.as_str().unwrap();
         let p = labels(&b, label)

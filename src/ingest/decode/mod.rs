@@ -17,6 +17,8 @@
 //! No identifying attribute (names, IDs, dates) is read or returned.
 
 pub mod dicom;
+#[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+pub mod j2k;
 pub mod jpeg_dc;
 pub mod raster;
 
@@ -73,6 +75,10 @@ pub struct DecodeOptions {
     /// — the ingest passes its output size. `None`: always full resolution (bit-exact with a
     /// full decode). Ignored for PNG and DICOM.
     pub jpeg_min_side: Option<u32>,
+    /// Decode JPEG 2000 DICOM only up to the wavelet resolution level whose image still has both
+    /// sides at least this many pixels (OpenJPEG's reduce factor, see [`j2k`]) — the ingest
+    /// passes its output size. `None`: full resolution (bit-exact for lossless files).
+    pub j2k_min_side: Option<u32>,
 }
 
 /// Decoded samples, one channel, row-major, `width * height` long.
@@ -138,6 +144,9 @@ pub struct DecodedImage {
     pub photometric: Photometric,
     /// Frames in the source (only the first is decoded).
     pub frames: u32,
+    /// What the decoder had to decide about this file (e.g. a JPEG 2000 precision that differs
+    /// from Bits Stored); the ingest counts them into its summary notes. Usually empty.
+    pub notes: Vec<String>,
 }
 
 /// Why an image could not be decoded.

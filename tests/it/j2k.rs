@@ -1,0 +1,181 @@
+//! JPEG 2000 DICOM (src/ingest/decode/j2k.rs) against references of independent decoders:
+//! reduced-resolution decodes equal C OpenJPEG's `opj_decompress -r R` exactly, full-resolution
+//! decodes equal pydicom + pylibjpeg-openjpeg, a code-stream precision above Bits Stored is used
+//! (pydicom 3), YBR_RCT / YBR_ICT of a grey image give the grey. Fixtures and references:
+//! `scripts/gen_j2k_fixtures.py` → tests/fixtures/j2k/ (125 × 93 crop of the real RG1 CR).
+
+use cxr::ingest::decode::j2k::{codestream, parse_header, reduce_factor};
+use cxr::ingest::decode::{DecodeOptions, DecodedImage, Photometric, Pixels, decode_file};
+use sha2::{Digest, Sha256};
+
+use crate::common::{fixture, images, meta, prep, prep_ok, read_batches};
+
+const UKA_HEADER: &str = "image_id,patient_id,split,image_path,view,sex,age,cardiomegaly,congestion,pleural_effusion_right,pleural_effusion_left,pneumonic_infiltrates_right,pneumonic_infiltrates_left,atelectasis_right,atelectasis_left,pneumothorax_right,pneumothorax_left,healthy";
+
+fn expected() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("j2k/expected.json")).unwrap()).unwrap()
+}
+
+fn dec(name: &str, min_side: Option<u32>) -> DecodedImage {
+    let opts = DecodeOptions { j2k_min_side: min_side, ..DecodeOptions::default() };
+    decode_file(&fixture(&format!("j2k/{name}")), &opts).unwrap_or_else(|e| panic!("{name}: {e:?}"))
+}
+
+fn values(img: &DecodedImage) -> Vec<u16> {
+    match &img.pixels {
+        Pixels::U16(v) => v.clone(),
+        Pixels::U8(v) => v.iter().map(|&x| u16::from(x)).collect(),
+        Pixels::F32(_) => panic!("unexpected f32 output"),
+    }
+}
+
+/// Stored values of a 15-bit MONOCHROME1 image (the decoder reflects them: `32767 − v`).
+fn unflip(img: &DecodedImage) -> Vec<u16> {
+    assert_eq!(img.photometric, Photometric::Monochrome1Inverted);
+    assert_eq!(img.bits_stored, 15);
+    values(img).iter().map(|&v| 32767 - v).collect()
+}
+
+/// Asserts that `v` (width × height) equals the reference entry `r` of expected.json.
+fn assert_ref(what: &str, img: &DecodedImage, v: &[u16], r: &serde_json::Value) {
+    assert_eq!((u64::from(img.width), u64::from(img.height)), (r["width"].as_u64().unwrap(), r["height"].as_u64().unwrap()), "{what}: size");
+    let sum: u64 = v.iter().map(|&x| u64::from(x)).sum();
+    let want_head: Vec<u64> = r["head"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+    let head: Vec<u64> = v[..want_head.len()].iter().map(|&x| u64::from(x)).collect();
+    assert_eq!((sum, head), (r["sum"].as_u64().unwrap(), want_head), "{what}: sum / first values");
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    assert_eq!(hex::encode(Sha256::digest(&bytes)), r["sha256"].as_str().unwrap(), "{what}: pixels");
+}
+
+#[test]
+fn header_and_reduce_factor() {
+    let bytes = std::fs::read(fixture("j2k/reduce_lossless.dcm")).unwrap();
+    // The code stream starts after the item tag of the first fragment; find SOC + SIZ.
+    let soc = bytes.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51]).unwrap();
+    let cs = codestream(&bytes[soc..]).unwrap();
+    let info = parse_header(cs).unwrap();
+    assert_eq!((info.x0, info.x1, info.y0, info.y1), (0, 125, 0, 93));
+    assert_eq!(info.components, vec![(15, false)]);
+    assert_eq!(info.levels, 5);
+    // Each level halves each side, rounding up: 125 x 93 -> 63 x 47 -> 32 x 24 -> 16 x 12 ...
+    assert_eq!(reduce_factor(&info, 224), 0);
+    assert_eq!(reduce_factor(&info, 94), 0);
+    assert_eq!(reduce_factor(&info, 47), 1);
+    assert_eq!(reduce_factor(&info, 48), 0);
+    assert_eq!(reduce_factor(&info, 24), 2);
+    assert_eq!(reduce_factor(&info, 12), 3);
+    assert_eq!(reduce_factor(&info, 1), 5, "never more than the decomposition levels");
+    assert!(parse_header(&cs[..20]).is_err());
+    assert!(codestream(b"not a code stream").is_err());
+}
+
+/// Reduced decodes equal OpenJPEG's own reduced decode, lossless (5/3) and lossy (9/7).
+#[test]
+fn reduced_decode_equals_opj_decompress_r() {
+    let exp = expected();
+    for name in ["reduce_lossless", "reduce_lossy"] {
+        for r in 1..=5u32 {
+            let want = &exp[name][format!("r{r}")];
+            // The smaller side at level r is the height: asking for exactly it selects level r.
+            let min_side = want["height"].as_u64().unwrap() as u32;
+            let img = dec(&format!("{name}.dcm"), Some(min_side));
+            assert_ref(&format!("{name} r{r}"), &img, &unflip(&img), want);
+        }
+    }
+}
+
+/// Full resolution (no reduction, or a target larger than the image) is pydicom's decode,
+/// bit-exact for the lossless file.
+#[test]
+fn full_resolution_is_bit_exact() {
+    let exp = expected();
+    for (name, min_side) in [("reduce_lossless", None), ("reduce_lossless", Some(224)), ("reduce_lossy", None), ("reduce_lossy", Some(94))] {
+        let img = dec(&format!("{name}.dcm"), min_side);
+        assert_ref(&format!("{name} full {min_side:?}"), &img, &unflip(&img), &exp[name]["full"]);
+        assert!(img.notes.is_empty(), "{:?}", img.notes);
+    }
+    assert_eq!(exp["reduce_lossless"]["full"]["sha256"], exp["crop"]["sha256"]);
+}
+
+/// Code stream precision 15 under Bits Stored 12: the code stream's precision is used (values
+/// above 4095 kept, MONOCHROME1 reflected in 15 bits), with a note.
+#[test]
+fn codestream_precision_wins_over_bits_stored() {
+    let exp = expected();
+    for min_side in [None, Some(40)] {
+        let img = dec("precision.dcm", min_side);
+        if min_side.is_none() {
+            assert_ref("precision", &img, &unflip(&img), &exp["precision"]);
+        } else {
+            // Same code stream as reduce_lossless: same reduced pixels.
+            assert_ref("precision r1", &img, &unflip(&img), &exp["reduce_lossless"]["r1"]);
+        }
+        assert_eq!(img.notes.len(), 1, "{:?}", img.notes);
+        assert!(img.notes[0].contains("precision 15") && img.notes[0].contains("Bits Stored 12"), "{}", img.notes[0]);
+    }
+    assert!(exp["precision"]["max"].as_u64().unwrap() > 4095, "the fixture must need more than 12 bits");
+}
+
+/// YBR_RCT (lossless) of a grey image gives exactly the grey; YBR_ICT (lossy) gives the BT.601
+/// luminance of C OpenJPEG's RGB, close to the grey.
+#[test]
+fn rct_and_ict_of_grey_images_give_grey() {
+    let exp = expected();
+    let rct = dec("rct_grey.dcm", None);
+    assert_eq!(rct.photometric, Photometric::ColorToLuma);
+    assert_ref("rct", &rct, &values(&rct), &exp["crop"]);
+    assert_ref("rct ref", &rct, &values(&rct), &exp["rct_grey"]);
+    let rct_small = dec("rct_grey.dcm", Some(24));
+    assert_eq!((rct_small.width, rct_small.height), (32, 24));
+
+    let ict = dec("ict_grey.dcm", None);
+    assert_eq!(ict.photometric, Photometric::ColorToLuma);
+    assert_eq!(ict.bits_stored, 8);
+    let v = values(&ict);
+    assert_ref("ict", &ict, &v, &exp["ict_grey"]["luma"]);
+}
+
+/// The ingest decodes J2K reduced by default and records it; `--full-res-j2k` is a stored
+/// option (changing it needs --overwrite); the precision note reaches summary and _meta.json.
+#[test]
+fn ingest_records_j2k_reduction_and_notes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("uka");
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    let mut csv = String::from(UKA_HEADER);
+    csv.push('\n');
+    for (i, name) in ["reduce_lossless", "precision", "rct_grey"].iter().enumerate() {
+        std::fs::copy(fixture(&format!("j2k/{name}.dcm")), root.join(format!("images/{name}.dcm"))).unwrap();
+        csv.push_str(&format!("{name},P{i},train,images/{name}.dcm,AP,M,61,3,0,0,4,,,1,2,0,0,0\n"));
+    }
+    std::fs::write(root.join("UKA_CXR_labels.csv"), csv).unwrap();
+    let store = tmp.path().join("store");
+    let (r, s) = (root.to_str().unwrap(), store.to_str().unwrap());
+    let base = ["ingest", "uka", "--root", r, "--out", s, "--size", "32", "--json"];
+    let summary: serde_json::Value = serde_json::from_str(&prep_ok(&base)).unwrap();
+    assert_eq!(summary["rows"], 3);
+    let notes: Vec<String> = summary["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+    assert!(notes.iter().any(|n| n.starts_with("1 image: JPEG 2000 code-stream precision 15 differs from Bits Stored 12")), "{notes:?}");
+    let m = meta(&store);
+    assert_eq!(m["datasets"]["uka"]["options"]["j2k_reduce"], true);
+    assert!(m["datasets"]["uka"]["notes"].to_string().contains("Bits Stored 12"));
+    let reduced = images(&read_batches(&store, "uka"));
+    // Same code stream (lossless and precision) -> same stored image.
+    assert_eq!(reduced[0], reduced[1]);
+
+    let mut full = base.to_vec();
+    full.push("--full-res-j2k");
+    let refused = prep(&full);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--overwrite") && err.contains("j2k_reduce"), "{err}");
+    full.push("--overwrite");
+    prep_ok(&full);
+    assert_eq!(meta(&store)["datasets"]["uka"]["options"]["j2k_reduce"], false);
+    let full_px = images(&read_batches(&store, "uka"));
+    assert_eq!(full_px[0], full_px[1]);
+    // Reduced (32 x 24 -> 32 x 32) and full (125 x 93 -> 32 x 32) differ but stay close.
+    let (a, b) = (reduced[0].as_ref().unwrap(), full_px[0].as_ref().unwrap());
+    let mad = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).abs()).sum::<f64>() / a.len() as f64;
+    assert!(mad < 12.0, "mean absolute difference {mad}");
+}

@@ -19,6 +19,12 @@ Files (tests/fixtures/j2k/):
   precision.dcm         .90, code stream precision 15 but Bits Stored 12 / High Bit 11
   rct_grey.dcm          .90, YBR_RCT: the grey crop as R = G = B, lossless with MCT
   ict_grey.dcm          .91, YBR_ICT: the grey crop >> 7 (8-bit) as R = G = B, lossy with MCT
+  sign.dcm              .90, Pixel Representation 1, Bits Stored 13, but an *unsigned* 13-bit
+                        code stream of the two's complement bit patterns (pydicom's example)
+  fragments.dcm         .90, one frame split over three fragments
+  two_frames.dcm        .90, two frames with a Basic Offset Table: the crop, then its negative
+  htj2k.dcm             .201, HTJ2K lossless written by OpenJPH's ojph_compress (Debian
+                        openjph-tools 0.9); references: ojph_expand (full) and opj_decompress -r
   expected.json         reference values (see the keys)
 
 Usage: python3 scripts/gen_j2k_fixtures.py  (writes into tests/fixtures/j2k/)
@@ -38,7 +44,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEG2000, JPEG2000Lossless, generate_uid
+from pydicom.uid import HTJ2KLossless, JPEG2000, JPEG2000Lossless, generate_uid
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "fixtures" / "j2k"
@@ -66,8 +72,10 @@ def dataset(name: str, rows: int, cols: int, bits: int, pi: str, spp: int = 1) -
     return ds
 
 
-def save(ds: Dataset, codestream: bytes, ts, name: str) -> Path:
-    ds.PixelData = encapsulate([codestream])
+def save(ds: Dataset, codestream: bytes | None, ts, name: str) -> Path:
+    """Write `ds` with `codestream` as its one fragment (None: PixelData already encapsulated)."""
+    if codestream is not None:
+        ds.PixelData = encapsulate([codestream])
     ds["PixelData"].VR = "OB"
     ds.LossyImageCompression = "00" if ts == JPEG2000Lossless else "01"
     meta = FileMetaDataset()
@@ -122,6 +130,21 @@ def opj_reduced(tmp: Path, codestream: bytes, r: int) -> np.ndarray:
     src, out = tmp / "ref.j2k", tmp / "ref.pgm"
     src.write_bytes(codestream)
     subprocess.run(["opj_decompress", "-i", str(src), "-o", str(out), "-r", str(r)], check=True, capture_output=True)
+    return read_pgm(out)
+
+
+def ojph(tmp: Path, arr: np.ndarray, maxval: int) -> bytes:
+    src, out = tmp / "in.pgm", tmp / "out.j2c"
+    write_pnm(src, arr, maxval)
+    subprocess.run(["ojph_compress", "-i", str(src), "-o", str(out), "-reversible", "true", "-num_decomps", "5"],
+                   check=True, capture_output=True)
+    return out.read_bytes()
+
+
+def ojph_expand(tmp: Path, codestream: bytes) -> np.ndarray:
+    src, out = tmp / "ref.j2c", tmp / "ref_ojph.pgm"
+    src.write_bytes(codestream)
+    subprocess.run(["ojph_expand", "-i", str(src), "-o", str(out)], check=True, capture_output=True)
     return read_pgm(out)
 
 
@@ -186,6 +209,43 @@ def main() -> None:
         got = pydicom.dcmread(path).pixel_array
         exp["ict_grey"] = {"source_grey8": ref(grey8), "luma": ref(luma(got)),
                            "mean_abs_diff_to_source": float(np.abs(luma(got) - grey8.astype(np.int64)).mean())}
+        # 5. Pixel Representation 1 / Bits Stored 13 with an unsigned 13-bit code stream of the
+        #    two's complement patterns: pydicom 3 reinterprets them as signed (sign correction).
+        signed = (crop.astype(np.int32) >> 2) - 4096  # 13-bit signed range [-4096, 4095]
+        assert signed.min() >= -4096 and signed.max() <= 4095
+        patterns = (signed & 0x1FFF).astype(np.uint16)
+        cs = opj_compress(tmp, patterns, 2**13 - 1)
+        ds = dataset("sign", H, W, 13, "MONOCHROME2")
+        ds.PixelRepresentation = 1
+        path = save(ds, cs, JPEG2000Lossless, "sign.dcm")
+        got = pydicom.dcmread(path).pixel_array
+        assert np.array_equal(got, signed), "pydicom 3 corrects the sign"
+        exp["sign"] = {"offset": 4096, **ref(got.astype(np.int64) + 4096)}
+
+        # 6. One frame in three fragments; two frames with a Basic Offset Table.
+        cs = opj_compress(tmp, crop, 2**15 - 1)
+        ds = dataset("fragments", H, W, 15, "MONOCHROME1")
+        ds.PixelData = encapsulate([cs], fragments_per_frame=3)
+        save(ds, None, JPEG2000Lossless, "fragments.dcm")
+        assert np.array_equal(pydicom.dcmread(OUT / "fragments.dcm").pixel_array, crop)
+        negative = (2**15 - 1 - crop).astype(np.uint16)
+        cs2 = opj_compress(tmp, negative, 2**15 - 1)
+        ds = dataset("two_frames", H, W, 15, "MONOCHROME1")
+        ds.NumberOfFrames = 2
+        ds.PixelData = encapsulate([cs, cs2], fragments_per_frame=2, has_bot=True)
+        save(ds, None, JPEG2000Lossless, "two_frames.dcm")
+        both = pydicom.dcmread(OUT / "two_frames.dcm").pixel_array
+        assert np.array_equal(both[0], crop) and np.array_equal(both[1], negative)
+
+        # 7. HTJ2K lossless (OpenJPH), 5 decomposition levels.
+        cs = ojph(tmp, crop, 2**15 - 1)
+        path = save(dataset("htj2k", H, W, 15, "MONOCHROME1"), cs, HTJ2KLossless, "htj2k.dcm")
+        full_ref = ojph_expand(tmp, cs)
+        assert np.array_equal(full_ref, crop), "ojph_expand gives the crop back"
+        entry = {"levels": 5, "full": ref(full_ref)}
+        for r in range(1, 6):
+            entry[f"r{r}"] = ref(opj_reduced(tmp, cs, r))
+        exp["htj2k"] = entry
     (OUT / "expected.json").write_text(json.dumps(exp, indent=1) + "\n")
     print("expected.json written")
 

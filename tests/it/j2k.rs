@@ -221,3 +221,32 @@ fn htj2k_full_and_reduced() {
         assert_ref(&format!("htj2k r{r}"), &img, &unflip(&img), want);
     }
 }
+
+/// A JP2 file (boxes around the code stream) inside the DICOM fragment is unwrapped; truncated
+/// or corrupted J2K data gives an error (or, when only padding is hit, an image), never a panic.
+#[test]
+fn jp2_wrapper_and_broken_data() {
+    let bytes = std::fs::read(fixture("j2k/reduce_lossless.dcm")).unwrap();
+    let soc = bytes.windows(4).position(|w| w == [0xFF, 0x4F, 0xFF, 0x51]).unwrap();
+    let cs = codestream(&bytes[soc..]).unwrap();
+    let mut jp2 = vec![0, 0, 0, 12, b'j', b'P', b' ', b' ', 0x0D, 0x0A, 0x87, 0x0A];
+    jp2.extend_from_slice(&[0, 0, 0, 20, b'f', b't', b'y', b'p', b'j', b'p', b'2', b' ', 0, 0, 0, 0, b'j', b'p', b'2', b' ']);
+    jp2.extend_from_slice(&(cs.len() as u32 + 8).to_be_bytes());
+    jp2.extend_from_slice(b"jp2c");
+    jp2.extend_from_slice(cs);
+    assert_eq!(codestream(&jp2).unwrap(), cs);
+    assert!(codestream(&jp2[..30]).is_err());
+
+    use cxr::ingest::decode::{ImageKind, decode_bytes};
+    let opts = DecodeOptions { j2k_min_side: Some(24), ..DecodeOptions::default() };
+    for cut in [soc + 2, soc + 40, soc + 200, bytes.len() / 2, bytes.len() - 10] {
+        assert!(decode_bytes(&bytes[..cut], ImageKind::Dicom, &opts).is_err(), "cut at {cut} decoded");
+    }
+    let mut bad = bytes.clone();
+    bad[soc + 4..soc + 12].fill(0xFF); // SIZ sizes -> garbage
+    assert!(decode_bytes(&bad, ImageKind::Dicom, &opts).is_err());
+    let mut bad = bytes.clone();
+    let mid = (soc + bytes.len()) / 2;
+    bad[mid..mid + 64].iter_mut().for_each(|b| *b ^= 0x5A);
+    let _ = decode_bytes(&bad, ImageKind::Dicom, &opts);
+}

@@ -25,6 +25,8 @@ Files (tests/fixtures/j2k/):
   two_frames.dcm        .90, two frames with a Basic Offset Table: the crop, then its negative
   htj2k.dcm             .201, HTJ2K lossless written by OpenJPH's ojph_compress (Debian
                         openjph-tools 0.9); references: ojph_expand (full) and opj_decompress -r
+  expected.json "rg1_r3": opj_decompress -r 3 of the full RG1 code stream (231 x 245, the level
+                        the ingest decodes for --size 224); no new DICOM file
   expected.json         reference values (see the keys)
 
 Usage: python3 scripts/gen_j2k_fixtures.py  (writes into tests/fixtures/j2k/)
@@ -43,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.encaps import encapsulate
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import HTJ2KLossless, JPEG2000, JPEG2000Lossless, generate_uid
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,6 +248,10 @@ def main() -> None:
         for r in range(1, 6):
             entry[f"r{r}"] = ref(opj_reduced(tmp, cs, r))
         exp["htj2k"] = entry
+        # 8. The full RG1 at reduce 3 (what --size 224 decodes).
+        rg1 = pydicom.dcmread(REPO / "tests" / "fixtures" / "dicom" / "rg1_j2kr.dcm")
+        frame = next(generate_frames(rg1.PixelData, number_of_frames=1))
+        exp["rg1_r3"] = ref(opj_reduced(tmp, frame, 3))
     (OUT / "expected.json").write_text(json.dumps(exp, indent=1) + "\n")
     print("expected.json written")
 

@@ -250,3 +250,34 @@ fn jp2_wrapper_and_broken_data() {
     bad[mid..mid + 64].iter_mut().for_each(|b| *b ^= 0x5A);
     let _ = decode_bytes(&bad, ImageKind::Dicom, &opts);
 }
+
+/// The real 1841 × 1955 RG1 chest at `--size 224`: decoded at reduce 3 (231 × 245), equal to
+/// `opj_decompress -r 3`; after the pixel stage its 224² image correlates ≥ 0.99 with the
+/// full-resolution path's (the benchmark's quality figure, on one image).
+#[test]
+fn rg1_reduced_for_224_equals_opj_and_matches_full_resolution() {
+    use cxr::harmonize::pixels::{PixelOptions, preprocess};
+    let exp = expected();
+    let path = fixture("dicom/rg1_j2kr.dcm");
+    let opts = DecodeOptions { j2k_min_side: Some(224), ..DecodeOptions::default() };
+    let reduced = decode_file(&path, &opts).unwrap();
+    assert_ref("rg1 r3", &reduced, &unflip(&reduced), &exp["rg1_r3"]);
+    let full = decode_file(&path, &DecodeOptions::default()).unwrap();
+    assert_eq!((full.width, full.height), (1841, 1955));
+    let a = preprocess(&reduced, &PixelOptions::default()).unwrap();
+    let b = preprocess(&full, &PixelOptions::default()).unwrap();
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().map(|&x| f64::from(x)).sum::<f64>() / n, b.iter().map(|&x| f64::from(x)).sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb, mut mad) = (0.0, 0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(&b) {
+        let (dx, dy) = (f64::from(x) - ma, f64::from(y) - mb);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+        mad += (f64::from(x) - f64::from(y)).abs() / n;
+    }
+    let corr = sab / (saa * sbb).sqrt();
+    eprintln!("rg1 reduced vs full at 224: correlation {corr:.4}, mean abs diff {mad:.2}");
+    assert!(corr >= 0.99, "correlation {corr}");
+    assert!(mad < 8.0, "mean absolute difference {mad}");
+}

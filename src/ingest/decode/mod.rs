@@ -7,7 +7,8 @@
 //! * DICOM ([`dicom`]): dicom-pixeldata decodes the first frame; the modality LUT
 //!   (Rescale Slope/Intercept) is always applied, the VOI LUT (window) only with
 //!   [`DecodeOptions::voi_lut`], and MONOCHROME1 is inverted here (dicom-pixeldata's `to_vec`
-//!   does not invert).
+//!   does not invert). JPEG 2000 / HTJ2K frames are decoded by [`j2k`] first (reduced
+//!   resolution with [`DecodeOptions::j2k_min_side`], code-stream precision, colour → grey).
 //! * PNG / JPEG ([`raster`]): the `image` crate; 8-bit and 16-bit grey are kept as they are,
 //!   colour is reduced to OpenCV's `BGR2GRAY` luminance (what the study's `cv2.imread` +
 //!   `cvtColor` does), alpha is dropped.

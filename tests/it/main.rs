@@ -8,6 +8,9 @@ mod vocabulary;
 mod metadata_counts;
 // ingest: DICOM / PNG / JPEG decoding on real radiographs in several transfer syntaxes
 mod decode;
+// ingest: JPEG 2000 DICOM reduced-resolution decode, code-stream precision, RCT/ICT -> grey
+#[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+mod j2k;
 // harmonize: split rules and label mapping
 mod harmonize;
 // harmonize: resize, min-max, histogram equalisation against OpenCV

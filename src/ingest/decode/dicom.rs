@@ -85,6 +85,11 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         .and_then(|e| e.to_int::<u32>().ok())
         .unwrap_or(1);
 
+    // JPEG 2000: decoded in j2k.rs (reduced resolution, code-stream precision, colour -> grey),
+    // then continued as a native one-frame data set.
+    #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+    let (obj, j2k) = super::j2k::route(obj, &uid, frames, opts)?;
+
     // 3. First frame.
     let decoded = obj
         .decode_pixel_data_frame(0)
@@ -94,6 +99,8 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         })?;
     let mut img = convert(&decoded, opts)?;
     img.frames = frames.max(1);
+    #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+    j2k.apply(&mut img);
     Ok(img)
 }
 
@@ -203,6 +210,7 @@ fn convert(d: &DecodedPixelData<'_>, opts: &DecodeOptions) -> Result<DecodedImag
         bits_stored: out_bits.min(u8::MAX as u16) as u8,
         photometric,
         frames,
+        notes: Vec::new(),
     })
 }
 
@@ -251,5 +259,6 @@ fn colour(
         bits_stored: d.bits_stored().min(16) as u8,
         photometric: Photometric::ColorToLuma,
         frames,
+        notes: Vec::new(),
     })
 }

@@ -7,7 +7,8 @@
 //! * DICOM ([`dicom`]): dicom-pixeldata decodes the first frame; the modality LUT
 //!   (Rescale Slope/Intercept) is always applied, the VOI LUT (window) only with
 //!   [`DecodeOptions::voi_lut`], and MONOCHROME1 is inverted here (dicom-pixeldata's `to_vec`
-//!   does not invert).
+//!   does not invert). JPEG 2000 / HTJ2K frames are decoded by [`j2k`] first (reduced
+//!   resolution with [`DecodeOptions::j2k_min_side`], code-stream precision, colour → grey).
 //! * PNG / JPEG ([`raster`]): the `image` crate; 8-bit and 16-bit grey are kept as they are,
 //!   colour is reduced to OpenCV's `BGR2GRAY` luminance (what the study's `cv2.imread` +
 //!   `cvtColor` does), alpha is dropped.
@@ -17,6 +18,8 @@
 //! No identifying attribute (names, IDs, dates) is read or returned.
 
 pub mod dicom;
+#[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+pub mod j2k;
 pub mod jpeg_dc;
 pub mod raster;
 
@@ -73,6 +76,10 @@ pub struct DecodeOptions {
     /// — the ingest passes its output size. `None`: always full resolution (bit-exact with a
     /// full decode). Ignored for PNG and DICOM.
     pub jpeg_min_side: Option<u32>,
+    /// Decode JPEG 2000 DICOM only up to the wavelet resolution level whose image still has both
+    /// sides at least this many pixels (OpenJPEG's reduce factor, see [`j2k`]) — the ingest
+    /// passes its output size. `None`: full resolution (bit-exact for lossless files).
+    pub j2k_min_side: Option<u32>,
 }
 
 /// Decoded samples, one channel, row-major, `width * height` long.
@@ -138,6 +145,9 @@ pub struct DecodedImage {
     pub photometric: Photometric,
     /// Frames in the source (only the first is decoded).
     pub frames: u32,
+    /// What the decoder had to decide about this file (e.g. a JPEG 2000 precision that differs
+    /// from Bits Stored); the ingest counts them into its summary notes. Usually empty.
+    pub notes: Vec<String>,
 }
 
 /// Why an image could not be decoded.

@@ -27,3 +27,4 @@ pub mod model;
 pub mod evaluate;
 pub mod train;
 pub mod benchmark;
+pub mod fsutil;

@@ -237,9 +237,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = IngestOptions { dataset: dataset.name().into(), root, store: out, manifest, threads, overwrite, shard, stored };
             let summary = run_ingest(&opts).with_context(|| format!("ingest of {} failed", dataset.name()))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                cxr::outln!("{}", serde_json::to_string_pretty(&summary)?)?;
             } else {
-                print!("{summary}");
+                cxr::out!("{summary}")?;
             }
             Ok(ingest_exit(&summary, strict, max_reject_fraction))
         }
@@ -250,34 +250,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OutFormat::Csv => Format::Csv,
                 OutFormat::Json => Format::Json,
             };
-            print!("{}", render(&stats, format));
+            cxr::out!("{}", render(&stats, format))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Synth { out, n, size, seed } => {
             let cfg = cxr::synth::SynthConfig { out, images_per_dataset: n, image_size: size, seed };
             let report = cxr::synth::synthesize(&cfg)?;
             for (name, root, n) in report.datasets.iter().chain(&report.alternates) {
-                println!("{name:<9} {n:>5} images  --root {}", root.display());
+                cxr::outln!("{name:<9} {n:>5} images  --root {}", root.display())?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { out, n, size, threads } => {
             let report = cxr::prep::demo::run_demo(&out, n, size, threads)?;
             for s in &report.ingests {
-                print!("{s}");
+                cxr::out!("{s}")?;
             }
             let stats = cxr::stats::compute(&report.store, None, None)?;
-            println!("\n{}", render(&stats, Format::Table));
-            println!("synthetic data (not real radiographs) in {}; store in {}", report.data.display(), report.store.display());
-            println!("next: cxr-prep stats {} --format csv", report.store.display());
+            cxr::outln!("\n{}", render(&stats, Format::Table))?;
+            cxr::outln!("synthetic data (not real radiographs) in {}; store in {}", report.data.display(), report.store.display())?;
+            cxr::outln!("next: cxr-prep stats {} --format csv", report.store.display())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { store, json } => {
             let report = cxr::store::validate::validate(&store)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                cxr::outln!("{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                print!("{report}");
+                cxr::out!("{report}")?;
             }
             Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
@@ -289,7 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     std::fs::write(dir.join("store.schema.json"), schema)?;
                     std::fs::write(dir.join("labels.toml"), labels)?;
                 }
-                None => print!("{schema}\n{labels}"),
+                None => cxr::out!("{schema}\n{labels}")?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -297,15 +297,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    // Like other command-line tools, stop quietly when the reader of stdout goes away.
-    #[cfg(unix)]
-    // SAFETY: setting a signal disposition to its default before any thread is started.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     cxr::prep::process::install_quiet_decoder_panics();
-    match run(Cli::parse()) {
+    // Output goes through `cxr::out!`/`outln!` and a final flush, which return write errors.
+    let result = run(Cli::parse()).and_then(|code| {
+        std::io::Write::flush(&mut std::io::stdout())?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
+        // Like ripgrep: the reader of stdout went away (`| head`), stop quietly.
+        Err(e) if cxr::fsutil::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -99,16 +99,16 @@ impl Predictions {
         }
         let batch = RecordBatch::try_new(Arc::new(self.schema()), cols)
             .map_err(|source| PredictionsError::Arrow { path: path.to_path_buf(), source })?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let tmp = path.with_extension("parquet.tmp");
-        let file = std::fs::File::create(&tmp).map_err(io)?;
         let perr = |source| PredictionsError::Parquet { path: path.to_path_buf(), source };
-        let mut w = ArrowWriter::try_new(file, batch.schema(), None).map_err(perr)?;
-        w.write(&batch).map_err(perr)?;
-        w.close().map_err(perr)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        crate::fsutil::write_atomic_with(
+            path,
+            |file| {
+                let mut w = ArrowWriter::try_new(file, batch.schema(), None).map_err(perr)?;
+                w.write(&batch).map_err(perr)?;
+                w.close().map(drop).map_err(perr)
+            },
+            io,
+        )
     }
 
     /// Reads a predictions file written by any tool that follows the column contract.

@@ -4,7 +4,6 @@
 //! Numbers: AUROC-like values with 3 decimals, `value [lo, hi]` for a percentile interval;
 //! an undefined statistic prints as `undefined` / `n/a` (JSON `null`), never as a number.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -39,25 +38,8 @@ pub struct InputFile {
 
 impl InputFile {
     pub fn new(role: &str, path: &Path) -> Result<InputFile, ReportError> {
-        Ok(InputFile { role: role.to_string(), path: path.to_path_buf(), sha256: sha256_file(path)? })
+        Ok(InputFile { role: role.to_string(), path: path.to_path_buf(), sha256: crate::fsutil::sha256_file(path).map_err(|source| ReportError::Fingerprint { path: path.to_path_buf(), source })? })
     }
-}
-
-/// Hex sha256 of a file's bytes.
-pub fn sha256_file(path: &Path) -> Result<String, ReportError> {
-    use sha2::Digest;
-    let err = |source| ReportError::Fingerprint { path: path.to_path_buf(), source };
-    let mut f = std::fs::File::open(path).map_err(err)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(err)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
 }
 
 /// The JSON report: provenance around `results` (an [`Evaluation`] or a [`Comparison`]).

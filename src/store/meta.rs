@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::schema::SCHEMA_VERSION;
 use super::{write_atomic, StoreError};
@@ -53,14 +52,8 @@ pub struct FileFingerprint {
 /// Fingerprints a file (streamed).
 pub fn fingerprint(root: &Path, path: &Path) -> Result<FileFingerprint, StoreError> {
     let io = |source| StoreError::Read { path: path.to_path_buf(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
-    let bytes = std::io::copy(&mut f, &mut h).map_err(io)?;
-    Ok(FileFingerprint {
-        path: path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned(),
-        bytes,
-        sha256: hex::encode(h.finalize()),
-    })
+    let (sha256, bytes) = crate::fsutil::sha256_file_len(path).map_err(io)?;
+    Ok(FileFingerprint { path: path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned(), bytes, sha256 })
 }
 
 /// Path of `_meta.json`.

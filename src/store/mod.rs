@@ -4,6 +4,7 @@
 //! <STORE>/
 //!   dataset=<name>/part-NNNNN.parquet   rows of one dataset (hive partition)
 //!   _meta.json                          schema version, per-dataset options, label sets, counts, fingerprints
+//!   _meta.lock                          empty; locked while `_meta.json` is updated
 //!   _rejects/<name>.csv                 rows that could not be stored, with file, row, stage and reason
 //!   _staging/<name>/                    an ingest in progress (resumable); swapped in when complete
 //! ```
@@ -45,48 +46,24 @@ pub fn staging_dir(store: &Path, dataset: &str) -> PathBuf {
     store.join("_staging").join(dataset)
 }
 
-/// Runs `f` holding `<store>/_meta.lock` (created exclusively; a lock older than 10 minutes is
-/// taken over as left by a killed process), so concurrent ingests into one store do not lose
-/// each other's `_meta.json` entries.
+/// Runs `f` holding an exclusive lock on `<store>/_meta.lock` (an advisory whole-file lock taken
+/// with the standard library's [`std::fs::File::lock`], `flock(2)` on Unix), so concurrent ingests
+/// into one store do not lose each other's `_meta.json` entries. Waits while another process
+/// holds it; the OS releases the lock when its holder exits or is killed, so no stale lock is ever
+/// left behind. The empty lock file stays in the store (`validate` expects it).
 pub fn with_store_lock<T>(store: &Path, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
     let lock = store.join("_meta.lock");
-    let started = std::time::Instant::now();
-    loop {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
-            Ok(_) => break,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let stale = std::fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > std::time::Duration::from_secs(600));
-                if stale || started.elapsed() > std::time::Duration::from_secs(120) {
-                    let _ = std::fs::remove_file(&lock);
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(source) => return Err(StoreError::Write { path: lock, source }),
-        }
-    }
+    let err = |source| StoreError::Write { path: lock.clone(), source };
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&lock).map_err(err)?;
+    file.lock().map_err(err)?;
     let out = f();
-    let _ = std::fs::remove_file(&lock);
+    // Closing the file releases the lock.
+    drop(file);
     out
 }
 
-/// Writes a small file atomically (temp + rename).
+/// Writes a small file atomically ([`crate::fsutil::write_atomic`]: unique temporary file in the
+/// same folder, fsync, rename); the error names `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = |source| StoreError::Write { path: path.to_path_buf(), source };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    // Unique per process and call: two writers never share a temporary file.
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!(
-        "{}.{}-{seq}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| StoreError::Write { path: path.to_path_buf(), source })
 }

@@ -62,7 +62,7 @@ pub fn validate(store: &Path) -> Result<ValidationReport, StoreError> {
             );
         } else if name.ends_with(".tmp") {
             report.push(IssueKind::LeftoverTmp, None, Some(&name), None, "leftover temporary file".into());
-        } else if name != "_meta.json" && name != "_rejects" {
+        } else if name != "_meta.json" && name != "_meta.lock" && name != "_rejects" {
             report.push(IssueKind::UnexpectedFile, None, Some(&name), None, "not part of the store layout".into());
         }
     }

@@ -5,7 +5,6 @@
 //! dictionary on `image`, bounded page sizes and small row groups (a 224² image is 50 KB, so a
 //! 256-row group is ~13 MB).
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -122,18 +121,18 @@ pub fn to_batch(rows: &[StoreRow]) -> Result<RecordBatch, StoreError> {
     RecordBatch::try_new(schema_ref(), cols).map_err(StoreError::Arrow)
 }
 
-/// Writes `rows` to `path` atomically (temporary file in the same folder, fsync, rename).
+/// Writes `rows` to `path` atomically ([`crate::fsutil::write_atomic_with`]: temporary file in
+/// the same folder, fsync, rename).
 pub fn write_part(path: &Path, rows: &[StoreRow]) -> Result<(), StoreError> {
     let batch = to_batch(rows)?;
-    let tmp = path.with_extension("parquet.tmp");
-    let io = |source| StoreError::Write { path: path.to_path_buf(), source };
-    let file = File::create(&tmp).map_err(io)?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties()))
-        .map_err(|source| StoreError::Parquet { path: path.to_path_buf(), source })?;
-    w.write(&batch).map_err(|source| StoreError::Parquet { path: path.to_path_buf(), source })?;
-    let file = w.into_inner().map_err(|source| StoreError::Parquet { path: path.to_path_buf(), source })?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(())
+    let perr = |source| StoreError::Parquet { path: path.to_path_buf(), source };
+    crate::fsutil::write_atomic_with(
+        path,
+        |file| {
+            let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties())).map_err(perr)?;
+            w.write(&batch).map_err(perr)?;
+            w.close().map(drop).map_err(perr)
+        },
+        |source| StoreError::Write { path: path.to_path_buf(), source },
+    )
 }

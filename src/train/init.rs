@@ -9,12 +9,11 @@
 //!
 //! Images are fed in `[0, 1]` without mean/std normalisation, as in the study, for every init.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::nn::{Initializer, LinearConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::TrainError;
 use super::config::{Init, ModelKind, TrainConfig};
@@ -78,18 +77,6 @@ fn describe(cfg: &ViTConfig) -> String {
             "no"
         }
     )
-}
-
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String, TrainError> {
-    let io = |source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(io)?;
-    Ok(hex::encode(h.finalize()))
 }
 
 /// Builds the run's model. `cfg.model` = the `--model` the user gave (`None` = infer from the
@@ -170,7 +157,9 @@ pub fn build_model<B: Backend>(
             })
             .init(device);
     }
-    report.weights_sha256 = Some(sha256_file(&file)?);
+    report.weights_sha256 = Some(
+        crate::fsutil::sha256_file(&file).map_err(|source| TrainError::Io { path: file.clone(), source })?,
+    );
     report.weights_file = Some(file);
     report.source_labels = source_labels;
     report.load = Some(load);

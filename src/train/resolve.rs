@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use super::TrainError;
 use super::config::TrainConfig;
 use super::data::DatasetParts;
-use super::init::sha256_file;
 use super::labels::{annotation_mask, parse_views, resolve_labels};
 use super::run_dir::StoreFingerprint;
 use crate::store::reader::StoreReader;
@@ -88,7 +87,9 @@ pub fn resolve(
             views: cfg.view_filter(d),
         });
     }
-    let meta_sha256 = sha256_file(&crate::store::meta::meta_path(&cfg.store))?;
+    let meta_path = crate::store::meta::meta_path(&cfg.store);
+    let meta_sha256 = crate::fsutil::sha256_file(&meta_path)
+        .map_err(|source| TrainError::Io { path: meta_path.clone(), source })?;
     Ok((
         parts,
         annotation_mask(&cfg.labels, &annotated),

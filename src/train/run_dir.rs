@@ -230,9 +230,7 @@ impl RunDir {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(RunDir::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(RunDir::io(path))
+    crate::fsutil::write_atomic(path, bytes).map_err(RunDir::io(path))
 }
 
 /// 800×300 plot: left panel train (blue) and val (orange) loss on their observed range; right

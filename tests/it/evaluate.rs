@@ -11,7 +11,7 @@ use cxr::evaluate::compare::{benjamini_hochberg, compare};
 use cxr::evaluate::evaluation::{evaluate, select_split, StatOptions};
 use cxr::evaluate::metrics::ScoredFinding;
 use cxr::evaluate::predictions::Predictions;
-use cxr::evaluate::report::sha256_file;
+use cxr::fsutil::sha256_file;
 use cxr::evaluate::threshold::{youden, Confusion};
 use serde_json::Value;
 

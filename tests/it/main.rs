@@ -41,3 +41,5 @@ mod precision;
 mod robust;
 // benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
 mod benchmark;
+// binaries: a closed stdout (`| head`) is a quiet exit with status 0
+mod cli;

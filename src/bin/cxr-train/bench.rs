@@ -51,7 +51,7 @@ pub struct BenchArgs {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string(v)?);
+    cxr::outln!("{}", serde_json::to_string(v)?)?;
     Ok(())
 }
 

@@ -201,12 +201,12 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
     if let Some(shard) = a.cells {
         let poll = std::time::Duration::from_secs(a.poll_secs.max(1));
         let done = a.matrix.run_cells(&plan, shard, poll).context("benchmark failed")?;
-        println!("cells {}/{} finished: {}", shard.k, shard.n, if done.is_empty() { "none (no cell is this shard's)".into() } else { done.join(", ") });
-        println!("when every shard has finished, run the same command without --cells to assemble the table");
+        cxr::outln!("cells {}/{} finished: {}", shard.k, shard.n, if done.is_empty() { "none (no cell is this shard's)".into() } else { done.join(", ") })?;
+        cxr::outln!("when every shard has finished, run the same command without --cells to assemble the table")?;
         return Ok(ExitCode::SUCCESS);
     }
     let outcome = a.matrix.run(&plan).context("benchmark failed")?;
-    print!("{}", outcome.table.markdown(&plan.stats));
-    println!("\nreports: {}", a.out.join("reports").display());
+    cxr::out!("{}", outcome.table.markdown(&plan.stats))?;
+    cxr::outln!("\nreports: {}", a.out.join("reports").display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -68,9 +68,9 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
         eprintln!("report.json, report.md and {} ROC plots -> {}", plots.len(), dir.display());
     }
     match a.stats.format {
-        Format::Json => println!("{}", rep.to_json()?),
-        Format::Md => print!("{}", report::markdown("Comparison", &notes, &tables, &[])),
-        Format::Table => print!("{}", report::text(&notes, &tables)),
+        Format::Json => cxr::outln!("{}", rep.to_json()?)?,
+        Format::Md => cxr::out!("{}", report::markdown("Comparison", &notes, &tables, &[]))?,
+        Format::Table => cxr::out!("{}", report::text(&notes, &tables))?,
     }
     Ok(ExitCode::SUCCESS)
 }

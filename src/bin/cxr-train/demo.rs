@@ -78,16 +78,16 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
         progress: !a.matrix.quiet,
     };
     let outcome = a.matrix.run(&plan).context("benchmark failed")?;
-    println!("{}", outcome.table.markdown(&plan.stats));
-    println!(
+    cxr::outln!("{}", outcome.table.markdown(&plan.stats))?;
+    cxr::outln!(
         "SYNTHETIC DATA, SMALL MODEL: {} images per dataset drawn by `cxr-prep synth` (not radiographs), a {} ViT at {} px, \
          {} epochs on CPU. The numbers show that the pipeline learns; they say nothing about the real datasets.",
         a.n,
         a.matrix.model.map(|m| format!("{m:?}")).unwrap_or_else(|| "pretrained".into()),
         a.size,
         a.matrix.epochs
-    );
-    println!("table: {}\nreports and ROC plots: {}", outcome.markdown.display(), plan.out.join("reports").display());
-    println!("total {:.0} s", t0.elapsed().as_secs_f64());
+    )?;
+    cxr::outln!("table: {}\nreports and ROC plots: {}", outcome.markdown.display(), plan.out.join("reports").display())?;
+    cxr::outln!("total {:.0} s", t0.elapsed().as_secs_f64())?;
     Ok(ExitCode::SUCCESS)
 }

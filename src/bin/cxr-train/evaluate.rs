@@ -136,9 +136,9 @@ pub fn run(mut a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("report.json, report.md and {} ROC plots -> {}", plots.len(), dir.display());
     }
     match a.stats.format {
-        Format::Json => println!("{}", rep.to_json()?),
-        Format::Md => print!("{}", report::markdown("Evaluation", &notes, &tables, &[])),
-        Format::Table => print!("{}", report::text(&notes, &tables)),
+        Format::Json => cxr::outln!("{}", rep.to_json()?)?,
+        Format::Md => cxr::out!("{}", report::markdown("Evaluation", &notes, &tables, &[]))?,
+        Format::Table => cxr::out!("{}", report::text(&notes, &tables))?,
     }
     if rep.results.macro_over.is_empty() {
         eprintln!("no finding has both classes on these images: nothing to evaluate");

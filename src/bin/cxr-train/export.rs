@@ -22,6 +22,6 @@ pub struct ExportArgs {
 
 pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let out = export_run(&a.run, &a.checkpoint, &a.out).context("export failed")?;
-    println!("wrote {} and {} (sha256 {})", out.weights.display(), out.sidecar.display(), out.sha256);
+    cxr::outln!("wrote {} and {} (sha256 {})", out.weights.display(), out.sidecar.display(), out.sha256)?;
     Ok(ExitCode::SUCCESS)
 }

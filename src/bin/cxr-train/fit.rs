@@ -169,18 +169,18 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
     .context("fit failed")?;
     // With a progress bar the epochs were already reported on stderr as they finished.
     for m in outcome.metrics.iter().filter(|_| a.quiet) {
-        println!(
+        cxr::outln!(
             "epoch {}: train loss {:.4}, val loss {:.4}, val AUROC {}",
             m.epoch,
             m.train_loss,
             m.val_loss,
             m.val_auroc_mean.map_or("n/a".into(), |v| format!("{v:.4}"))
-        );
+        )?;
     }
     if outcome.halted {
         return Ok(ExitCode::from(3));
     }
-    println!(
+    cxr::outln!(
         "run {}: best epoch {} (val AUROC {}){}",
         outcome.run.display(),
         outcome.best_epoch.map_or("-".into(), |e| e.to_string()),
@@ -192,6 +192,6 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         } else {
             ""
         }
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

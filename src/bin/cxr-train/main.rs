@@ -83,14 +83,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    // Like other command-line tools, stop quietly when the reader of stdout goes away.
-    #[cfg(unix)]
-    // SAFETY: setting a signal disposition to its default before any thread is started.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-    match run(Cli::parse()) {
+    // Output goes through `cxr::out!`/`outln!` and a final flush, which return write errors.
+    let result = run(Cli::parse()).and_then(|code| {
+        std::io::Write::flush(&mut std::io::stdout())?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
+        // Like ripgrep: the reader of stdout went away (`| head`), stop quietly.
+        Err(e) if cxr::fsutil::is_broken_pipe(&*e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -62,6 +62,6 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
         precision: a.precision,
     };
     let preds = crate::with_backend!(a.device, |B, device| predict::<B>(&opts, &device)).context("predict failed")?;
-    println!("{} images x {} findings -> {}", preds.len(), preds.findings.len(), opts.out.display());
+    cxr::outln!("{} images x {} findings -> {}", preds.len(), preds.findings.len(), opts.out.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -59,6 +59,37 @@ pub fn write_atomic_with<E>(
     Ok(())
 }
 
+/// Removes the temporary files that killed writes of `path` left behind (`.<name>.*.tmp`, and
+/// the `<name>.*.tmp` of cxr before 0.1's tempfile switch). Only for files that one process at a
+/// time writes (under the store lock, or once per dataset at the end of an ingest): a concurrent
+/// writer's temporary file would be removed under it. Returns how many were removed.
+pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Ok(0);
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let (hidden, legacy) = (format!(".{name}."), format!("{name}."));
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let f = entry.file_name();
+        let Some(f) = f.to_str() else { continue };
+        if f.ends_with(".tmp") && (f.starts_with(&hidden) || f.starts_with(&legacy)) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Whether `err` or any error in its `source()` chain is an I/O error of kind `BrokenPipe`: the
 /// reader of our stdout went away (`cxr-prep stats STORE | head -1`). The binaries then exit
 /// quietly with status 0, as ripgrep does, instead of resetting SIGPIPE.
@@ -131,6 +162,14 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two", "a failed write keeps the old file");
         let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("x.json")], "no temporary file left");
+        // What a killed write leaves is removed by remove_stale_temps, other files are kept.
+        for n in [".x.json.a1B2c3.tmp", "x.json.123-0.tmp", ".y.json.a1B2c3.tmp", "x.jsonl"] {
+            std::fs::write(p.with_file_name(n), b"").unwrap();
+        }
+        assert_eq!(remove_stale_temps(&p).unwrap(), 2);
+        let mut names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+        names.sort();
+        assert_eq!(names, [".y.json.a1B2c3.tmp", "x.json", "x.jsonl"].map(std::ffi::OsString::from));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -91,6 +91,8 @@ fn update_locked(store: &Path, dataset: &str, entry: DatasetMeta) -> Result<Stor
     meta.datasets.insert(dataset.to_string(), entry);
     let path = meta_path(store);
     let text = serde_json::to_string_pretty(&meta).map_err(|source| StoreError::MetaJson { path: path.clone(), source })?;
+    // Under the store lock no other writer's temporary file exists: leftovers are from kills.
+    crate::fsutil::remove_stale_temps(&path).map_err(|source| StoreError::Write { path: path.clone(), source })?;
     write_atomic(&path, text.as_bytes())?;
     Ok(meta)
 }

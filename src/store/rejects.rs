@@ -54,6 +54,8 @@ pub fn write_rejects(store: &Path, dataset: &str, rejects: &[Reject]) -> Result<
         .map_err(err)?;
     }
     let bytes = w.into_inner().map_err(|e| StoreError::Write { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+    // One ingest per dataset finalizes at a time: what a killed finalize left is ours to remove.
+    crate::fsutil::remove_stale_temps(&path).map_err(|source| StoreError::Write { path: path.clone(), source })?;
     write_atomic(&path, &bytes)
 }
 

@@ -28,3 +28,4 @@ pub mod evaluate;
 pub mod train;
 pub mod benchmark;
 pub mod fsutil;
+pub mod rng;

@@ -8,49 +8,9 @@
 //! grey levels exact), so an augmented image costs one pass over its pixels; the device turns it
 //! into the model's `[3, H, W]` f32 `[0, 1]` input (`train::step::images_tensor`).
 
-/// SplitMix64: small, fast, and good enough for shuffles and augmentation draws. Every stream
-/// is derived from `(seed, purpose, epoch, index)`, so a resumed run draws the same numbers.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A stream keyed by several integers (seed, purpose, epoch, …).
-    pub fn keyed(keys: &[u64]) -> Rng {
-        let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-        for &k in keys {
-            r.0 ^= k.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-            r.next_u64();
-        }
-        r
-    }
-
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform integer in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() as u128 * n as u128) >> 64) as usize
-    }
-
-    /// Fisher–Yates shuffle.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
-}
+/// The crate's seeded generator ([`crate::rng::Rng`], rand's Xoshiro256++). Every stream is
+/// keyed by `(seed, purpose, epoch, index)`, so a resumed run draws the same numbers.
+pub use crate::rng::Rng;
 
 /// One augmentation draw.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -16,22 +16,8 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float32Type, UInt64Type};
 
 use crate::common::{copy_dir, fixture, prep, prep_ok};
-
-/// SplitMix64: a deterministic, dependency-free PRNG for the fuzz cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+// The fuzz cases draw from the crate's seeded generator (rand's Xoshiro256++).
+use cxr::rng::Rng;
 
 fn ages(batches: &[arrow::array::RecordBatch]) -> Vec<Option<f32>> {
     batches
@@ -216,7 +202,7 @@ fn fuzz_csv(rng: &mut Rng, path: &Path, header: &str) {
     let mut bytes = format!("{header}\n").into_bytes();
     bytes.extend(w.into_inner().unwrap());
     if rng.below(6) == 0 {
-        bytes.extend((0..rng.below(64)).map(|_| rng.next() as u8));
+        bytes.extend((0..rng.below(64)).map(|_| rng.next_u64() as u8));
     }
     std::fs::write(path, bytes).unwrap();
 }
@@ -260,7 +246,7 @@ fn fuzzed_csv_cells_never_panic_in_any_reader() {
     use cxr::prep::process::{process, row_reject, Context};
 
     let tmp = tempfile::tempdir().unwrap();
-    let mut rng = Rng(0x5EED_C5C5);
+    let mut rng = Rng::new(0x5EED_C5C5);
     let (mut cases, mut rows, mut stored, mut rejected) = (0, 0, 0, 0);
     let mut panics = Vec::new();
     for (li, (dataset, files)) in layouts().into_iter().enumerate() {
@@ -366,7 +352,7 @@ fn fuzzed_dicom_header_values_never_panic_the_decoder() {
     const SYNTAXES: &[&str] = &["1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50"];
     const CODES: &[&str] = &["MONOCHROME1", "RGB", "YBR_FULL", "PALETTE", "", "LATERAL", "ORIGINAL"];
     const NUMBERS: &[&str] = &["0", "-1", "1e99", "nan", "inf", "-0", "3.5", "x"];
-    let mut rng = Rng(0x00D1_C04D);
+    let mut rng = Rng::new(0x00D1_C04D);
     let (mut ok, mut err, mut caught) = (0, 0, 0);
     let mut panics = Vec::new();
     for case in 0..2000 {
@@ -390,11 +376,11 @@ fn fuzzed_dicom_header_values_never_panic_the_decoder() {
                 5 => {
                     let r = &values[rng.below(values.len())].2;
                     let i = r.start + rng.below(r.len());
-                    b[i] = rng.next() as u8;
+                    b[i] = rng.next_u64() as u8;
                 }
                 _ => {
                     let i = pixel.start + rng.below(pixel.len());
-                    b[i] = rng.next() as u8;
+                    b[i] = rng.next_u64() as u8;
                 }
             }
         }
@@ -428,14 +414,14 @@ fn fuzzed_dicom_header_values_never_panic_the_decoder() {
 fn structurally_damaged_dicom_headers_fail_fast() {
     let original = std::fs::read(fixture("robust/tiny_mono2.dcm")).unwrap();
     let header_len = original.len() - 512;
-    let mut rng = Rng(0x5_7A7C);
+    let mut rng = Rng::new(0x5_7A7C);
     let mut slow = Vec::new();
     for case in 0..300 {
         let mut b = original.clone();
         let i = 132 + rng.below(header_len - 136);
         match rng.below(3) {
             0 => b[i] ^= 1 << rng.below(8),
-            1 => b.splice(i..i, (0..rng.below(8) + 1).map(|_| rng.next() as u8)).for_each(drop),
+            1 => b.splice(i..i, (0..rng.below(8) + 1).map(|_| rng.next_u64() as u8)).for_each(drop),
             _ => b.drain(i..i + rng.below(4) + 1).for_each(drop),
         }
         let t0 = std::time::Instant::now();

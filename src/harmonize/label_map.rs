@@ -1,5 +1,6 @@
 //! Source labels → unified findings, driven entirely by the manifest's `[labels]` table.
 
+use super::HarmonizeError;
 use crate::labels::{finding_index, LabelValue, FINDINGS};
 use crate::manifest::{Absent, Manifest};
 
@@ -26,7 +27,7 @@ pub fn harmonize_labels(
     m: &Manifest,
     annotated: &[bool],
     raw: &[(String, String)],
-) -> Result<Vec<LabelValue>, String> {
+) -> Result<Vec<LabelValue>, HarmonizeError> {
     let start = match m.labels.absent {
         Absent::Negative => LabelValue::Negative,
         Absent::Unstated => LabelValue::Unstated,
@@ -34,12 +35,14 @@ pub fn harmonize_labels(
     let mut out: Vec<LabelValue> =
         annotated.iter().map(|&a| if a { start } else { LabelValue::Unstated }).collect();
     for (label, value) in raw {
-        let findings = m.findings_for(label).ok_or_else(|| format!("unknown label term `{label}`"))?;
+        let findings =
+            m.findings_for(label).ok_or_else(|| HarmonizeError::UnknownLabelTerm { label: label.clone() })?;
         let v = m
             .label_value(label, value)
-            .ok_or_else(|| format!("label `{label}`: unrecognised value `{value}`"))?;
+            .ok_or_else(|| HarmonizeError::UnrecognisedValue { label: label.clone(), value: value.clone() })?;
         for f in findings {
-            let i = finding_index(f).ok_or_else(|| format!("manifest maps `{label}` to unknown finding `{f}`"))?;
+            let i = finding_index(f)
+                .ok_or_else(|| HarmonizeError::UnknownFinding { label: label.clone(), finding: f.to_string() })?;
             out[i] = out[i].merge(v);
         }
     }

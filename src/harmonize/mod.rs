@@ -9,6 +9,36 @@ use crate::ingest::record::Nulled;
 use crate::ingest::RawRecord;
 use crate::labels::{LabelValue, FINDINGS};
 use crate::manifest::Manifest;
+use crate::store::rejects::RejectKind;
+
+/// Why a record's metadata cannot be harmonized (the row is rejected; the message is the reject
+/// reason in `_rejects/<dataset>.csv`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HarmonizeError {
+    /// A source label the manifest does not map.
+    #[error("unknown label term `{label}`")]
+    UnknownLabelTerm { label: String },
+    /// A raw label value the manifest gives no meaning.
+    #[error("label `{label}`: unrecognised value `{value}`")]
+    UnrecognisedValue { label: String, value: String },
+    /// The manifest maps a label to a finding outside the vocabulary.
+    #[error("manifest maps `{label}` to unknown finding `{finding}`")]
+    UnknownFinding { label: String, finding: String },
+    /// An official split value the manifest does not map.
+    #[error("unknown split value `{value}`")]
+    UnknownSplit { value: String },
+}
+
+impl HarmonizeError {
+    /// The reject kind of this error (the `kind` column of `_rejects/<dataset>.csv`).
+    pub fn reject_kind(&self) -> RejectKind {
+        match self {
+            HarmonizeError::UnknownLabelTerm { .. } => RejectKind::UnknownLabelTerm,
+            HarmonizeError::UnknownSplit { .. } => RejectKind::UnknownSplitValue,
+            HarmonizeError::UnrecognisedValue { .. } | HarmonizeError::UnknownFinding { .. } => RejectKind::BadLabelValue,
+        }
+    }
+}
 
 /// A harmonized row, without pixels (the pipeline adds those).
 #[derive(Debug, Clone)]
@@ -35,7 +65,7 @@ pub struct Row {
 /// used (a sex code other than M/F/O, a view the manifest does not list) become null and are
 /// added to the row's [`Nulled`] notes; a row the publisher ships without labels
 /// ([`RawRecord::no_labels`]) gets every finding null.
-pub fn harmonize(m: &Manifest, annotated: &[bool], seed: u64, r: &RawRecord) -> Result<Row, String> {
+pub fn harmonize(m: &Manifest, annotated: &[bool], seed: u64, r: &RawRecord) -> Result<Row, HarmonizeError> {
     let labels = if r.no_labels {
         vec![LabelValue::Unstated; FINDINGS.len()]
     } else {

@@ -21,7 +21,7 @@ pub fn hash01(seed: u64, salt: &str, patient: &str) -> f64 {
 }
 
 /// The split of one row: `official` is the dataset's own split value for it, if any.
-pub fn assign(spec: &SplitSpec, seed: u64, official: Option<&str>, patient: &str) -> Result<&'static str, String> {
+pub fn assign(spec: &SplitSpec, seed: u64, official: Option<&str>, patient: &str) -> Result<&'static str, super::HarmonizeError> {
     let Some(raw) = official else {
         let u = hash01(seed, "split", patient);
         return Ok(if u < spec.test_fraction {
@@ -38,7 +38,7 @@ pub fn assign(spec: &SplitSpec, seed: u64, official: Option<&str>, patient: &str
         "train" => "train",
         "val" => "val",
         "test" => "test",
-        other => return Err(format!("unknown split value `{other}`")),
+        other => return Err(super::HarmonizeError::UnknownSplit { value: other.to_string() }),
     };
     if split == "train" && spec.carve_val && hash01(seed, "carve-val", patient) < spec.val_fraction {
         return Ok("val");

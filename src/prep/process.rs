@@ -10,7 +10,7 @@ use crate::ingest::decode::{self, DecodeOptions};
 use crate::ingest::paths::{self, PathProblem};
 use crate::ingest::{RawRecord, RowError};
 use crate::manifest::Manifest;
-use crate::store::rejects::Reject;
+use crate::store::rejects::{Reject, RejectKind};
 use crate::store::writer::{StoreRow, StoredImage};
 
 /// Read-only context shared by the workers.
@@ -68,8 +68,8 @@ pub fn row_reject(e: RowError) -> Reject {
         line: e.line,
         image_id: e.image_id.unwrap_or_default(),
         source_path: String::new(),
-        stage: "metadata".into(),
-        kind: "malformed metadata row".into(),
+        stage: RejectKind::MalformedMetadataRow.stage(),
+        kind: RejectKind::MalformedMetadataRow,
         reason: e.reason,
     }
 }
@@ -77,56 +77,47 @@ pub fn row_reject(e: RowError) -> Reject {
 /// Processes one record into a store row (with the decoder's notes on its image, see
 /// [`decode::DecodedImage::notes`]) or a reject.
 pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<(StoreRow, Vec<String>), Reject> {
-    let reject = |stage: &str, kind: &str, source_path: &str, reason: String| Reject {
+    let reject = |kind: RejectKind, source_path: &str, reason: String| Reject {
         file: file.to_string(),
         row: rec.row,
         line: rec.line,
         image_id: rec.image_id.clone(),
         source_path: source_path.to_string(),
-        stage: stage.into(),
-        kind: kind.into(),
+        stage: kind.stage(),
+        kind,
         reason,
     };
-    let row = harmonize::harmonize(ctx.manifest, ctx.annotated, ctx.seed, &rec).map_err(|reason| {
-        let kind = if reason.starts_with("unknown label term") {
-            "unknown label term"
-        } else if reason.starts_with("unknown split") {
-            "unknown split value"
-        } else {
-            "bad label value"
-        };
-        reject("labels", kind, "", reason)
-    })?;
+    let row = harmonize::harmonize(ctx.manifest, ctx.annotated, ctx.seed, &rec).map_err(|e| reject(e.reject_kind(), "", e.to_string()))?;
     if ctx.metadata_only {
         let first = rec.image_paths.first().cloned().unwrap_or_default();
         if !paths::is_contained(&first) {
             let p = first.display().to_string();
-            return Err(reject("path", "path escapes root", &p, PathProblem::Escapes(p.clone()).to_string()));
+            return Err(reject(RejectKind::PathEscapesRoot, &p, PathProblem::Escapes(p.clone()).to_string()));
         }
         return Ok((StoreRow { row, source_path: first.display().to_string(), image: None }, Vec::new()));
     }
     let rel = paths::resolve(ctx.root, &ctx.root_canon, &rec.image_paths).map_err(|p| {
         let (kind, path) = match &p {
-            PathProblem::Escapes(s) => ("path escapes root", s),
-            PathProblem::SymlinkEscapes(s) => ("symlink escapes root", s),
-            PathProblem::Missing(s) => ("missing image file", s),
+            PathProblem::Escapes(s) => (RejectKind::PathEscapesRoot, s),
+            PathProblem::SymlinkEscapes(s) => (RejectKind::SymlinkEscapesRoot, s),
+            PathProblem::Missing(s) => (RejectKind::MissingImageFile, s),
         };
-        reject("path", kind, path, p.to_string())
+        reject(kind, path, p.to_string())
     })?;
     let src = rel.display().to_string();
     let full = ctx.root.join(&rel);
     IN_DECODER.with(|f| f.set(true));
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let img = decode::decode_file(&full, &ctx.decode).map_err(|e| ("decode", "undecodable image", error_chain(&e)))?;
+        let img = decode::decode_file(&full, &ctx.decode).map_err(|e| (RejectKind::UndecodableImage, error_chain(&e)))?;
         let pixels = harmonize::pixels::preprocess(&img, &ctx.pixels)
-            .map_err(|e| ("preprocess", "preprocessing failed", error_chain(&e)))?;
-        Ok::<_, (&str, &str, String)>((pixels, img.notes))
+            .map_err(|e| (RejectKind::PreprocessingFailed, error_chain(&e)))?;
+        Ok::<_, (RejectKind, String)>((pixels, img.notes))
     }));
     IN_DECODER.with(|f| f.set(false));
     let (pixels, notes) = match result {
         Ok(Ok(p)) => p,
-        Ok(Err((stage, kind, reason))) => return Err(reject(stage, kind, &src, format!("{src}: {reason}"))),
-        Err(p) => return Err(reject("decode", "decoder panic", &src, format!("{src}: decoder panicked: {}", panic_message(p)))),
+        Ok(Err((kind, reason))) => return Err(reject(kind, &src, format!("{src}: {reason}"))),
+        Err(p) => return Err(reject(RejectKind::DecoderPanic, &src, format!("{src}: decoder panicked: {}", panic_message(p)))),
     };
     let side = ctx.pixels.size as u16;
     Ok((StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels }) }, notes))

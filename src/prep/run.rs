@@ -340,7 +340,7 @@ fn finalize(
     };
     meta::update(&opts.store, &manifest.dataset, entry)?;
     let mut missing_by_folder: BTreeMap<String, usize> = BTreeMap::new();
-    for r in all_rejects.iter().filter(|r| r.kind == "missing image file") {
+    for r in all_rejects.iter().filter(|r| r.kind == crate::store::rejects::RejectKind::MissingImageFile) {
         let folder = Path::new(&r.source_path).parent().map(|p| p.display().to_string()).unwrap_or_default();
         *missing_by_folder.entry(folder).or_insert(0) += 1;
     }

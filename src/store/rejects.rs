@@ -19,12 +19,90 @@ pub struct Reject {
     pub image_id: String,
     /// Image path relative to the root, when one was resolved.
     pub source_path: String,
-    /// `metadata`, `labels`, `path`, `decode` or `preprocess`.
-    pub stage: String,
-    /// Short category used for the summary (e.g. `missing image file`).
-    pub kind: String,
+    /// Stage the row failed in (written as `metadata`, `labels`, `path`, `decode`, `preprocess`).
+    pub stage: Stage,
+    /// Short category used for the summary (written as e.g. `missing image file`).
+    pub kind: RejectKind,
     /// Full message.
     pub reason: String,
+}
+
+/// Stage of the pipeline a row was rejected in. Serialized as the lowercase name (the `stage`
+/// column of `_rejects/<dataset>.csv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Metadata,
+    Labels,
+    Path,
+    Decode,
+    Preprocess,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Metadata => "metadata",
+            Stage::Labels => "labels",
+            Stage::Path => "path",
+            Stage::Decode => "decode",
+            Stage::Preprocess => "preprocess",
+        }
+    }
+}
+
+/// Why a row was rejected, chosen where the error happens. Serialized as its text (the `kind`
+/// column of `_rejects/<dataset>.csv` and the `rejects_by_reason` keys of `_meta.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectKind {
+    #[serde(rename = "malformed metadata row")]
+    MalformedMetadataRow,
+    #[serde(rename = "unknown label term")]
+    UnknownLabelTerm,
+    #[serde(rename = "unknown split value")]
+    UnknownSplitValue,
+    #[serde(rename = "bad label value")]
+    BadLabelValue,
+    #[serde(rename = "path escapes root")]
+    PathEscapesRoot,
+    #[serde(rename = "symlink escapes root")]
+    SymlinkEscapesRoot,
+    #[serde(rename = "missing image file")]
+    MissingImageFile,
+    #[serde(rename = "undecodable image")]
+    UndecodableImage,
+    #[serde(rename = "preprocessing failed")]
+    PreprocessingFailed,
+    #[serde(rename = "decoder panic")]
+    DecoderPanic,
+}
+
+impl RejectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::MalformedMetadataRow => "malformed metadata row",
+            RejectKind::UnknownLabelTerm => "unknown label term",
+            RejectKind::UnknownSplitValue => "unknown split value",
+            RejectKind::BadLabelValue => "bad label value",
+            RejectKind::PathEscapesRoot => "path escapes root",
+            RejectKind::SymlinkEscapesRoot => "symlink escapes root",
+            RejectKind::MissingImageFile => "missing image file",
+            RejectKind::UndecodableImage => "undecodable image",
+            RejectKind::PreprocessingFailed => "preprocessing failed",
+            RejectKind::DecoderPanic => "decoder panic",
+        }
+    }
+
+    /// The stage this kind of reject happens in.
+    pub fn stage(self) -> Stage {
+        match self {
+            RejectKind::MalformedMetadataRow => Stage::Metadata,
+            RejectKind::UnknownLabelTerm | RejectKind::UnknownSplitValue | RejectKind::BadLabelValue => Stage::Labels,
+            RejectKind::PathEscapesRoot | RejectKind::SymlinkEscapesRoot | RejectKind::MissingImageFile => Stage::Path,
+            RejectKind::UndecodableImage | RejectKind::DecoderPanic => Stage::Decode,
+            RejectKind::PreprocessingFailed => Stage::Preprocess,
+        }
+    }
 }
 
 /// Path of a dataset's rejects file.
@@ -47,8 +125,8 @@ pub fn write_rejects(store: &Path, dataset: &str, rejects: &[Reject]) -> Result<
             &r.line.to_string(),
             &r.image_id,
             &r.source_path,
-            &r.stage,
-            &r.kind,
+            r.stage.as_str(),
+            r.kind.as_str(),
             &r.reason,
         ])
         .map_err(err)?;
@@ -63,7 +141,7 @@ pub fn write_rejects(store: &Path, dataset: &str, rejects: &[Reject]) -> Result<
 pub fn summarize(rejects: &[Reject]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for r in rejects {
-        *m.entry(format!("{}: {}", r.stage, r.kind)).or_insert(0) += 1;
+        *m.entry(format!("{}: {}", r.stage.as_str(), r.kind.as_str())).or_insert(0) += 1;
     }
     m
 }

@@ -63,7 +63,9 @@ fn chexpert_values_keep_uncertain_and_blank() {
     // Not annotated by this layout: unstated, never negative.
     assert_eq!(value(&v, "hernia"), LabelValue::Unstated);
     let bad = vec![("Edema".to_string(), "maybe".to_string())];
-    assert!(harmonize_labels(&m, &ann, &bad).unwrap_err().contains("maybe"));
+    let e = harmonize_labels(&m, &ann, &bad).unwrap_err();
+    assert_eq!(e.reject_kind(), cxr::store::rejects::RejectKind::BadLabelValue);
+    assert!(e.to_string().contains("maybe"), "{e}");
 }
 
 #[test]
@@ -75,7 +77,9 @@ fn nih_tokens_absent_means_negative_and_unknown_token_is_an_error() {
     assert_eq!(value(&v, "pneumonia"), LabelValue::Negative);
     assert_eq!(value(&v, "lung_opacity"), LabelValue::Unstated);
     let e = harmonize_labels(&m, &ann, &[("Effussion".into(), "1".into())]).unwrap_err();
-    assert!(e.contains("unknown label term `Effussion`"), "{e}");
+    assert_eq!(e, cxr::harmonize::HarmonizeError::UnknownLabelTerm { label: "Effussion".into() });
+    assert_eq!(e.reject_kind().as_str(), "unknown label term");
+    assert!(e.to_string().contains("unknown label term `Effussion`"), "{e}");
 }
 
 #[test]

@@ -145,3 +145,24 @@ pub fn summarize(rejects: &[Reject]) -> BTreeMap<String, usize> {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_stages_serialize_as_their_csv_texts() {
+        use RejectKind::*;
+        for k in [
+            MalformedMetadataRow, UnknownLabelTerm, UnknownSplitValue, BadLabelValue, PathEscapesRoot,
+            SymlinkEscapesRoot, MissingImageFile, UndecodableImage, PreprocessingFailed, DecoderPanic,
+        ] {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
+            assert_eq!(serde_json::from_str::<RejectKind>(&format!("\"{}\"", k.as_str())).unwrap(), k);
+            let st = k.stage();
+            assert_eq!(serde_json::to_string(&st).unwrap(), format!("\"{}\"", st.as_str()));
+        }
+        assert_eq!(MissingImageFile.as_str(), "missing image file");
+        assert_eq!(DecoderPanic.stage().as_str(), "decode");
+    }
+}

@@ -1,45 +1,45 @@
-//! DICOM decoding: first frame → one grey channel, modality LUT applied, MONOCHROME1 inverted.
+//! DICOM decoding: first frame → one grey channel in MONOCHROME2 sense.
 //!
-//! Order of operations (dicom-pixeldata's [`ConvertOptions`] order, set explicitly here):
+//! Order of operations:
 //! 1. parse the file meta group and check that a decoder exists for the transfer syntax
 //!    ([`DecodeError::UnsupportedTransferSyntax`] otherwise, e.g. JPEG-LS without `jpegls`);
 //! 2. parse the data set, require (7FE0,0010) Pixel Data ([`DecodeError::NoPixelData`]);
-//! 3. decode the first frame only (`decode_pixel_data_frame(0)`);
-//! 4. convert with the modality LUT (Rescale Slope/Intercept) always on and the VOI LUT
-//!    (window) off unless [`DecodeOptions::voi_lut`];
-//! 5. invert MONOCHROME1 ourselves (dicom-pixeldata's `to_vec` does not).
-//!
-//! Output sample type, chosen to keep the native depth and avoid f32 where it is not needed:
-//!
-//! | case | output | MONOCHROME1 inversion |
-//! |---|---|---|
-//! | VOI on, BitsAllocated 8 / >8 | `U8` / `U16` (the VOI LUT's full range 0..=255 / 0..=65535) | `255 − v` / `65535 − v` |
-//! | VOI off, unsigned, identity rescale, BitsAllocated 8 / 16 | `U8` / `U16` (stored values) | `(2^BitsStored − 1) − v` |
-//! | anything else (signed, rescaled, 32-bit) | `F32` (rescaled values) | `lo + hi − v`, `[lo, hi]` = rescaled stored range |
-//!
-//! The inversion reflects samples within their *nominal* range (from BitsStored and the
-//! rescale), not within the image's own min/max, so it does not depend on image content; after
-//! the pixel stage's per-image min–max both give the same result. The study inverts after its
-//! 8-bit conversion (`np.invert`), which equals `255 − x` on the min–max result: the same image.
+//!    read the Image Pixel module ([`super::dicom_attrs`]);
+//! 3. decode the first frame's sample cells ([`first_frame`]): JPEG lossless (.57/.70) with our
+//!    own process-14 decoder ([`super::jpeg_lossless`], restart intervals handled), everything
+//!    else with dicom-pixeldata's codecs (native, RLE, JPEG baseline/extended 8-bit, JPEG 2000,
+//!    JPEG-LS); only the cells are taken from it, every LUT is applied here;
+//! 4. grey images: stored values → modality LUT / rescale → VOI (only with
+//!    [`DecodeOptions::voi_lut`]) → MONOCHROME1 / Presentation LUT Shape INVERSE inversion →
+//!    sample type chosen from the values alone ([`super::dicom_grey`]); colour images: their
+//!    luminance ([`super::dicom_colour`]).
 //!
 //! The study itself read `pixel_array` (stored values, no rescale); for CXR DICOMs the rescale is
 //! identity or a positive linear map, which per-image min–max removes, so applying it changes
-//! nothing for the study pipeline and is right for signed data.
+//! nothing for the study pipeline and is right for signed data and modality LUTs. The study
+//! inverts MONOCHROME1 after its 8-bit conversion (`np.invert`), which equals `255 − x` on the
+//! min–max result: the same image as inverting before.
 //!
-//! Only technical attributes are read (transfer syntax and the image pixel module through
-//! dicom-pixeldata); nothing identifying is read or returned.
+//! Only technical attributes are read (transfer syntax, image pixel module, LUTs); nothing
+//! identifying is read or returned.
 
-use super::{DecodeError, DecodeOptions, DecodedImage, Photometric, Pixels};
+use super::dicom_attrs::{self, PixelModule};
+use super::dicom_grey::{self, Samples};
+use super::{dicom_colour, jpeg_lossless, DecodeError, DecodeOptions, DecodedImage, Photometric};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::OpenFileOptions;
 use dicom_object::file::ReadPreamble;
 use dicom_object::meta::FileMetaTable;
-use dicom_pixeldata::{
-    ConvertOptions, DecodedPixelData, ModalityLutOption, PixelDecoder, PixelRepresentation,
-    VoiLutOption,
-};
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+/// JPEG Lossless, Non-Hierarchical (Process 14).
+pub const TS_JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
+/// JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14, Selection Value 1).
+pub const TS_JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+/// RLE Lossless.
+pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
 
 /// Decode a DICOM Part 10 byte stream (with or without the 128-byte preamble).
 pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
@@ -60,10 +60,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         stage: "parse meta",
         source: Box::new(e),
     })?;
-    let uid = meta
-        .transfer_syntax()
-        .trim_end_matches(['\0', ' '])
-        .to_string();
+    let uid = meta.transfer_syntax().trim_end_matches(['\0', ' ']).to_string();
     match TransferSyntaxRegistry.get(&uid) {
         Some(ts) if ts.can_decode_all() => {}
         _ => return Err(DecodeError::UnsupportedTransferSyntax { uid }),
@@ -73,183 +70,159 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
-        .map_err(|e| DecodeError::Dicom {
-            stage: "parse",
-            source: Box::new(e),
-        })?;
+        .map_err(|e| DecodeError::Dicom { stage: "parse", source: Box::new(e) })?;
+    decode_object(&obj, &uid, opts)
+}
+
+/// Steps 2–4 on a parsed object whose transfer syntax is `uid`.
+fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     if obj.get(tags::PIXEL_DATA).is_none() {
         return Err(DecodeError::NoPixelData);
     }
-    let frames = obj
-        .get(tags::NUMBER_OF_FRAMES)
-        .and_then(|e| e.to_int::<u32>().ok())
-        .unwrap_or(1);
-
-    // 3. First frame.
-    let decoded = obj
-        .decode_pixel_data_frame(0)
-        .map_err(|e| DecodeError::Dicom {
-            stage: "decode pixel data",
-            source: Box::new(e),
-        })?;
-    let mut img = convert(&decoded, opts)?;
-    img.frames = frames.max(1);
-    Ok(img)
-}
-
-/// Steps 4–5: LUTs, sample type, MONOCHROME1 inversion.
-fn convert(d: &DecodedPixelData<'_>, opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
-    let conv_err = |e: dicom_pixeldata::Error| DecodeError::Dicom {
-        stage: "convert pixels",
-        source: Box::new(e),
-    };
-    let (width, height) = (d.columns(), d.rows());
-    let bits_alloc = d.bits_allocated();
-    let bits_stored = d.bits_stored();
-    if bits_alloc != 8 && bits_alloc != 16 && bits_alloc != 32 {
-        return Err(DecodeError::Unsupported {
-            what: "BitsAllocated",
-            value: bits_alloc.to_string(),
-        });
-    }
-    if bits_stored == 0 || bits_stored > bits_alloc {
-        return Err(DecodeError::Unsupported {
-            what: "BitsStored",
-            value: bits_stored.to_string(),
-        });
-    }
-    let frames = d.number_of_frames();
-    let pi = d.photometric_interpretation();
-    match d.samples_per_pixel() {
-        1 if pi.is_monochrome() => {}
-        3 => return colour(d, width, height, frames),
+    let pm = dicom_attrs::pixel_module(obj)?;
+    let frame = first_frame(obj, uid, &pm)?;
+    let n = pm.rows as usize * pm.cols as usize;
+    let (width, height) = (pm.cols, pm.rows);
+    match pm.samples_per_pixel {
+        1 if frame.photometric == "MONOCHROME1" || frame.photometric == "MONOCHROME2" => {}
+        3 => {
+            let luma = dicom_colour::luminance(&frame.samples, n, &pm, &frame.photometric, frame.planar)?;
+            return Ok(DecodedImage {
+                width,
+                height,
+                pixels: dicom_grey::to_pixels(luma),
+                bits_stored: pm.bits_stored.min(16) as u8,
+                photometric: Photometric::ColorToLuma,
+                frames: pm.frames,
+            });
+        }
         spp => {
             return Err(DecodeError::Unsupported {
                 what: "SamplesPerPixel/PhotometricInterpretation",
-                value: format!("{spp} / {pi}"),
-            });
+                value: format!("{spp} / {}", frame.photometric),
+            })
         }
     }
-    let mono1 = matches!(pi, dicom_pixeldata::PhotometricInterpretation::Monochrome1);
-    let photometric = if mono1 {
-        Photometric::Monochrome1Inverted
-    } else {
-        Photometric::Monochrome2
+    let pm_frame = PixelModule { bits_stored: frame.bits_stored, high_bit: frame.high_bit, ..pm.clone() };
+    let stored = dicom_grey::stored_values(&frame.samples, n, &pm_frame)?;
+    let t = dicom_attrs::grey_transforms(obj, pm.signed, opts.voi_lut)?;
+    let (mut values, mut range) = dicom_grey::modality(stored, &t.modality, frame.bits_stored, pm.signed);
+    let mut bits = match &t.modality {
+        dicom_attrs::Modality::Lut(l) => l.bits,
+        dicom_attrs::Modality::Rescale { .. } => frame.bits_stored.min(255) as u8,
     };
-
-    let rescale =
-        d.rescale()
-            .map_err(conv_err)?
-            .first()
-            .copied()
-            .unwrap_or(dicom_pixeldata::Rescale {
-                slope: 1.0,
-                intercept: 0.0,
-            });
-    let signed = d.pixel_representation() == PixelRepresentation::Signed;
-    let identity = rescale.slope == 1.0 && rescale.intercept == 0.0;
-
-    let (pixels, out_bits) = if opts.voi_lut {
-        let o = ConvertOptions::new()
-            .with_modality_lut(ModalityLutOption::Default)
-            .with_voi_lut(VoiLutOption::First);
-        if bits_alloc == 8 {
-            let mut v: Vec<u8> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                v.iter_mut().for_each(|x| *x = u8::MAX - *x);
-            }
-            (Pixels::U8(v), 8)
-        } else {
-            let mut v: Vec<u16> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                v.iter_mut().for_each(|x| *x = u16::MAX - *x);
-            }
-            (Pixels::U16(v), 16)
-        }
-    } else {
-        let o = ConvertOptions::new()
-            .with_modality_lut(ModalityLutOption::Default)
-            .with_voi_lut(VoiLutOption::Identity);
-        if identity && !signed && bits_alloc == 8 {
-            let mut v: Vec<u8> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                let top = ((1u32 << bits_stored) - 1) as u8;
-                v.iter_mut().for_each(|x| *x = top.saturating_sub(*x));
-            }
-            (Pixels::U8(v), bits_stored)
-        } else if identity && !signed && bits_alloc == 16 {
-            let mut v: Vec<u16> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                let top = ((1u32 << bits_stored) - 1) as u16;
-                v.iter_mut().for_each(|x| *x = top.saturating_sub(*x));
-            }
-            (Pixels::U16(v), bits_stored)
-        } else {
-            let mut v: Vec<f32> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                let (smin, smax) = stored_range(bits_stored, signed);
-                let lo = rescale.slope * smin + rescale.intercept;
-                let hi = rescale.slope * smax + rescale.intercept;
-                let sum = (lo + hi) as f32;
-                v.iter_mut().for_each(|x| *x = sum - *x);
-            }
-            (Pixels::F32(v), bits_stored)
-        }
-    };
+    if let Some(voi) = t.voi.as_ref().filter(|_| opts.voi_lut) {
+        (values, range, bits) = dicom_grey::voi(&values, voi)?;
+    }
+    let inverted = frame.photometric == "MONOCHROME1" || t.presentation_inverse;
+    if inverted {
+        values = dicom_grey::invert(values, range);
+    }
     Ok(DecodedImage {
         width,
         height,
-        pixels,
-        bits_stored: out_bits.min(u8::MAX as u16) as u8,
-        photometric,
-        frames,
+        pixels: dicom_grey::to_pixels(values),
+        bits_stored: bits,
+        photometric: if inverted { Photometric::Monochrome1Inverted } else { Photometric::Monochrome2 },
+        frames: pm.frames,
     })
 }
 
-/// Smallest and largest stored value for `bits` bits, two's complement if `signed`.
-fn stored_range(bits: u16, signed: bool) -> (f64, f64) {
-    let bits = i32::from(bits);
-    if signed {
-        (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1) - 1.0)
-    } else {
-        (0.0, 2f64.powi(bits) - 1.0)
-    }
+/// The first frame's sample cells as the codec delivered them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFrame {
+    pub samples: Samples,
+    /// Photometric interpretation of the cells: the file's, except `RGB` where the codec
+    /// converted colour (JPEG and JPEG 2000 decoders return RGB).
+    pub photometric: String,
+    /// Planar configuration of the cells (decoders return interleaved cells).
+    pub planar: u16,
+    /// Significant bits per cell (BitsStored, unless the code stream says otherwise).
+    pub bits_stored: u16,
+    /// Bit of the cell holding the value's most significant bit.
+    pub high_bit: u16,
 }
 
-/// Three-sample (RGB after decoding) DICOM → OpenCV luminance, like the PNG/JPEG path.
-fn colour(
-    d: &DecodedPixelData<'_>,
-    width: u32,
-    height: u32,
-    frames: u32,
-) -> Result<DecodedImage, DecodeError> {
-    let o = ConvertOptions::new().with_modality_lut(ModalityLutOption::None);
-    let conv_err = |e: dicom_pixeldata::Error| DecodeError::Dicom {
-        stage: "convert pixels",
-        source: Box::new(e),
-    };
-    let luma = |r: u32, g: u32, b: u32| (r * 4899 + g * 9617 + b * 1868 + (1 << 13)) >> 14;
-    let pixels = if d.bits_allocated() == 8 {
-        let v: Vec<u8> = d.to_vec_with_options(&o).map_err(conv_err)?;
-        Pixels::U8(
-            v.chunks_exact(3)
-                .map(|p| luma(p[0].into(), p[1].into(), p[2].into()) as u8)
-                .collect(),
-        )
-    } else {
-        let v: Vec<u16> = d.to_vec_with_options(&o).map_err(conv_err)?;
-        Pixels::U16(
-            v.chunks_exact(3)
-                .map(|p| luma(p[0].into(), p[1].into(), p[2].into()) as u16)
-                .collect(),
-        )
-    };
-    Ok(DecodedImage {
-        width,
-        height,
-        pixels,
-        bits_stored: d.bits_stored().min(16) as u8,
-        photometric: Photometric::ColorToLuma,
-        frames,
+/// The bytes of frame 0 of encapsulated pixel data: the fragments up to the one that ends the
+/// first code stream (a JPEG frame may span fragments; PS3.5 A.4).
+fn first_frame_stream(obj: &DefaultDicomObject) -> Result<Vec<u8>, DecodeError> {
+    let err = |what: &str| DecodeError::Dicom { stage: "read pixel data", source: what.to_string().into() };
+    let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
+    let fragments = pd.value().fragments().ok_or_else(|| err("encapsulated transfer syntax but native pixel data"))?;
+    let mut out = Vec::new();
+    for f in fragments {
+        out.extend_from_slice(f);
+        let end = out.iter().rposition(|&b| b != 0).unwrap_or(0);
+        if end >= 1 && out[end - 1] == 0xFF && out[end] == 0xD9 {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Err(err("no pixel data fragments"));
+    }
+    Ok(out)
+}
+
+/// Step 3: decode the first frame's cells.
+pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Result<RawFrame, DecodeError> {
+    if uid == TS_JPEG_LOSSLESS || uid == TS_JPEG_LOSSLESS_SV1 {
+        let stream = first_frame_stream(obj)?;
+        let img = jpeg_lossless::decode(&stream).map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
+        if img.width != pm.cols || img.height != pm.rows || img.components != usize::from(pm.samples_per_pixel) {
+            return Err(DecodeError::Dicom {
+                stage: "decode pixel data",
+                source: format!(
+                    "JPEG lossless stream is {}x{}x{}, the data set says {}x{}x{}",
+                    img.width, img.height, img.components, pm.cols, pm.rows, pm.samples_per_pixel
+                )
+                .into(),
+            });
+        }
+        // The code stream's precision is what the samples hold (PS3.5 A.4.1: it equals
+        // BitsStored in a conformant file; the larger of the two never masks a value).
+        let bits = pm.bits_stored.max(u16::from(img.precision)).min(pm.bits_allocated.max(16));
+        return Ok(RawFrame {
+            samples: Samples::U16(img.samples),
+            photometric: pm.photometric.clone(),
+            planar: 0,
+            bits_stored: bits,
+            high_bit: bits - 1,
+        });
+    }
+    let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
+    if pd.value().fragments().is_none() {
+        // Native: the first frame's cells straight from the element (PS3.5 8.1.1). YBR_FULL_422
+        // holds two cells per pixel (Y1 Y2 Cb Cr per pair of columns, PS3.3 C.7.6.3.1.2).
+        let bytes = pd
+            .value()
+            .to_bytes()
+            .map_err(|e| DecodeError::Dicom { stage: "read pixel data", source: Box::new(e) })?;
+        let n = pm.rows as usize * pm.cols as usize;
+        let cells = if pm.photometric == "YBR_FULL_422" { n * 2 } else { n * usize::from(pm.samples_per_pixel) };
+        let need = cells * usize::from(pm.bits_allocated / 8);
+        let frame = bytes.get(..need).ok_or(DecodeError::Dicom {
+            stage: "read pixel data",
+            source: format!("PixelData has {} bytes, the first frame needs {need}", bytes.len()).into(),
+        })?;
+        return Ok(RawFrame {
+            samples: Samples::from_bytes(frame, pm.bits_allocated)?,
+            photometric: pm.photometric.clone(),
+            planar: pm.planar,
+            bits_stored: pm.bits_stored,
+            high_bit: pm.high_bit,
+        });
+    }
+    let decoded = obj
+        .decode_pixel_data_frame(0)
+        .map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
+    // Decoders return interleaved cells; JPEG and JPEG 2000 decoders also convert colour to RGB
+    // (RLE does not: its cells keep the file's interpretation).
+    let photometric = if uid != TS_RLE && pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
+    Ok(RawFrame {
+        samples: Samples::from_bytes(decoded.data(), pm.bits_allocated)?,
+        photometric,
+        planar: 0,
+        bits_stored: pm.bits_stored,
+        high_bit: if uid != TS_RLE { pm.bits_stored - 1 } else { pm.high_bit },
     })
 }

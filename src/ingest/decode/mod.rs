@@ -17,7 +17,12 @@
 //! No identifying attribute (names, IDs, dates) is read or returned.
 
 pub mod dicom;
+pub mod dicom_attrs;
+pub mod dicom_colour;
+pub mod dicom_grey;
 pub mod jpeg_dc;
+pub mod jpeg_lossless;
+pub mod jpeg_stream;
 pub mod raster;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,138 @@
+//! DICOM pixel data the way PS3.3 / PS3.5 define it (issue 11, section 1), on the small
+//! synthetic fixtures of `scripts/gen_dicom_conformance.py` against the values independent
+//! tools computed (`tests/fixtures/dicom/conformance/reference.json`: pydicom 3
+//! `apply_modality_lut` / `apply_voi_lut` / `pixel_array`, libjpeg-turbo 3, DCMTK `dcmdjpeg`).
+
+use std::path::PathBuf;
+
+use cxr::harmonize::pixels::{preprocess, PixelOptions};
+use cxr::ingest::decode::{decode_file, DecodeError, DecodeOptions, DecodedImage, Photometric, Pixels};
+
+fn path(name: &str) -> PathBuf {
+    crate::common::fixture("dicom/conformance").join(name)
+}
+
+fn reference() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path("reference.json")).unwrap()).unwrap()
+}
+
+fn ints(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+fn dec_with(name: &str, voi_lut: bool) -> DecodedImage {
+    decode_file(&path(name), &DecodeOptions { voi_lut, ..DecodeOptions::default() })
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+}
+
+fn dec(name: &str) -> DecodedImage {
+    dec_with(name, false)
+}
+
+fn values(img: &DecodedImage) -> Vec<f64> {
+    match &img.pixels {
+        Pixels::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Pixels::U16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+        Pixels::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+    }
+}
+
+#[test]
+fn modality_lut_sequence_matches_pydicom() {
+    let r = reference();
+    for name in ["mlut_unsigned", "mlut_signed"] {
+        let img = dec(&format!("{name}.dcm"));
+        assert_eq!(img.photometric, Photometric::Monochrome2);
+        assert_eq!(values(&img), ints(&r[name]["values"]), "{name}");
+    }
+}
+
+#[test]
+fn jpeg_lossless_is_bit_exact_with_and_without_restart_intervals() {
+    let r = reference();
+    let twin = dec("ll_twin.dcm");
+    let names = ["ll_sv1_nodri", "ll_sv1_dri1", "ll_sv1_dri5", "ll_p2_dri3", "ll_p3_dri3", "ll_p4_dri3", "ll_p5_dri3", "ll_p6_dri3", "ll_p7_dri3"];
+    for name in names {
+        assert!(r[name].is_object(), "{name} has a reference entry");
+        let img = dec(&format!("{name}.dcm"));
+        assert!(img.pixels == twin.pixels, "{name} (predictor {}, DRI {} rows) differs from its uncompressed twin", r[name]["predictor"], r[name]["restart_rows"]);
+    }
+    // Interleaved 3-component scan (RGB of a grey, 8 bit) with DRI = 2 rows.
+    let rgb = dec("ll_rgb8_dri2.dcm");
+    assert_eq!(rgb.photometric, Photometric::ColorToLuma);
+    assert_eq!(values(&rgb), ints(&r["ll_rgb8_dri2"]["grey"]));
+    // A stream cut inside its restart intervals is an error, never pixels.
+    match decode_file(&path("ll_truncated.dcm"), &DecodeOptions::default()) {
+        Err(DecodeError::Dicom { .. }) => {}
+        other => panic!("truncated lossless stream: {other:?}"),
+    }
+}
+
+#[test]
+fn colour_layouts_reduce_to_the_grey() {
+    let r = reference();
+    for name in ["ybr422_native", "rgb16_planar"] {
+        let img = dec(&format!("{name}.dcm"));
+        assert_eq!(img.photometric, Photometric::ColorToLuma, "{name}");
+        assert_eq!(values(&img), ints(&r[name]["grey"]), "{name}");
+    }
+}
+
+#[test]
+fn same_modality_values_give_the_same_store_pixels() {
+    let r = reference();
+    let want = ints(&r["twins"]["values"]);
+    let base = dec("twin_unsigned.dcm");
+    assert_eq!(values(&base), want);
+    for name in ["twin_signed", "twin_slope2", "twin_intercept", "twin_half"] {
+        let img = dec(&format!("{name}.dcm"));
+        assert!(img.pixels == base.pixels, "{name}: decoded samples differ from the unsigned twin");
+    }
+    // Store pixels (resize + min–max + equalisation, and without equalisation) are identical
+    // for every encoding, including a negative offset of the same image.
+    for opts in [PixelOptions { size: 16, ..PixelOptions::default() }, PixelOptions { size: 20, equalize: false, ..PixelOptions::default() }] {
+        let want = preprocess(&base, &opts).unwrap();
+        for name in ["twin_signed", "twin_slope2", "twin_intercept", "twin_half", "twin_signed_neg"] {
+            let got = preprocess(&dec(&format!("{name}.dcm")), &opts).unwrap();
+            assert!(got == want, "{name}: store pixels differ from the unsigned twin ({opts:?})");
+        }
+    }
+}
+
+#[test]
+fn voi_windows_and_lut_sequence_match_pydicom() {
+    let r = reference();
+    for name in ["voi_linear", "voi_linear_exact", "voi_sigmoid", "voi_two_windows"] {
+        let img = dec_with(&format!("{name}.dcm"), true);
+        let got = values(&img);
+        let want = ints(&r[name]["values"]);
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        // pydicom's window output is on the stored range 0..4095, ours on 0..65535: one
+        // pydicom step is 16 of ours; rounding differs by at most one of ours.
+        assert!(worst <= 1.0, "{name}: max |diff| {worst}");
+    }
+    // A VOI LUT Sequence beside a window: the LUT is used (pydicom prefer_lut=True).
+    let img = dec_with("voi_lut_seq.dcm", true);
+    assert_eq!(values(&img), ints(&r["voi_lut_seq"]["values"]));
+    assert_eq!(img.bits_stored, 12);
+    // Without --voi-lut the windows and LUTs are ignored: stored values.
+    assert_eq!(values(&dec("voi_lut_seq.dcm")), ints(&r["voi_source"]["values"]));
+}
+
+#[test]
+fn presentation_lut_shape_inverse_is_one_inversion() {
+    let mono2 = dec("pres_inverse_mono2.dcm");
+    let mono1 = dec("mono1.dcm");
+    let both = dec("pres_inverse_mono1.dcm");
+    assert_eq!(mono2.photometric, Photometric::Monochrome1Inverted);
+    assert_eq!(both.photometric, Photometric::Monochrome1Inverted);
+    // INVERSE on MONOCHROME2 = MONOCHROME1; INVERSE with MONOCHROME1 is not inverted twice.
+    assert!(mono2.pixels == mono1.pixels);
+    assert!(both.pixels == mono1.pixels);
+    let src = ints(&reference()["voi_source"]["values"]);
+    assert_eq!(values(&mono1), src.iter().map(|v| 4095.0 - v).collect::<Vec<_>>());
+    // Under --voi-lut the inversion is within the window's output range.
+    let win = dec_with("voi_linear.dcm", true);
+    let src_voi = values(&win);
+    assert!(src_voi.iter().all(|&v| (0.0..=65535.0).contains(&v)));
+}

@@ -136,3 +136,24 @@ fn presentation_lut_shape_inverse_is_one_inversion() {
     let src_voi = values(&win);
     assert!(src_voi.iter().all(|&v| (0.0..=65535.0).contains(&v)));
 }
+
+#[test]
+fn jpeg_extended_12_bit_matches_libjpeg_turbo() {
+    let r = reference();
+    let img = dec("ext12.dcm");
+    assert_eq!((img.width, img.height, img.bits_stored), (32, 24, 12));
+    let got = values(&img);
+    let turbo = ints(&r["ext12"]["turbo"]);
+    let source = ints(&r["ext12"]["source"]);
+    let diff = |a: &[f64], b: &[f64]| {
+        let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| (x - y).abs()).collect();
+        (d.iter().cloned().fold(0.0, f64::max), d.iter().sum::<f64>() / d.len() as f64)
+    };
+    // Exact IDCT vs libjpeg-turbo's integer islow IDCT: at most a couple of 12-bit levels.
+    let (worst, mean) = diff(&got, &turbo);
+    assert!(worst <= 2.0 && mean < 0.5, "vs libjpeg-turbo: max {worst}, mean {mean}");
+    // And close to what was encoded (quality 90, 12 bit).
+    let (_, mean_src) = diff(&got, &source);
+    eprintln!("12-bit JPEG: vs libjpeg-turbo max {worst} mean {mean:.3}; vs source mean {mean_src:.2}");
+    assert!(mean_src < 40.0, "vs source: mean |diff| {mean_src}");
+}

@@ -6,8 +6,9 @@
 //! 2. parse the data set, require (7FE0,0010) Pixel Data ([`DecodeError::NoPixelData`]);
 //!    read the Image Pixel module ([`super::dicom_attrs`]);
 //! 3. decode the first frame's sample cells ([`first_frame`]): JPEG lossless (.57/.70) with our
-//!    own process-14 decoder ([`super::jpeg_lossless`], restart intervals handled), everything
-//!    else with dicom-pixeldata's codecs (native, RLE, JPEG baseline/extended 8-bit, JPEG 2000,
+//!    own process-14 decoder ([`super::jpeg_lossless`], restart intervals handled), 12-bit JPEG
+//!    Extended (.51) with [`super::jpeg12`], native cells straight from the element, everything
+//!    else with dicom-pixeldata's codecs (RLE, JPEG baseline/extended 8-bit, JPEG 2000,
 //!    JPEG-LS); only the cells are taken from it, every LUT is applied here;
 //! 4. grey images: stored values → modality LUT / rescale → VOI (only with
 //!    [`DecodeOptions::voi_lut`]) → MONOCHROME1 / Presentation LUT Shape INVERSE inversion →
@@ -25,7 +26,7 @@
 
 use super::dicom_attrs::{self, PixelModule};
 use super::dicom_grey::{self, Samples};
-use super::{dicom_colour, jpeg_lossless, DecodeError, DecodeOptions, DecodedImage, Photometric};
+use super::{dicom_colour, jpeg12, jpeg_lossless, DecodeError, DecodeOptions, DecodedImage, Photometric};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
@@ -38,6 +39,8 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 pub const TS_JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
 /// JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14, Selection Value 1).
 pub const TS_JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+/// JPEG Extended (Process 2 & 4): 12-bit DCT.
+pub const TS_JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 /// RLE Lossless.
 pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
 
@@ -188,6 +191,25 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
             bits_stored: bits,
             high_bit: bits - 1,
         });
+    }
+    if uid == TS_JPEG_EXTENDED && pm.samples_per_pixel == 1 {
+        let stream = first_frame_stream(obj)?;
+        if jpeg12::precision(&stream) == Some(12) {
+            let img = jpeg12::decode(&stream).map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
+            if img.width != pm.cols || img.height != pm.rows {
+                return Err(DecodeError::Dicom {
+                    stage: "decode pixel data",
+                    source: format!("JPEG stream is {}x{}, the data set says {}x{}", img.width, img.height, pm.cols, pm.rows).into(),
+                });
+            }
+            return Ok(RawFrame {
+                samples: Samples::U16(img.samples),
+                photometric: pm.photometric.clone(),
+                planar: 0,
+                bits_stored: 12,
+                high_bit: 11,
+            });
+        }
     }
     let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
     if pd.value().fragments().is_none() {

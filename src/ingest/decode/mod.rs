@@ -20,6 +20,7 @@ pub mod dicom;
 pub mod dicom_attrs;
 pub mod dicom_colour;
 pub mod dicom_grey;
+pub mod jpeg12;
 pub mod jpeg_dc;
 pub mod jpeg_lossless;
 pub mod jpeg_stream;

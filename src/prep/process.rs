@@ -119,14 +119,14 @@ pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<StoreRow, Re
         let img = decode::decode_file(&full, &ctx.decode).map_err(|e| ("decode", "undecodable image", error_chain(&e)))?;
         let pixels = harmonize::pixels::preprocess(&img, &ctx.pixels)
             .map_err(|e| ("preprocess", "preprocessing failed", error_chain(&e)))?;
-        Ok::<_, (&str, &str, String)>(pixels)
+        Ok::<_, (&str, &str, String)>((pixels, img.notes))
     }));
     IN_DECODER.with(|f| f.set(false));
-    let pixels = match result {
+    let (pixels, notes) = match result {
         Ok(Ok(p)) => p,
         Ok(Err((stage, kind, reason))) => return Err(reject(stage, kind, &src, format!("{src}: {reason}"))),
         Err(p) => return Err(reject("decode", "decoder panic", &src, format!("{src}: decoder panicked: {}", panic_message(p)))),
     };
     let side = ctx.pixels.size as u16;
-    Ok(StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels }) })
+    Ok(StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels, notes }) })
 }

@@ -34,6 +34,9 @@ struct ChunkDone {
     rows: u64,
     splits: BTreeMap<String, u64>,
     rejects: Vec<Reject>,
+    /// Decoder note → images of this chunk it applies to.
+    #[serde(default)]
+    image_notes: BTreeMap<String, u64>,
 }
 
 /// `_staging/<dataset>/options.json`: what the staged parts were made with.
@@ -176,11 +179,14 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
                     .collect()
             });
             let mut rows = Vec::new();
-            let mut done = ChunkDone { rows: 0, splits: BTreeMap::new(), rejects: Vec::new() };
+            let mut done = ChunkDone { rows: 0, splits: BTreeMap::new(), rejects: Vec::new(), image_notes: BTreeMap::new() };
             for o in outcomes {
                 match o {
                     Ok(r) => {
                         *done.splits.entry(r.row.split.to_string()).or_insert(0) += 1;
+                        for n in r.image.iter().flat_map(|i| &i.notes) {
+                            *done.image_notes.entry(n.to_string()).or_insert(0) += 1;
+                        }
                         rows.push(r);
                     }
                     Err(rej) => done.rejects.push(rej),
@@ -243,6 +249,7 @@ fn finalize(
     let mut rows = 0u64;
     let mut splits: BTreeMap<String, u64> = BTreeMap::new();
     let mut all_rejects = Vec::new();
+    let mut image_notes: BTreeMap<String, u64> = BTreeMap::new();
     for i in 0..chunks {
         let p = staging.join(format!("{}.done.json", part_name(i)));
         let text = std::fs::read_to_string(&p).map_err(|source| StoreError::Read { path: p.clone(), source })?;
@@ -252,7 +259,12 @@ fn finalize(
             *splits.entry(k).or_insert(0) += v;
         }
         all_rejects.extend(done.rejects);
+        for (k, v) in done.image_notes {
+            *image_notes.entry(k).or_insert(0) += v;
+        }
     }
+    let mut notes = notes;
+    notes.extend(image_notes.iter().map(|(note, n)| format!("{n} image(s): {note}")));
     rejects::write_rejects(&opts.store, &manifest.dataset, &all_rejects)?;
     let fingerprints = metadata_files
         .iter()

@@ -157,3 +157,34 @@ fn jpeg_extended_12_bit_matches_libjpeg_turbo() {
     eprintln!("12-bit JPEG: vs libjpeg-turbo max {worst} mean {mean:.3}; vs source mean {mean_src:.2}");
     assert!(mean_src < 40.0, "vs source: mean |diff| {mean_src}");
 }
+
+#[test]
+fn data_set_without_file_meta_is_read_like_pydicom_force() {
+    let r = reference();
+    let bytes = std::fs::read(path("raw_implicit.dcm")).unwrap();
+    assert!(!bytes.starts_with(b"DICM") && &bytes[128..132] != b"DICM");
+    // Recognised by content even without a DICOM extension.
+    assert_eq!(cxr::ingest::decode::ImageKind::sniff(std::path::Path::new("x.bin"), &bytes[..132]), Some(cxr::ingest::decode::ImageKind::Dicom));
+    let img = dec("raw_implicit.dcm");
+    assert_eq!(values(&img), ints(&r["raw_implicit"]["values"]));
+    assert_eq!(img.notes, vec![cxr::ingest::decode::dicom::NOTE_NO_FILE_META]);
+    assert!(dec("ll_twin.dcm").notes.is_empty());
+
+    // Through an ingest: stored, and the summary says how it was read.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("vindr");
+    std::fs::create_dir_all(root.join("train")).unwrap();
+    let id = "r0000000000000000000000000000001";
+    std::fs::copy(path("raw_implicit.dcm"), root.join(format!("train/{id}.dicom"))).unwrap();
+    let mut csv = String::from("image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\n");
+    for rad in ["R1", "R2", "R3"] {
+        csv.push_str(&format!("{id},No finding,14,{rad},,,,\n"));
+    }
+    std::fs::write(root.join("train.csv"), csv).unwrap();
+    let store = tmp.path().join("store");
+    let out = crate::common::prep_ok(&["ingest", "vindr", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap()]);
+    assert!(out.contains("rejects: none"), "{out}");
+    assert!(out.contains("1 image(s): DICOM data set without preamble"), "{out}");
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(store.join("_meta.json")).unwrap()).unwrap();
+    assert!(meta.to_string().contains("1 image(s): DICOM data set without preamble"));
+}

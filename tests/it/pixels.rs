@@ -38,6 +38,7 @@ fn image(width: u32, height: u32, pixels: Pixels) -> DecodedImage {
         bits_stored: 16,
         photometric: Photometric::Monochrome2,
         frames: 1,
+        notes: Vec::new(),
     }
 }
 

@@ -31,7 +31,8 @@ use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
 use dicom_object::meta::FileMetaTable;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
@@ -44,7 +45,13 @@ pub const TS_JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 /// RLE Lossless.
 pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
 
-/// Decode a DICOM Part 10 byte stream (with or without the 128-byte preamble).
+/// Note recorded on images read from a data set without File Meta Information.
+pub const NOTE_NO_FILE_META: &str =
+    "DICOM data set without preamble, 'DICM' and File Meta Information (older tools write these): read as DCMTK and pydicom `force` do, transfer syntax inferred from the first element";
+
+/// Decode a DICOM Part 10 byte stream (with or without the 128-byte preamble), or a bare data
+/// set without File Meta Information ([`raw_dataset_syntax`]), as DCMTK and pydicom (`force`)
+/// read them; such images carry [`NOTE_NO_FILE_META`].
 pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
         &bytes[128..]
@@ -52,10 +59,20 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         bytes
     };
     if !body.starts_with(b"DICM") {
-        return Err(DecodeError::Dicom {
-            stage: "parse",
-            source: "no DICM magic (not a DICOM Part 10 file)".into(),
-        });
+        let Some(uid) = raw_dataset_syntax(bytes) else {
+            return Err(DecodeError::Dicom {
+                stage: "parse",
+                source: "no DICM magic (not a DICOM Part 10 file) and no data set element at the start".into(),
+            });
+        };
+        let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| DecodeError::UnsupportedTransferSyntax { uid: uid.into() })?;
+        let obj = InMemDicomObject::read_dataset_with_ts(bytes, ts)
+            .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?
+            .with_meta(FileMetaTableBuilder::new().transfer_syntax(uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
+            .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?;
+        let mut img = decode_object(&obj, uid, opts)?;
+        img.notes.push(NOTE_NO_FILE_META);
+        return Ok(img);
     }
 
     // 1. Transfer syntax, from the meta group alone (cheap, and unknown syntaxes fail cleanly).
@@ -75,6 +92,30 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         .from_reader(body)
         .map_err(|e| DecodeError::Dicom { stage: "parse", source: Box::new(e) })?;
     decode_object(&obj, &uid, opts)
+}
+
+/// Value representations of PS3.5 Table 6.2-1 (to tell explicit from implicit VR).
+const VRS: [&[u8; 2]; 34] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF", b"OL", b"OV",
+    b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+];
+
+/// The transfer syntax of a bare data set (no preamble, no 'DICM', no File Meta), inferred as
+/// DCMTK does from its first element: a little-endian tag of group 0008 (Identifying, where
+/// every image data set starts: Specific Character Set, Image Type, SOP Class…), then a
+/// known VR (Explicit VR Little Endian) or a 32-bit length (Implicit VR Little Endian, what old
+/// tools wrote). `None` when the bytes do not start like a data set.
+pub fn raw_dataset_syntax(b: &[u8]) -> Option<&'static str> {
+    if b.len() < 8 || b[0] != 0x08 || b[1] != 0x00 {
+        return None;
+    }
+    let vr = [b[4], b[5]];
+    if VRS.iter().any(|v| **v == vr) {
+        Some("1.2.840.10008.1.2.1")
+    } else {
+        let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        (len == 0xFFFF_FFFF || (len as usize) < b.len()).then_some("1.2.840.10008.1.2")
+    }
 }
 
 /// Steps 2–4 on a parsed object whose transfer syntax is `uid`.
@@ -97,6 +138,7 @@ fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> R
                 bits_stored: pm.bits_stored.min(16) as u8,
                 photometric: Photometric::ColorToLuma,
                 frames: pm.frames,
+                notes: Vec::new(),
             });
         }
         spp => {
@@ -128,6 +170,7 @@ fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> R
         bits_stored: bits,
         photometric: if inverted { Photometric::Monochrome1Inverted } else { Photometric::Monochrome2 },
         frames: pm.frames,
+        notes: Vec::new(),
     })
 }
 

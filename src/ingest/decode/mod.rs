@@ -42,7 +42,8 @@ pub enum ImageKind {
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 impl ImageKind {
-    /// Guess the kind from the first bytes of a file (at least 132 for a DICOM preamble), then,
+    /// Guess the kind from the first bytes of a file (at least 132 for a DICOM preamble; a bare
+    /// DICOM data set is recognised by its first element, see [`dicom::raw_dataset_syntax`]), then,
     /// if the magic bytes say nothing, from the extension (`.dcm`/`.dicom`, `.png`,
     /// `.jpg`/`.jpeg`, case-insensitive). `None` if neither matches.
     pub fn sniff(path: &Path, first_bytes: &[u8]) -> Option<ImageKind> {
@@ -50,6 +51,9 @@ impl ImageKind {
             return Some(ImageKind::Dicom);
         }
         if first_bytes.starts_with(b"DICM") {
+            return Some(ImageKind::Dicom);
+        }
+        if dicom::raw_dataset_syntax(first_bytes).is_some() {
             return Some(ImageKind::Dicom);
         }
         if first_bytes.starts_with(PNG_MAGIC) {
@@ -144,6 +148,9 @@ pub struct DecodedImage {
     pub photometric: Photometric,
     /// Frames in the source (only the first is decoded).
     pub frames: u32,
+    /// What the decoder had to assume, for the ingest summary to count (e.g.
+    /// [`dicom::NOTE_NO_FILE_META`]); empty for ordinary files.
+    pub notes: Vec<&'static str>,
 }
 
 /// Why an image could not be decoded.

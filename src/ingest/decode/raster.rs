@@ -46,6 +46,7 @@ pub fn decode_raster(bytes: &[u8], kind: ImageKind) -> Result<DecodedImage, Deco
         bits_stored,
         photometric,
         frames: 1,
+        notes: Vec::new(),
     })
 }
 
@@ -64,6 +65,7 @@ pub fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<Option<Decoded
             bits_stored: 8,
             photometric: Photometric::Monochrome2,
             frames: 1,
+            notes: Vec::new(),
         }));
     }
     let jerr = |source| DecodeError::Jpeg { source };
@@ -91,6 +93,7 @@ pub fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<Option<Decoded
         bits_stored: 8,
         photometric: if info.pixel_format == jpeg_decoder::PixelFormat::RGB24 { Photometric::ColorToLuma } else { Photometric::Monochrome2 },
         frames: 1,
+        notes: Vec::new(),
     }))
 }
 

@@ -121,6 +121,23 @@ fn signed_rescaled_crop_decodes_to_the_same_pixels() {
 }
 
 #[test]
+fn jpegls_decodes_bit_identical_or_names_the_feature() {
+    // JPEG-LS is behind the non-default `jpegls` feature (CharLS needs cmake); CI runs this
+    // test with `--features jpegls` (.ci/run).
+    match decode_file(&fixture("crop_jpegls.dcm"), &DecodeOptions::default()) {
+        Ok(img) => {
+            assert!(cfg!(feature = "jpegls"));
+            assert!(img.pixels == dec("crop_explicit_le.dcm").pixels);
+        }
+        Err(e) => {
+            assert!(!cfg!(feature = "jpegls"), "{e:?}");
+            let msg = e.to_string();
+            assert!(msg.contains("1.2.840.10008.1.2.4.80") && msg.contains("--features jpegls"), "{msg}");
+        }
+    }
+}
+
+#[test]
 fn jpeg_baseline_dicom_is_close_to_source() {
     let exp = expected();
     let img = dec("crop_jpeg_baseline.dcm");

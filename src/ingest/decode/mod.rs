@@ -180,8 +180,9 @@ pub enum DecodeError {
     /// The DICOM object has no (7FE0,0010) Pixel Data.
     #[error("DICOM object has no PixelData")]
     NoPixelData,
-    /// No decoder is built in for this transfer syntax (e.g. JPEG-LS without the `jpegls` feature).
-    #[error("unsupported DICOM transfer syntax {uid}")]
+    /// No decoder is built in for this transfer syntax (e.g. JPEG-LS without the `jpegls`
+    /// feature: the message then names the feature to enable).
+    #[error("unsupported DICOM transfer syntax {uid}{}", feature_hint(.uid))]
     UnsupportedTransferSyntax { uid: String },
     /// An image property this decoder does not handle (e.g. 4 samples per pixel).
     #[error("unsupported {what}: {value}")]
@@ -209,6 +210,18 @@ pub enum DecodeError {
     /// A third-party decoder panicked; the panic was caught.
     #[error("decoder panicked: {message}")]
     DecoderPanic { message: String },
+}
+
+/// JPEG-LS Lossless (.80) and Near-Lossless (.81), PS3.5 A.4.3.
+const JPEG_LS_UIDS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
+
+/// What to enable for a transfer syntax this build cannot decode ("" when nothing would help).
+fn feature_hint(uid: &str) -> &'static str {
+    if JPEG_LS_UIDS.contains(&uid) && !cfg!(feature = "jpegls") {
+        " (JPEG-LS: this build has no JPEG-LS decoder; rebuild with `cargo build --features jpegls`, which needs cmake and a C++ compiler for CharLS)"
+    } else {
+        ""
+    }
 }
 
 /// Read and decode one file. The kind is sniffed from the content first, the extension second.

@@ -125,8 +125,9 @@ fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> R
     }
     let pm = dicom_attrs::pixel_module(obj)?;
     let frame = first_frame(obj, uid, &pm)?;
-    let n = pm.rows as usize * pm.cols as usize;
-    let (width, height) = (pm.cols, pm.rows);
+    let (width, height) = (frame.width, frame.height);
+    let n = width as usize * height as usize;
+    let pm = PixelModule { cols: width, rows: height, ..pm };
     match pm.samples_per_pixel {
         1 if frame.photometric == "MONOCHROME1" || frame.photometric == "MONOCHROME2" => {}
         3 => {
@@ -177,6 +178,10 @@ fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> R
 /// The first frame's sample cells as the codec delivered them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawFrame {
+    /// Columns and rows of the decoded cells (the data set's, unless a codec decoded at a
+    /// reduced resolution).
+    pub width: u32,
+    pub height: u32,
     pub samples: Samples,
     /// Photometric interpretation of the cells: the file's, except `RGB` where the codec
     /// converted colour (JPEG and JPEG 2000 decoders return RGB).
@@ -228,6 +233,8 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
         // BitsStored in a conformant file; the larger of the two never masks a value).
         let bits = pm.bits_stored.max(u16::from(img.precision)).min(pm.bits_allocated.max(16));
         return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
             samples: Samples::U16(img.samples),
             photometric: pm.photometric.clone(),
             planar: 0,
@@ -246,6 +253,8 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
                 });
             }
             return Ok(RawFrame {
+                width: pm.cols,
+                height: pm.rows,
                 samples: Samples::U16(img.samples),
                 photometric: pm.photometric.clone(),
                 planar: 0,
@@ -270,6 +279,8 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
             source: format!("PixelData has {} bytes, the first frame needs {need}", bytes.len()).into(),
         })?;
         return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
             samples: Samples::from_bytes(frame, pm.bits_allocated)?,
             photometric: pm.photometric.clone(),
             planar: pm.planar,
@@ -284,6 +295,8 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
     // (RLE does not: its cells keep the file's interpretation).
     let photometric = if uid != TS_RLE && pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
     Ok(RawFrame {
+        width: pm.cols,
+        height: pm.rows,
         samples: Samples::from_bytes(decoded.data(), pm.bits_allocated)?,
         photometric,
         planar: 0,

@@ -188,3 +188,23 @@ fn data_set_without_file_meta_is_read_like_pydicom_force() {
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(store.join("_meta.json")).unwrap()).unwrap();
     assert!(meta.to_string().contains("1 image(s): DICOM data set without preamble"));
 }
+
+#[test]
+fn corrupt_jpeg_lossless_and_12_bit_streams_never_panic() {
+    use cxr::ingest::decode::{decode_bytes, ImageKind};
+    let opts = DecodeOptions::default();
+    for name in ["ll_sv1_dri1.dcm", "ll_p6_dri3.dcm", "ll_rgb8_dri2.dcm", "ext12.dcm"] {
+        let bytes = std::fs::read(path(name)).unwrap();
+        let start = bytes.len().saturating_sub(1400);
+        for cut in (start..bytes.len()).step_by(37) {
+            let r = decode_bytes(&bytes[..cut], ImageKind::Dicom, &opts);
+            assert!(!matches!(r, Err(DecodeError::DecoderPanic { .. })), "{name} cut at {cut}: {r:?}");
+        }
+        for at in (start..bytes.len() - 8).step_by(53) {
+            let mut bad = bytes.clone();
+            bad[at..at + 8].iter_mut().for_each(|b| *b ^= 0xA5);
+            let r = decode_bytes(&bad, ImageKind::Dicom, &opts);
+            assert!(!matches!(r, Err(DecodeError::DecoderPanic { .. })), "{name} corrupted at {at}: {r:?}");
+        }
+    }
+}

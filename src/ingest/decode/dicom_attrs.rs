@@ -129,7 +129,7 @@ fn first_item(obj: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
 
 /// `obj` itself, then the first per-frame functional group item's `group` item, then the
 /// shared functional group's (PS3.3 C.7.6.16).
-fn places<'a>(obj: &'a InMemDicomObject, group: Tag) -> Vec<&'a InMemDicomObject> {
+fn places(obj: &InMemDicomObject, group: Tag) -> Vec<&InMemDicomObject> {
     let mut v = vec![obj];
     for fg in [tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE] {
         if let Some(item) = first_item(obj, fg).and_then(|f| first_item(f, group)) {

@@ -42,7 +42,7 @@ pub fn luminance(s: &Samples, n: usize, pm: &PixelModule, pi: &str, planar: u16)
             .collect(),
         "YBR_FULL" => (0..n).map(|p| at(idx(p, 0)) as i32).collect(),
         "YBR_FULL_422" => {
-            if planar != 0 || pm.cols % 2 != 0 {
+            if planar != 0 || !pm.cols.is_multiple_of(2) {
                 return Err(DecodeError::Unsupported {
                     what: "YBR_FULL_422 layout",
                     value: format!("planar {planar}, {} columns", pm.cols),

@@ -79,6 +79,11 @@ pub fn decode(b: &[u8]) -> Result<GreyImage, JpegError> {
     let ac = h.ac[usize::from(ta)].clone().ok_or_else(|| JpegError::Malformed("missing AC table".into()))?;
     let q = h.dqt[usize::from(frame.components[0].tq)].ok_or_else(|| JpegError::Malformed("missing quantisation table".into()))?;
     let (bw, bh) = (w.div_ceil(8), hgt.div_ceil(8));
+    // Every block costs at least two bits (a DC and an end-of-block code): a header claiming
+    // more blocks than that is corrupt (and must not make us allocate for it).
+    if (bw * bh).saturating_mul(2) > b.len().saturating_mul(8) {
+        return Err(JpegError::Truncated("DCT data shorter than the frame size needs"));
+    }
     let stride = bw * 8;
     let mut plane = vec![0u16; stride * bh * 8];
     let c = idct_table();

@@ -54,6 +54,11 @@ pub fn decode(b: &[u8]) -> Result<LosslessImage, JpegError> {
         }
         if planes.is_empty() {
             let n = w.checked_mul(hgt).ok_or_else(|| JpegError::Malformed("size".into()))?;
+            // Every sample costs at least one bit of entropy-coded data: a header claiming more
+            // samples than that is corrupt (and must not make us allocate for it).
+            if n.saturating_mul(frame.components.len()) > b.len().saturating_mul(8) {
+                return Err(JpegError::Truncated("lossless data shorter than the frame size needs"));
+            }
             planes = vec![vec![0u16; n]; frame.components.len()];
             done = vec![false; frame.components.len()];
         }

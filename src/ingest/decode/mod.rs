@@ -4,10 +4,11 @@
 //! bit depth, in MONOCHROME2 sense (higher value = brighter = more attenuation). What differs per
 //! format is only how the samples are obtained:
 //!
-//! * DICOM ([`dicom`]): dicom-pixeldata decodes the first frame; the modality LUT
-//!   (Rescale Slope/Intercept) is always applied, the VOI LUT (window) only with
-//!   [`DecodeOptions::voi_lut`], and MONOCHROME1 is inverted here (dicom-pixeldata's `to_vec`
-//!   does not invert).
+//! * DICOM ([`dicom`]): the first frame's cells (our own JPEG lossless and 12-bit decoders,
+//!   dicom-pixeldata's codecs for the rest); the modality transform (Modality LUT Sequence or
+//!   Rescale Slope/Intercept) is always applied, the VOI transform (VOI LUT Sequence or window)
+//!   only with [`DecodeOptions::voi_lut`], MONOCHROME1 / Presentation LUT Shape INVERSE are
+//!   inverted, colour becomes luminance ([`dicom_grey`], [`dicom_colour`]).
 //! * PNG / JPEG ([`raster`]): the `image` crate; 8-bit and 16-bit grey are kept as they are,
 //!   colour is reduced to OpenCV's `BGR2GRAY` luminance (what the study's `cv2.imread` +
 //!   `cvtColor` does), alpha is dropped.
@@ -88,11 +89,13 @@ pub struct DecodeOptions {
 /// Decoded samples, one channel, row-major, `width * height` long.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pixels {
-    /// 8-bit samples (PNG/JPEG 8-bit, DICOM BitsAllocated 8).
+    /// 8-bit samples (PNG/JPEG 8-bit; DICOM whose values are integers in 0..=255).
     U8(Vec<u8>),
-    /// 16-bit unsigned samples (PNG 16-bit, unsigned DICOM without rescale).
+    /// 16-bit unsigned samples (PNG 16-bit; DICOM whose values are integers in 0..=65535, or
+    /// other integers spanning at most 65535, shifted by their minimum).
     U16(Vec<u16>),
-    /// Real-valued samples (signed DICOM, DICOM with a non-identity rescale, 32-bit DICOM).
+    /// Real-valued samples (DICOM whose modality values are not all integers, or span more
+    /// than 65535).
     F32(Vec<f32>),
 }
 

@@ -96,7 +96,9 @@ pub fn stored_values(s: &Samples, n: usize, pm: &PixelModule) -> Result<Vec<i32>
         // Fast paths for the usual cases: no shift, nothing to mask or extend.
         Samples::U16(v) if shift == 0 && bits == 16 && !pm.signed => v[..n].iter().map(|&x| i32::from(x)).collect(),
         Samples::U8(v) if shift == 0 && bits == 8 && !pm.signed => v[..n].iter().map(|&x| i32::from(x)).collect(),
-        _ => (0..n).map(|i| one(s.get(i))).collect(),
+        Samples::U8(v) => v[..n].iter().map(|&c| one(u32::from(c))).collect(),
+        Samples::U16(v) => v[..n].iter().map(|&c| one(u32::from(c))).collect(),
+        Samples::U32(v) => v[..n].iter().map(|&c| one(c)).collect(),
     })
 }
 

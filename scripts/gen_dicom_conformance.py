@@ -17,6 +17,7 @@ pixels, so each file is a few KB. Writers and reference decoders:
   imagecodecs); every stream is checked to decode to the source exactly by libjpeg-turbo 3
   (imagecodecs.jpeg8_decode), by pylibjpeg-libjpeg (pydicom's pixel_array) and by DCMTK
   dcmdjpeg, so a wrong stream cannot become a fixture.
+* JPEG-LS (.80 / .81): CharLS 2.4 through imagecodecs as writer and reference decoder.
 * JPEG Extended 12-bit (.51): libjpeg-turbo 3 (imagecodecs.jpeg8_encode, bitspersample=12);
   reference pixels from libjpeg-turbo's decoder and from pylibjpeg-libjpeg.
 * Modality LUT Sequence, VOI LUT Sequence, windows (LINEAR, LINEAR_EXACT, SIGMOID), signed /
@@ -374,6 +375,40 @@ def colour_fixtures():
     REF["rgb16_planar"] = {"grey": g16.astype(int).flatten().tolist()}
 
 
+def jpegls_fixtures():
+    """JPEG-LS streams written by CharLS 2.4 (imagecodecs.jpegls_encode); reference pixels from
+    CharLS's own decoder. Flat borders (a collimated radiograph) exercise run mode."""
+    def collimated(bits, seed):
+        a = radiograph(bits, seed).astype(np.int64)
+        a[:4, :] = 0
+        a[:, :5] = a[4, 5]
+        a[-3:, -6:] = 2**bits - 1
+        return a.astype(np.uint16)
+    cases = [  # name, ts, bits, near, photometric
+        ("jls_lossless12", "1.2.840.10008.1.2.4.80", 12, 0),
+        ("jls_lossless8", "1.2.840.10008.1.2.4.80", 8, 0),
+        ("jls_lossless16", "1.2.840.10008.1.2.4.80", 16, 0),
+        ("jls_near3", "1.2.840.10008.1.2.4.81", 12, 3),
+    ]
+    for name, ts, bits, near in cases:
+        src = collimated(bits, seed=40 + bits + near)
+        arr = src.astype(np.uint8) if bits == 8 else src
+        stream = imagecodecs.jpegls_encode(arr, level=near or None)
+        charls = imagecodecs.jpegls_decode(stream)
+        if near == 0:
+            assert np.array_equal(charls, arr), name
+        ds = dataset(name, None, bits, ts=ts, bits_allocated=8 if bits == 8 else 16)
+        ds.PixelData = encapsulate([stream])
+        save(ds, f"{name}.dcm")
+        REF[name] = {"charls": charls.astype(int).flatten().tolist()}
+    g = radiograph(8, seed=45).astype(np.uint8)
+    stream = imagecodecs.jpegls_encode(np.dstack([g, g, g]))
+    ds = dataset("jls_rgb", None, 8, pi="RGB", ts="1.2.840.10008.1.2.4.80", bits_allocated=8, spp=3)
+    ds.PixelData = encapsulate([stream])
+    save(ds, "jls_rgb.dcm")
+    REF["jls_rgb"] = {"grey": g.astype(int).flatten().tolist()}
+
+
 def raw_dataset_fixture():
     """Implicit VR little endian data set with no preamble, no 'DICM', no File Meta."""
     src = radiograph(12, seed=31)
@@ -399,6 +434,7 @@ def main():
     voi_fixtures()
     colour_fixtures()
     raw_dataset_fixture()
+    jpegls_fixtures()
     (OUT / "reference.json").write_text(json.dumps(REF, separators=(",", ":")) + "\n")
     total = sum(f.stat().st_size for f in OUT.iterdir())
     print(f"wrote {len(list(OUT.iterdir()))} files, {total} bytes, to {OUT}")

@@ -26,7 +26,7 @@
 
 use super::dicom_attrs::{self, PixelModule};
 use super::dicom_grey::{self, Samples};
-use super::{dicom_colour, jpeg12, jpeg_lossless, DecodeError, DecodeOptions, DecodedImage, Photometric};
+use super::{dicom_colour, jpeg12, jpeg_lossless, jpegls, DecodeError, DecodeOptions, DecodedImage, Photometric};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
@@ -42,6 +42,8 @@ pub const TS_JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
 pub const TS_JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
 /// JPEG Extended (Process 2 & 4): 12-bit DCT.
 pub const TS_JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+/// JPEG-LS Lossless and Near-Lossless.
+pub const JPEG_LS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
 /// RLE Lossless.
 pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
 
@@ -83,6 +85,8 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     let uid = meta.transfer_syntax().trim_end_matches(['\0', ' ']).to_string();
     match TransferSyntaxRegistry.get(&uid) {
         Some(ts) if ts.can_decode_all() => {}
+        // Greyscale JPEG-LS: our own decoder (first_frame) when CharLS is not built in.
+        Some(_) if JPEG_LS.contains(&uid.as_str()) => {}
         _ => return Err(DecodeError::UnsupportedTransferSyntax { uid }),
     }
 
@@ -232,6 +236,30 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
         // The code stream's precision is what the samples hold (PS3.5 A.4.1: it equals
         // BitsStored in a conformant file; the larger of the two never masks a value).
         let bits = pm.bits_stored.max(u16::from(img.precision)).min(pm.bits_allocated.max(16));
+        return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
+            samples: Samples::U16(img.samples),
+            photometric: pm.photometric.clone(),
+            planar: 0,
+            bits_stored: bits,
+            high_bit: bits - 1,
+        });
+    }
+    if JPEG_LS.contains(&uid) && !cfg!(feature = "jpegls") {
+        if pm.samples_per_pixel != 1 {
+            return Err(DecodeError::UnsupportedTransferSyntax { uid: uid.to_string() });
+        }
+        let stream = first_frame_stream(obj)?;
+        let img = jpegls::decode(&stream)
+            .map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: format!("JPEG-LS: {e}").into() })?;
+        if img.width != pm.cols || img.height != pm.rows {
+            return Err(DecodeError::Dicom {
+                stage: "decode pixel data",
+                source: format!("JPEG-LS stream is {}x{}, the data set says {}x{}", img.width, img.height, pm.cols, pm.rows).into(),
+            });
+        }
+        let bits = pm.bits_stored.max(u16::from(img.precision)).min(16);
         return Ok(RawFrame {
             width: pm.cols,
             height: pm.rows,

@@ -101,6 +101,9 @@ pub fn decode(b: &[u8]) -> Result<GreyImage, JpegError> {
             rst = (rst + 1) & 7;
             pred = 0;
         }
+        if blk % bw == 0 && r.overrun() {
+            return Err(JpegError::Truncated("DCT scan data"));
+        }
         coef.fill(0);
         let s = r.symbol(&dc)?;
         if s > 15 {

@@ -92,6 +92,9 @@ pub fn decode(b: &[u8]) -> Result<LosslessImage, JpegError> {
                 r.restart(rst)?;
                 rst = (rst + 1) & 7;
             }
+            if r.overrun() {
+                return Err(JpegError::Truncated("lossless scan data"));
+            }
             let first_row = y == 0 || y % rows_per_interval == 0;
             for x in 0..w {
                 for (k, &(ci, _, _)) in scan.components.iter().enumerate() {

@@ -25,6 +25,7 @@ pub mod jpeg12;
 pub mod jpeg_dc;
 pub mod jpeg_lossless;
 pub mod jpeg_stream;
+pub mod jpegls;
 pub mod raster;
 
 use std::path::{Path, PathBuf};
@@ -221,7 +222,7 @@ const JPEG_LS_UIDS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.
 /// What to enable for a transfer syntax this build cannot decode ("" when nothing would help).
 fn feature_hint(uid: &str) -> &'static str {
     if JPEG_LS_UIDS.contains(&uid) && !cfg!(feature = "jpegls") {
-        " (JPEG-LS: this build has no JPEG-LS decoder; rebuild with `cargo build --features jpegls`, which needs cmake and a C++ compiler for CharLS)"
+        " (colour JPEG-LS is not handled by the built-in greyscale decoder; rebuild with `cargo build --features jpegls`, which needs cmake and a C++ compiler for CharLS)"
     } else {
         ""
     }

@@ -322,13 +322,21 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
     // Decoders return interleaved cells; JPEG and JPEG 2000 decoders also convert colour to RGB
     // (RLE does not: its cells keep the file's interpretation).
     let photometric = if uid != TS_RLE && pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
+    // CharLS: a JPEG-LS stream may declare more bits than BitsStored (near-lossless
+    // reconstruction can exceed it); use the larger so no value is masked (as jpegls.rs does).
+    let bits_stored = if JPEG_LS.contains(&uid) {
+        let p = first_frame_stream(obj).ok().and_then(|s| jpegls::precision(&s)).unwrap_or(0);
+        pm.bits_stored.max(u16::from(p)).min(pm.bits_allocated)
+    } else {
+        pm.bits_stored
+    };
     Ok(RawFrame {
         width: pm.cols,
         height: pm.rows,
         samples: Samples::from_bytes(decoded.data(), pm.bits_allocated)?,
         photometric,
         planar: 0,
-        bits_stored: pm.bits_stored,
-        high_bit: if uid != TS_RLE { pm.bits_stored - 1 } else { pm.high_bit },
+        bits_stored,
+        high_bit: if uid != TS_RLE { bits_stored - 1 } else { pm.high_bit },
     })
 }

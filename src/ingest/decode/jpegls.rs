@@ -298,6 +298,12 @@ fn be16(b: &[u8], at: usize) -> Result<u16, JpegError> {
     b.get(at..at + 2).map(|s| u16::from_be_bytes([s[0], s[1]])).ok_or(JpegError::Truncated("JPEG-LS marker segment"))
 }
 
+/// The sample precision P of a JPEG-LS stream's SOF55 header, if it has one.
+pub fn precision(b: &[u8]) -> Option<u8> {
+    let i = b.windows(2).position(|w| w == [0xFF, 0xF7])?;
+    b.get(i + 4).copied()
+}
+
 /// Decodes a greyscale JPEG-LS stream.
 pub fn decode(b: &[u8]) -> Result<LsImage, JpegError> {
     if b.len() < 4 || b[0] != 0xFF || b[1] != 0xD8 {

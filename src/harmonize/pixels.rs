@@ -22,7 +22,7 @@
 //!    ([`equalize_hist`]), unless [`PixelOptions::equalize`] is off.
 //!
 //! MONOCHROME1 inversion happens in the decoder; the study inverts after step 3 (`np.invert`),
-//! which is the same image. The decoder also chooses the sample type from the modality values
+//! which is the same image. The DICOM decoder chooses the sample type from the modality values
 //! alone (`ingest::decode::dicom_grey`), so every DICOM encoding of the same values takes the
 //! same path through these steps.
 
@@ -95,7 +95,7 @@ pub const RESIZE_ALG: ResizeAlg = ResizeAlg::Convolution(FilterType::CatmullRom)
 /// Full study pipeline: fit + resize, min–max to u8, optional equalisation.
 /// Returns `size * size` bytes, row-major.
 pub fn preprocess(img: &DecodedImage, opts: &PixelOptions) -> Result<Vec<u8>, PixelError> {
-    let shifted = to_zero_based(img);
+    let shifted = integral_to_u16(img);
     let small = resize(shifted.as_ref().unwrap_or(img), opts.size, opts.fit)?;
     let mut out = minmax_to_u8(&small);
     if opts.equalize {
@@ -104,55 +104,25 @@ pub fn preprocess(img: &DecodedImage, opts: &PixelOptions) -> Result<Vec<u8>, Pi
     Ok(out)
 }
 
-/// Integer samples are shifted so that their minimum is 0, in the narrowest type that holds
-/// their range (`U8` up to 255, `U16` up to 65535; integer-valued `F32` too). Min–max ignores
-/// the shift, so this changes nothing but the resizer's input: the store pixels then depend on
-/// the sample values up to an additive constant only — not on signedness, rescale intercept,
-/// MONOCHROME1 reflection constant, bit depth or container (DICOM, PNG) — and the resizer's
-/// clamping of overshoot below the minimum is the same for all of them. `None` when the image
-/// is already zero-based in its narrowest type, or holds non-integer reals.
-fn to_zero_based(img: &DecodedImage) -> Option<DecodedImage> {
-    fn narrow<T: Copy + Into<f64>>(v: &[T]) -> Option<(f64, f64)> {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for &x in v {
-            let x: f64 = x.into();
-            if !x.is_finite() || x.fract() != 0.0 {
-                return None;
-            }
-            lo = lo.min(x);
-            hi = hi.max(x);
+/// Integer-valued real samples spanning at most 16 bits are shifted by their minimum into
+/// `u16` (min–max ignores the shift) so the faster u16 resize path is used. The DICOM decoder
+/// already chooses the sample type from the values alone (`ingest::decode::dicom_grey`), so
+/// this only matters for callers that build `F32` images of integers themselves. `None` when
+/// the image is not such a case.
+fn integral_to_u16(img: &DecodedImage) -> Option<DecodedImage> {
+    let Pixels::F32(v) = &img.pixels else { return None };
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &x in v {
+        if !x.is_finite() || x.fract() != 0.0 {
+            return None;
         }
-        (!v.is_empty()).then_some((lo, hi))
+        lo = lo.min(x);
+        hi = hi.max(x);
     }
-    let pixels = match &img.pixels {
-        Pixels::U8(v) => {
-            let lo = *v.iter().min()?;
-            if lo == 0 {
-                return None;
-            }
-            Pixels::U8(v.iter().map(|&x| x - lo).collect())
-        }
-        Pixels::U16(v) => {
-            let (lo, hi) = (*v.iter().min()?, *v.iter().max()?);
-            if hi - lo <= 255 {
-                Pixels::U8(v.iter().map(|&x| (x - lo) as u8).collect())
-            } else if lo == 0 {
-                return None;
-            } else {
-                Pixels::U16(v.iter().map(|&x| x - lo).collect())
-            }
-        }
-        Pixels::F32(v) => {
-            let (lo, hi) = narrow(v)?;
-            if hi - lo <= 255.0 {
-                Pixels::U8(v.iter().map(|&x| (f64::from(x) - lo) as u8).collect())
-            } else if hi - lo <= 65535.0 {
-                Pixels::U16(v.iter().map(|&x| (f64::from(x) - lo) as u16).collect())
-            } else {
-                return None;
-            }
-        }
-    };
+    if v.is_empty() || hi - lo > 65535.0 {
+        return None;
+    }
+    let pixels = Pixels::U16(v.iter().map(|&x| (x - lo) as u16).collect());
     Some(DecodedImage { pixels, ..img.clone() })
 }
 

@@ -127,19 +127,23 @@ struct Params {
     limit: u32,
 }
 
+/// BASIC_T1..3 of T.87 C.2.4.1.1.
+const BASIC_T: [i32; 3] = [3, 7, 21];
+
 fn default_thresholds(maxval: i32, near: i32) -> (i32, i32, i32) {
     let clamp = |i: i32, j: i32| if i > maxval || i < j { j } else { i };
+    let [b1, b2, b3] = BASIC_T;
     if maxval >= 128 {
         let f = (maxval.min(4095) + 128) / 256;
-        let t1 = clamp(f * (3 - 2) + 2 + 3 * near, near + 1);
-        let t2 = clamp(f * (7 - 3) + 3 + 5 * near, t1);
-        let t3 = clamp(f * (21 - 4) + 4 + 7 * near, t2);
+        let t1 = clamp(f * (b1 - 2) + 2 + 3 * near, near + 1);
+        let t2 = clamp(f * (b2 - 3) + 3 + 5 * near, t1);
+        let t3 = clamp(f * (b3 - 4) + 4 + 7 * near, t2);
         (t1, t2, t3)
     } else {
         let f = 256 / (maxval + 1);
-        let t1 = clamp((3 / f).max(2) + 3 * near, near + 1);
-        let t2 = clamp((7 / f).max(3) + 5 * near, t1);
-        let t3 = clamp((21 / f).max(4) + 7 * near, t2);
+        let t1 = clamp((b1 / f).max(2) + 3 * near, near + 1);
+        let t2 = clamp((b2 / f).max(3) + 5 * near, t1);
+        let t3 = clamp((b3 / f).max(4) + 7 * near, t2);
         (t1, t2, t3)
     }
 }

@@ -18,7 +18,7 @@ use std::time::Instant;
 use cxr::synth::{SynthConfig, synthesize};
 use cxr::train::data::{DataIndex, DatasetParts, Pass, spawn_batches};
 use cxr::train::labels::{annotation_mask, study_labels};
-use cxr::train::{Init, Schedule, TrainConfig, Uncertain, ViewFilter};
+use cxr::train::{TrainConfig, ViewFilter};
 
 struct Args {
     n: usize,
@@ -97,27 +97,10 @@ fn main() {
         store: store.clone(),
         datasets: vec!["nih".into()],
         labels: labels.clone(),
-        views: vec![],
-        uncertain: Uncertain::Zeros,
-        init: Init::Random,
-        weights: None,
-        model: None,
         image_size: a.size,
-        input_norm: cxr::model::InputNorm::None,
         epochs: a.epochs,
         batch: a.batch,
-        lr: 1e-5,
-        weight_decay: 0.0,
-        adam_eps: 1e-8,
-        schedule: Schedule::Constant,
-        warmup_steps: 0,
-        grad_clip: None,
-        patience: None,
-        seed: 0,
-        shuffle_window: 16,
-        flip_p: 0.5,
-        rotate_deg: 7.0,
-        prefetch: 4,
+        ..TrainConfig::default()
     };
     let reader = cxr::store::reader::StoreReader::open(&store).expect("store");
     let annotated = vec![(

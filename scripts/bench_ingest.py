@@ -11,12 +11,22 @@ cxr (2 threads): `cxr-prep ingest <dataset> --threads 2` (release build), whole 
 Decode-only: `decode_only` bench binary (the decoders the ingest uses — JPEG at the reduced DCT
 scale covering 224, PNG at full resolution — 2 threads).
 
+`--mode j2k`: N copies of the real RG1 chest CR (tests/fixtures/dicom/rg1_j2kr.dcm, JPEG 2000
+lossless, 1841 x 1955, 15 bits stored, MONOCHROME1) in the UKA-CXR template layout.
+cxr: `cxr-prep ingest uka --threads 2` (reduced-resolution J2K decode, the default) and the
+same with `--full-res-j2k`. Baseline (2 processes): pydicom + pylibjpeg-openjpeg `pixel_array`
+-> cv2.resize(224x224, INTER_AREA) -> min-max to uint8 -> MONOCHROME1 inversion ->
+cv2.equalizeHist -> Parquet. Also reported: Pearson correlation and mean absolute difference
+(grey levels) of each stored image between the reduced and the full-resolution ingest.
+
 Usage:
     cargo build --release --bins --benches
     python3 scripts/bench_ingest.py --work /tmp/cxr-bench --n 64 [--workers 2] [--repeat 3]
+    cargo build --release --bin cxr-prep
+    python3 scripts/bench_ingest.py --mode j2k --n 16 [--workers 2] [--repeat 3]
 Prints a table and a JSON line with seconds, images/s and the ratios; peak RSS of each ingest is
 measured with /usr/bin/time -v. Tested with opencv-python-headless 4.10.0.84, numpy 2.4,
-pyarrow 26.0.1.
+pyarrow 26.0.1; J2K mode with pydicom 3.0.2, pylibjpeg 2.1.0, pylibjpeg-openjpeg 2.6.0.
 """
 
 from __future__ import annotations
@@ -126,6 +136,92 @@ def timed(cmd: list[str]) -> tuple[float, int, str]:
     return s, int(m.group(1)) if m else -1, r.stdout
 
 
+UKA_HEADER = "image_id,patient_id,split,image_path,view,sex,age,cardiomegaly,congestion,pleural_effusion_right,pleural_effusion_left,pneumonic_infiltrates_right,pneumonic_infiltrates_left,atelectasis_right,atelectasis_left,pneumothorax_right,pneumothorax_left,healthy"
+
+
+def make_j2k_inputs(work: Path, n: int) -> Path:
+    """N copies of the real RG1 J2K chest in the UKA-CXR template layout."""
+    root = work / "j2k-uka"
+    src = REPO / "tests" / "fixtures" / "dicom" / "rg1_j2kr.dcm"
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    rows = [UKA_HEADER]
+    for i in range(n):
+        dst = root / "images" / f"rg1_{i:03d}.dcm"
+        if not dst.exists():
+            shutil.copyfile(src, dst)
+        rows.append(f"rg1_{i:03d},P{i},train,images/rg1_{i:03d}.dcm,PA,M,61,0,0,0,0,0,0,0,0,0,0,1")
+    (root / "UKA_CXR_labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def pydicom_one(path: str) -> tuple[str, bytes]:
+    from pydicom import dcmread
+    from pydicom.pixels import pixel_array
+
+    ds = dcmread(path, stop_before_pixels=True)
+    img = pixel_array(path, decoding_plugin="pylibjpeg")
+    small = cv2.resize(img, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32)
+    lo, hi = float(small.min()), float(small.max())
+    u8 = np.zeros((224, 224), np.uint8) if hi <= lo else np.rint((small - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        u8 = 255 - u8
+    return os.path.basename(path), cv2.equalizeHist(u8).tobytes()
+
+
+def pydicom_baseline(files: list[str], workers: int, out: Path) -> float:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = time.perf_counter()
+    with mp.get_context("fork").Pool(workers) as pool:
+        res = pool.map(pydicom_one, files, chunksize=1)
+    table = pa.table({"image_id": [r[0] for r in res], "image": pa.array([r[1] for r in res], pa.binary())})
+    pq.write_table(table, out, compression="zstd", row_group_size=256, write_statistics=["image_id"])
+    return time.perf_counter() - t
+
+
+def stored_images(store: Path, dataset: str) -> dict[str, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    out = {}
+    for part in sorted((store / f"dataset={dataset}").glob("*.parquet")):
+        t = pq.read_table(part, columns=["image_id", "image"]).to_pydict()
+        for i, img in zip(t["image_id"], t["image"]):
+            out[i] = np.frombuffer(img, np.uint8).astype(np.float64)
+    return out
+
+
+def main_j2k(args: argparse.Namespace) -> int:
+    root = make_j2k_inputs(args.work, args.n)
+    files = sorted(str(p) for p in (root / "images").glob("*.dcm"))
+    best: dict = {}
+    for _ in range(args.repeat):
+        for key, extra in [("cxr_reduced_s", []), ("cxr_full_res_s", ["--full-res-j2k"])]:
+            store = args.work / ("store-" + key)
+            shutil.rmtree(store, ignore_errors=True)
+            secs, rss, _ = timed([str(args.bin), "ingest", "uka", "--root", str(root), "--out", str(store), "--threads", str(args.workers), *extra])
+            best[key] = min(best.get(key, 1e9), secs)
+            best[key.replace("_s", "_peak_rss_mib")] = max(best.get(key.replace("_s", "_peak_rss_mib"), 0), rss / 1024)
+        py_s = pydicom_baseline(files, args.workers, args.work / "baseline-j2k.parquet")
+        best["pydicom_baseline_s"] = min(best.get("pydicom_baseline_s", 1e9), py_s)
+    reduced = stored_images(args.work / "store-cxr_reduced_s", "uka")
+    full = stored_images(args.work / "store-cxr_full_res_s", "uka")
+    corr = [float(np.corrcoef(reduced[k], full[k])[0, 1]) for k in sorted(full)]
+    mad = [float(np.abs(reduced[k] - full[k]).mean()) for k in sorted(full)]
+    best.update({
+        "files": len(files),
+        "speedup_vs_pydicom": best["pydicom_baseline_s"] / best["cxr_reduced_s"],
+        "full_res_speedup_vs_pydicom": best["pydicom_baseline_s"] / best["cxr_full_res_s"],
+        "reduced_vs_full_corr_min": min(corr),
+        "reduced_vs_full_mean_abs_diff": sum(mad) / len(mad),
+    })
+    print(f"{'input':14} {'files':>5} {'reduced s':>9} {'full s':>7} {'pydicom s':>9} {'x pydicom':>9} {'full x':>7} {'corr min':>8} {'MAD':>6}")
+    print(f"{'j2k rg1 1841²':14} {best['files']:5d} {best['cxr_reduced_s']:9.2f} {best['cxr_full_res_s']:7.2f} {best['pydicom_baseline_s']:9.2f} "
+          f"{best['speedup_vs_pydicom']:9.2f} {best['full_res_speedup_vs_pydicom']:7.2f} {best['reduced_vs_full_corr_min']:8.4f} {best['reduced_vs_full_mean_abs_diff']:6.2f}")
+    print(json.dumps({"mode": "j2k", "workers": args.workers, "repeat": args.repeat, "results": best}))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", type=Path, default=Path("/tmp/cxr-bench"))
@@ -134,7 +230,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--bin", type=Path, default=REPO / "target" / "release" / "cxr-prep")
     ap.add_argument("--decode-bin", type=Path, default=None, help="decode_only bench executable (default: newest target/release/deps/decode_only-*)")
+    ap.add_argument("--mode", choices=["raster", "j2k"], default="raster", help="raster: JPEG + 16-bit PNG (default); j2k: JPEG 2000 DICOM (RG1)")
     args = ap.parse_args()
+    if args.mode == "j2k":
+        return main_j2k(args)
     make_inputs(args.work, args.n)
     decode_bin = args.decode_bin or max(
         (Path(p) for p in glob.glob(str(args.bin.parent / "deps" / "decode_only-*")) if os.access(p, os.X_OK) and not p.endswith(".d")),

@@ -6,12 +6,14 @@ Given a dataset name and a label CSV (plain or .gz), print JSON:
 `findings` counts only kept (non-rejected) rows; keys are sorted.
 
 Rules (kept deliberately simple and written from the spec, not from the Rust code):
-  nih       `Finding Labels` split on '|', tokens stripped; 14 findings + `No Finding` -> no_finding,
+  nih       `Finding Labels` split on '|', tokens stripped (an empty cell: every finding null); 14 findings + `No Finding` -> no_finding,
             Effusion -> pleural_effusion, Pleural_Thickening -> pleural_thickening, others lower-case.
             Each finding 1 if its token is present else 0. Any other token -> row rejected.
   chexpert  14 label columns (snake_case names); 1.0 pos, 0.0 neg, -1.0 unc, blank null.
             Every row kept (a value outside these four would reject the row).
-  padchest  `Labels` parsed with ast.literal_eval; null/unparseable -> rejected; terms stripped,
+  padchest  `Labels` empty or the literal `nan` (103 rows of the 160K file): kept, every finding
+            null (the publisher gives no labels). Otherwise parsed with ast.literal_eval;
+            unparseable -> rejected; terms stripped,
             '' ignored, looked up case-insensitively in schemas/padchest_terms.toml; unknown term ->
             rejected. Findings = union of the table's findings; 1 if any term maps to it else 0.
   vindr-kaggle
@@ -75,18 +77,22 @@ def empty_counts(findings) -> dict:
     return {f: {"pos": 0, "neg": 0, "unc": 0, "null": 0} for f in sorted(findings)}
 
 
-def count_binary(rows: list[set[str]], findings) -> dict:
+def count_binary(rows: list[set[str] | None], findings) -> dict:
+    """`None` is a row without labels: every finding null."""
     out = empty_counts(findings)
     for present in rows:
         for f in out:
-            out[f]["pos" if f in present else "neg"] += 1
+            out[f]["null" if present is None else "pos" if f in present else "neg"] += 1
     return out
 
 
 def count_nih(path: Path) -> dict:
     df = read_str_csv(path)
-    kept: list[set[str]] = []
+    kept: list[set[str] | None] = []
     for s in df["Finding Labels"]:
+        if s.strip() == "":
+            kept.append(None)  # no labels stated: every finding null
+            continue
         toks = {t.strip() for t in s.split("|")}
         if not toks <= NIH_TOKENS.keys():
             continue
@@ -131,12 +137,15 @@ def count_padchest(path: Path, terms_path: Path = DEFAULT_TERMS) -> dict:
     terms = load_terms(terms_path)
     findings = {f for fs in terms.values() for f in fs}
     df = read_str_csv(path)
-    kept: list[set[str]] = []
+    kept: list[set[str] | None] = []
     for s in df["Labels"]:
+        if s.strip() in ("", "nan"):
+            kept.append(None)
+            continue
         try:
             raw = ast.literal_eval(s)
         except (ValueError, SyntaxError):
-            continue  # includes the literal `nan` used for null Labels
+            continue
         if not isinstance(raw, (list, tuple)):
             continue
         norm = {str(t).strip().lower() for t in raw} - {""}

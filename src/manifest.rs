@@ -256,16 +256,15 @@ impl Manifest {
         })
     }
 
-    /// Normalises a raw view value (trimmed; empty → None; unknown → OTHER).
-    pub fn normalize_view(&self, raw: Option<&str>) -> Option<String> {
+    /// Normalises a raw view value: trimmed; empty → `Ok(None)`; a value the manifest's view map
+    /// does not list → `Err(raw)` (the caller stores null and counts it: an unknown code is not
+    /// evidence of an OTHER view). Rare real views are listed explicitly (MIMIC `SWIMMERS` → OTHER).
+    pub fn normalize_view(&self, raw: Option<&str>) -> Result<Option<String>, String> {
         if let Some(c) = &self.view.constant {
-            return Some(c.clone());
+            return Ok(Some(c.clone()));
         }
-        let raw = raw?.trim();
-        if raw.is_empty() {
-            return None;
-        }
-        Some(self.view.map.get(raw).cloned().unwrap_or_else(|| "OTHER".to_string()))
+        let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else { return Ok(None) };
+        self.view.map.get(raw).cloned().map(Some).ok_or_else(|| raw.to_string())
     }
 }
 

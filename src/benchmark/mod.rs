@@ -4,8 +4,15 @@
 //! first when the `mimic` initialisation has no run folder. A finished cell (its test
 //! predictions exist) is never re-run, so an interrupted benchmark continues where it stopped.
 //!
+//! Spreading the matrix over GPUs or nodes: [`run_cells`] (`--cells K/N`) runs a deterministic
+//! 1/N of the cells (cell `i` of [`cell_jobs`] belongs to shard `i mod N + 1`; the MIMIC
+//! pretraining, when needed, is cell 0, so shard 1 runs it and shards with `mimic` cells run
+//! their other cells first, then wait for it). Every shard writes into the same `<OUT>`; a final
+//! [`run_benchmark`] (no `--cells`) finds the finished cells and assembles the table.
+//!
 //! ```text
 //! <OUT>/runs/mimic-pretrain/             the supervised MIMIC-CXR pretraining run (when needed)
+//! <OUT>/runs/mimic-pretrain/done.json    written when the pretraining finished
 //! <OUT>/runs/<dataset>/<init>/           one fit per cell, with predictions/{val,test}.parquet
 //! <OUT>/reports/<dataset>/               comparison report (JSON, Markdown, ROC plots)
 //! <OUT>/reports/<dataset>/<init>/        evaluation report of the cell
@@ -80,6 +87,61 @@ pub struct BenchmarkPlan {
     pub progress: bool,
 }
 
+/// `--cells K/N`: shard `k` (1-based) of `n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellShard {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl std::str::FromStr for CellShard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}`: expected K/N with 1 <= K <= N, e.g. 2/4");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if k == 0 || n == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(CellShard { k, n })
+    }
+}
+
+impl CellShard {
+    /// Whether job `i` of [`cell_jobs`] belongs to this shard.
+    pub fn owns(&self, i: usize) -> bool {
+        i % self.n + 1 == self.k
+    }
+}
+
+/// One unit of work of the matrix, in the order [`cell_jobs`] fixes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellJob {
+    /// The supervised MIMIC-CXR pretraining of the `mimic` column (from `base`).
+    MimicPretrain { base: usize },
+    /// Fit + val/test predictions of one dataset × initialisation (index into the plan's inits).
+    Cell { dataset: String, init: usize },
+}
+
+/// The matrix's jobs, deterministically ordered: the MIMIC pretraining first (when the `mimic`
+/// column has no run folder), then datasets in plan order × initialisations in plan order,
+/// without `mimic × mimic` (the pretraining set).
+pub fn cell_jobs(plan: &BenchmarkPlan) -> Vec<CellJob> {
+    let mut jobs = Vec::new();
+    if plan.inits.iter().any(|s| s.init == Init::Mimic && s.weights.is_none()) {
+        let base = plan.inits.iter().position(|s| s.init == Init::Imagenet && s.weights.is_some());
+        jobs.push(CellJob::MimicPretrain { base: base.unwrap_or(usize::MAX) });
+    }
+    for dataset in &plan.datasets {
+        for (i, spec) in plan.inits.iter().enumerate() {
+            if !(spec.init == Init::Mimic && dataset == "mimic") {
+                jobs.push(CellJob::Cell { dataset: dataset.clone(), init: i });
+            }
+        }
+    }
+    jobs
+}
+
 /// What a finished benchmark produced.
 #[derive(Debug, Clone)]
 pub struct BenchmarkOutcome {
@@ -118,29 +180,104 @@ fn fit_cell<I: Backend>(
 }
 
 fn predict_cell<I: Backend>(run: &Path, split: &str, device: &I::Device) -> Result<PathBuf, BenchmarkError> {
-    predict_run::<I>(run, split, device)
+    predict_run::<I>(run, split, None, device)
         .map_err(|source| BenchmarkError::Predict { cell: format!("{} ({split})", run.display()), source })
+}
+
+/// The pretraining run folder; trains it (resumably) unless `done.json` says it finished.
+/// `base`: index of the ImageNet column to start from (the study), else random weights.
+fn pretrain<I: Backend>(plan: &BenchmarkPlan, base: usize, devices: &[I::Device]) -> Result<PathBuf, BenchmarkError> {
+    let run = pretrain_dir(plan);
+    let done = run.join("done.json");
+    if !done.is_file() {
+        let spec = plan.inits.get(base).cloned().unwrap_or(InitSpec { init: Init::Random, weights: None });
+        fit_cell::<I>(plan, "mimic", &spec, &run, &plan.labels_arg, devices)?;
+        let text = serde_json::json!({ "finished_at": chrono::Utc::now().to_rfc3339(), "init": spec.name() }).to_string();
+        std::fs::write(&done, text).map_err(|source| BenchmarkError::Io { path: done.clone(), source })?;
+    }
+    Ok(run)
+}
+
+fn pretrain_dir(plan: &BenchmarkPlan) -> PathBuf {
+    plan.out.join("runs").join("mimic-pretrain")
+}
+
+/// Fits one cell unless its test predictions exist, then predicts val and test (cached).
+/// Returns the two prediction files.
+fn finish_cell<I: Backend>(
+    plan: &BenchmarkPlan,
+    dataset: &str,
+    spec: &InitSpec,
+    devices: &[I::Device],
+) -> Result<(PathBuf, PathBuf), BenchmarkError> {
+    let device = devices.first().ok_or_else(|| BenchmarkError::Plan("no device".into()))?;
+    let run = plan.out.join("runs").join(dataset).join(spec.name());
+    if !run.join("predictions").join("test.parquet").is_file() {
+        fit_cell::<I>(plan, dataset, spec, &run, &plan.labels_arg, devices)?;
+    }
+    let val = predict_cell::<I>(&run, "val", device)?;
+    let test = predict_cell::<I>(&run, "test", device)?;
+    Ok((val, test))
+}
+
+/// Runs this shard's cells of the matrix (`--cells K/N`; see the module docs) on backend `I`:
+/// fit + val/test predictions per cell, no table. Returns the cells it finished, as
+/// `dataset × init`. Shards with `mimic` cells that do not own the pretraining wait for its
+/// `done.json`, polling every `poll`.
+pub fn run_cells<I: Backend>(
+    plan: &BenchmarkPlan,
+    shard: CellShard,
+    devices: &[I::Device],
+    poll: std::time::Duration,
+) -> Result<Vec<String>, BenchmarkError> {
+    if plan.datasets.is_empty() || plan.inits.is_empty() {
+        return Err(BenchmarkError::Plan("the benchmark needs at least one dataset and one initialisation".into()));
+    }
+    let jobs = cell_jobs(plan);
+    let mut mine: Vec<&CellJob> = jobs.iter().enumerate().filter(|(i, _)| shard.owns(*i)).map(|(_, j)| j).collect();
+    // Cells that need the pretraining last: the pretraining (job 0, shard 1's) runs meanwhile.
+    let needs_pretrain = |j: &CellJob| matches!(j, CellJob::Cell { init, .. } if plan.inits[*init].init == Init::Mimic && plan.inits[*init].weights.is_none());
+    mine.sort_by_key(|j| needs_pretrain(j));
+    let mut done = Vec::new();
+    for job in mine {
+        match job {
+            CellJob::MimicPretrain { base } => {
+                pretrain::<I>(plan, *base, devices)?;
+                done.push("mimic pretraining".to_string());
+            }
+            CellJob::Cell { dataset, init } => {
+                let mut spec = plan.inits[*init].clone();
+                if needs_pretrain(job) {
+                    let run = pretrain_dir(plan);
+                    let mut said = false;
+                    while !run.join("done.json").is_file() {
+                        if !said && plan.progress {
+                            eprintln!("waiting for the MIMIC pretraining ({}; shard 1 runs it)", run.display());
+                        }
+                        said = true;
+                        std::thread::sleep(poll);
+                    }
+                    spec.weights = Some(run);
+                }
+                finish_cell::<I>(plan, dataset, &spec, devices)?;
+                done.push(format!("{dataset} × {}", spec.name()));
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Runs (or continues) the whole matrix on backend `I` (autodiff added for training).
 pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) -> Result<BenchmarkOutcome, BenchmarkError> {
-    let device = devices.first().ok_or_else(|| BenchmarkError::Plan("no device".into()))?;
     if plan.datasets.is_empty() || plan.inits.is_empty() {
         return Err(BenchmarkError::Plan("the benchmark needs at least one dataset and one initialisation".into()));
     }
     let mut inits = plan.inits.clone();
-    // MIMIC pretraining when the mimic column has no run folder: from ImageNet weights when
-    // given (the study), else from random weights.
-    if let Some(m) = inits.iter_mut().find(|s| s.init == Init::Mimic && s.weights.is_none()) {
-        let base = plan
-            .inits
-            .iter()
-            .find(|s| s.init == Init::Imagenet && s.weights.is_some())
-            .cloned()
-            .unwrap_or(InitSpec { init: Init::Random, weights: None });
-        let run = plan.out.join("runs").join("mimic-pretrain");
-        fit_cell::<I>(plan, "mimic", &base, &run, &plan.labels_arg, devices)?;
-        m.weights = Some(run);
+    if let Some(CellJob::MimicPretrain { base }) = cell_jobs(plan).first() {
+        let run = pretrain::<I>(plan, *base, devices)?;
+        if let Some(m) = inits.iter_mut().find(|s| s.init == Init::Mimic && s.weights.is_none()) {
+            m.weights = Some(run);
+        }
     }
     let reference = inits.iter().find(|s| s.init == Init::Dinov2).unwrap_or(&inits[0]).name();
     let mut table = BenchmarkTable::new(inits.iter().map(InitSpec::name).collect(), reference.clone());
@@ -156,13 +293,7 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
                 table.skip(dataset, &name, "pretraining set");
                 continue;
             }
-            let run = plan.out.join("runs").join(dataset).join(&name);
-            let test_path = run.join("predictions").join("test.parquet");
-            if !test_path.is_file() {
-                fit_cell::<I>(plan, dataset, spec, &run, &plan.labels_arg, devices)?;
-            }
-            let val_path = predict_cell::<I>(&run, "val", device)?;
-            let test_path = predict_cell::<I>(&run, "test", device)?;
+            let (val_path, test_path) = finish_cell::<I>(plan, dataset, spec, devices)?;
             let read = |p: &Path| Predictions::read(p).map_err(|source| BenchmarkError::Predictions { cell: cell.clone(), source });
             let (val, test) = (read(&val_path)?, read(&test_path)?);
             let val = select_split(&val, Some("val"), "validation predictions")
@@ -173,6 +304,7 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
                 InputFile::new("test", &test_path).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?,
                 InputFile::new("val", &val_path).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?,
             ];
+            let run = plan.out.join("runs").join(dataset).join(&name);
             let config = serde_json::json!({ "run": run, "dataset": dataset, "init": name });
             let single = (ev.macro_auroc, ev.n_images, ev.macro_over.clone());
             let rep = Report::new("cxr-train benchmark", config, files.clone(), ev);

@@ -101,6 +101,11 @@ enum Command {
         /// that still covers --size, which is faster and anti-aliased)
         #[arg(long)]
         full_res_jpeg: bool,
+        /// Decode JPEG 2000 DICOM at full resolution (default: only the wavelet levels whose
+        /// image still covers --size, which is faster; lossless files are bit-exact only at full
+        /// resolution)
+        #[arg(long)]
+        full_res_j2k: bool,
         /// Seed of the patient-level hash splits
         #[arg(long, default_value_t = 0)]
         split_seed: u64,
@@ -210,7 +215,7 @@ fn ingest_exit(s: &IngestSummary, strict: bool, max_fraction: f64) -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Ingest {
-            dataset, root, out, metadata_only, threads, size, fit, no_equalize, voi_lut, full_res_jpeg, split_seed,
+            dataset, root, out, metadata_only, threads, size, fit, no_equalize, voi_lut, full_res_jpeg, full_res_j2k, split_seed,
             rows_per_part, manifest, strict, max_reject_fraction, overwrite, shard, json,
         } => {
             let stored = StoredOptions {
@@ -227,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 split_seed,
                 rows_per_part,
                 jpeg_dct_scaling: !full_res_jpeg,
+                j2k_reduce: !full_res_j2k,
             };
             let opts = IngestOptions { dataset: dataset.name().into(), root, store: out, manifest, threads, overwrite, shard, stored };
             let summary = run_ingest(&opts).with_context(|| format!("ingest of {} failed", dataset.name()))?;

@@ -11,7 +11,7 @@ use burn::tensor::activation::sigmoid;
 
 use super::predictions::{Predictions, PredictionsError};
 use crate::labels::finding_index;
-use crate::model::{load_vit, InputNorm, LoadError, LoadTarget, ViTConfig, VisionTransformer};
+use crate::model::{load_vit, InputNorm, LoadError, LoadTarget, Precision, ViTConfig, VisionTransformer};
 use crate::store::reader::{RowQuery, StoreReader};
 use crate::store::StoreError;
 
@@ -22,6 +22,10 @@ pub enum PredictError {
     MissingWeights(PathBuf),
     #[error("Sidecar `{path}` is not valid")]
     Sidecar { path: PathBuf, #[source] source: serde_json::Error },
+    #[error("Run config `{path}` is not usable: {reason}")]
+    RunConfig { path: PathBuf, reason: String },
+    #[error("Image `{image_id}` of `{dataset}` has {got} bytes, not {size}×{size} (the store's size)")]
+    ImageSize { dataset: String, image_id: String, got: usize, size: usize },
     #[error("The model's labels are unknown: `{0}` has no sidecar JSON; pass --labels a,b,… in output order")]
     NoLabels(PathBuf),
     #[error("Label `{0}` is not a finding of the store vocabulary")]
@@ -59,6 +63,8 @@ pub struct PredictOptions {
     pub imagenet_norm: bool,
     /// Attention heads, for weight files that neither record them nor use 64-wide heads.
     pub num_heads: Option<usize>,
+    /// Matmul precision of the forward passes.
+    pub precision: Precision,
 }
 
 /// A weights file with the labels and configuration recorded next to it.
@@ -104,18 +110,39 @@ pub fn resolve_weights(path: &Path, labels: Option<&[String]>) -> Result<Resolve
 }
 
 /// Predicts a run's `split` of the datasets and store it was trained on (read from the run's
-/// `config.json`) into `<RUN>/predictions/<split>.parquet`, unless that file exists. Returns its path.
-pub fn predict_run<B: Backend>(run: &Path, split: &str, device: &B::Device) -> Result<PathBuf, PredictError> {
-    let out = run.join("predictions").join(format!("{split}.parquet"));
+/// `config.json`) into `<RUN>/predictions/<split>.parquet` (`<split>-bf16.parquet` when
+/// predicting in bf16), unless that file exists. Returns its path. `precision`: `None` = the
+/// precision the run was trained in.
+pub fn predict_run<B: Backend>(
+    run: &Path,
+    split: &str,
+    precision: Option<Precision>,
+    device: &B::Device,
+) -> Result<PathBuf, PredictError> {
+    let cfg_path = run.join("config.json");
+    let bad = |reason: String| PredictError::RunConfig { path: cfg_path.clone(), reason };
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let field = |name: &str| v.get("config").and_then(|c| c.get(name)).cloned().unwrap_or(serde_json::Value::Null);
+    let trained: Precision = match v.get("config").and_then(|c| c.get("precision")) {
+        None => Precision::F32,
+        Some(p) => serde_json::from_value(p.clone()).map_err(|e| bad(format!("`config.precision`: {e}")))?,
+    };
+    let precision = precision.unwrap_or(trained);
+    let name = match precision {
+        Precision::F32 => format!("{split}.parquet"),
+        other => format!("{split}-{other}.parquet"),
+    };
+    let out = run.join("predictions").join(name);
     if out.is_file() {
         return Ok(out);
     }
-    let cfg_path = run.join("config.json");
-    let bad = |e: serde_json::Error| PredictError::Sidecar { path: cfg_path.clone(), source: e };
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| bad(serde_json::Error::io(e)))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(bad)?;
-    let store: PathBuf = serde_json::from_value(v["config"]["store"].clone()).map_err(bad)?;
-    let datasets: Vec<String> = serde_json::from_value(v["config"]["datasets"].clone()).map_err(bad)?;
+    let store: PathBuf = serde_json::from_value(field("store")).map_err(|e| bad(format!("`config.store`: {e}")))?;
+    let datasets: Vec<String> =
+        serde_json::from_value(field("datasets")).map_err(|e| bad(format!("`config.datasets`: {e}")))?;
+    if datasets.is_empty() {
+        return Err(bad("`config.datasets` is empty".into()));
+    }
     let opts = PredictOptions {
         weights: run.to_path_buf(),
         store,
@@ -126,21 +153,16 @@ pub fn predict_run<B: Backend>(run: &Path, split: &str, device: &B::Device) -> R
         batch: 64,
         imagenet_norm: false,
         num_heads: None,
+        precision,
     };
     predict::<B>(&opts, device)?;
     Ok(out)
 }
 
-/// `[B, 3, H, W]` in `[0, 1]` from stored 8-bit grey images (all `h × w`).
+/// `[B, 3, H, W]` in `[0, 1]` from stored 8-bit grey images (all `h × w`), via
+/// [`crate::model::grey_to_input`] (u8 upload, conversion on the device).
 pub fn images_to_tensor<B: Backend>(images: &[&[u8]], h: usize, w: usize, device: &B::Device) -> Tensor<B, 4> {
-    let mut data = Vec::with_capacity(images.len() * 3 * h * w);
-    for img in images {
-        let plane: Vec<f32> = img.iter().map(|&v| f32::from(v) / 255.0).collect();
-        for _ in 0..3 {
-            data.extend_from_slice(&plane);
-        }
-    }
-    Tensor::from_data(TensorData::new(data, [images.len(), 3, h, w]), device)
+    crate::model::grey_to_input(images.concat(), images.len(), h, w, device)
 }
 
 /// Runs the model over the selected store rows; returns the predictions (also written to `out`).
@@ -172,6 +194,7 @@ pub fn predict<B: Backend>(opts: &PredictOptions, device: &B::Device) -> Result<
     };
     target.num_heads = opts.num_heads.or(w.vit_config.as_ref().map(|c| c.num_heads));
     let (model, _report): (VisionTransformer<B>, _) = load_vit(&w.file, &target, device)?;
+    let model = model.with_precision(opts.precision);
     let query = RowQuery { splits: opts.splits.clone(), views: None, images: true, findings: w.labels.clone() };
     let mut out = Predictions::new(w.labels.clone());
     for d in &datasets {
@@ -179,6 +202,14 @@ pub fn predict<B: Backend>(opts: &PredictOptions, device: &B::Device) -> Result<
             let batch: Vec<_> = batch?.into_iter().filter(|s| !s.pixels.is_empty()).collect();
             if batch.is_empty() {
                 continue;
+            }
+            if let Some(s) = batch.iter().find(|s| s.pixels.len() != size * size) {
+                return Err(PredictError::ImageSize {
+                    dataset: d.clone(),
+                    image_id: s.image_id.clone(),
+                    got: s.pixels.len(),
+                    size,
+                });
             }
             let imgs: Vec<&[u8]> = batch.iter().map(|s| s.pixels.as_slice()).collect();
             let x = images_to_tensor::<B>(&imgs, size, size, device);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
+use super::record::Nulled;
 use super::IngestError;
 use crate::manifest::Manifest;
 
@@ -181,17 +182,39 @@ pub fn opt_cell(rec: &csv::StringRecord, idx: Option<usize>) -> Option<String> {
     (!c.is_empty()).then(|| c.to_string())
 }
 
+/// Oldest age kept, in years. The oldest verified human lived 122 years; the original NIH
+/// `Data_Entry_2017.csv` has ages 148–155 and 411–414, which are typing errors.
+pub const MAX_AGE_YEARS: f32 = 120.0;
+
 /// Parses an age cell: years as a number, optionally with a trailing `Y` (older NIH copies).
-pub fn parse_age(raw: &str) -> Result<Option<f32>, String> {
+/// Empty → `None`; a value that is not a number or is outside 0..=[`MAX_AGE_YEARS`] → `None`
+/// with a [`Nulled`] note (the row is kept: age is optional).
+pub fn age_cell(raw: &str, nulled: &mut Vec<Nulled>) -> Option<f32> {
     let t = raw.trim().trim_end_matches(['Y', 'y']);
     if t.is_empty() {
-        return Ok(None);
+        return None;
     }
     match t.parse::<f32>() {
-        Ok(a) if (0.0..=130.0).contains(&a) => Ok(Some(a)),
-        Ok(a) => Err(format!("age {a} outside 0-130 years")),
-        Err(_) => Err(format!("unparseable age `{raw}`")),
+        Ok(a) if (0.0..=MAX_AGE_YEARS).contains(&a) => Some(a),
+        Ok(a) if a.is_finite() => {
+            nulled.push(Nulled::new("age", "values out of range (0..=120 years) stored as null", raw.trim()));
+            None
+        }
+        _ => {
+            nulled.push(Nulled::new("age", "values that are not a number of years stored as null", raw.trim()));
+            None
+        }
     }
+}
+
+/// A view cell: `None` when the column is absent or the cell empty; an empty cell of a present
+/// column is counted as a [`Nulled`] note. Unknown values are judged later, by the manifest's view map.
+pub fn view_cell(rec: &csv::StringRecord, idx: Option<usize>, nulled: &mut Vec<Nulled>) -> Option<String> {
+    let v = opt_cell(rec, idx);
+    if v.is_none() && idx.is_some() {
+        nulled.push(Nulled::new("view", "empty view cells stored as null", ""));
+    }
+    v
 }
 
 /// Path of `path` relative to `root` for messages and the store (`source_path`).

@@ -31,6 +31,32 @@ pub struct RawRecord {
     pub labels: Vec<(String, String)>,
     /// Everything the dataset said about this row's labels, verbatim (JSON object).
     pub source_labels: serde_json::Value,
+    /// The publisher ships this row without labels (PadChest's empty `Labels`, a MIMIC study
+    /// absent from the label file): every finding is stored null, whatever `labels.absent` says.
+    pub no_labels: bool,
+    /// Optional cells that were present but unusable and are stored as null (counted in notes).
+    pub nulled: Vec<Nulled>,
+}
+
+/// An optional cell stored as null because its value could not be used. The row, its image
+/// and its labels are kept; the ingest counts these per (`field`, `cause`) and reports
+/// `"<field>: <count> <cause> (first: row R, `value`)"` in the summary and `_meta.json` notes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nulled {
+    /// Store column the value was meant for (`age`, `sex`, `view`, `labels`).
+    pub field: &'static str,
+    /// What was wrong and what was done, phrased to follow a count, e.g.
+    /// `"values out of range (0..=120 years) stored as null"`.
+    pub cause: &'static str,
+    /// The raw cell (at most 40 characters), shown for the first occurrence.
+    pub value: String,
+}
+
+impl Nulled {
+    /// A note for `field`, keeping at most 40 characters of the raw value.
+    pub fn new(field: &'static str, cause: &'static str, raw: &str) -> Nulled {
+        Nulled { field, cause, value: raw.chars().take(40).collect() }
+    }
 }
 
 /// A metadata row that could not be read; becomes a reject, the run goes on.

@@ -11,12 +11,13 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::Tensor;
-use burn::tensor::activation::gelu;
+use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::ViTConfig;
+use super::precision::Precision;
 
 /// timm initialises Linear weights with trunc_normal(std=0.02); we use an untruncated normal
 /// with the same std (only matters for training from scratch, which the study never does).
@@ -93,14 +94,25 @@ impl<B: Backend> Attention<B> {
         }
     }
 
+    /// `precision` is the matmuls' (see [`Precision`]); input and output are f32 either way.
+    ///
     /// # Shapes
     /// - input: `[B, T, D]` tokens (T = 1 + N)
     /// - output: `[B, T, D]`
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn forward(&self, x: Tensor<B, 3>, precision: Precision) -> Tensor<B, 3> {
         let [b, t, d] = x.dims();
         let h = self.num_heads;
         let hd = d / h;
-        let qkv = self.qkv.forward(x).reshape([b, t, 3, h, hd]); // [B, T, 3, H, hd]
+        // bf16: the qkv product stays bf16 up to the scores (as under autocast).
+        let qkv = match precision {
+            Precision::F32 => self.qkv.forward(x),
+            Precision::Bf16 => burn::tensor::module::linear(
+                precision.compute(x),
+                precision.compute(self.qkv.weight.val()),
+                self.qkv.bias.as_ref().map(|b| precision.compute(b.val())),
+            ),
+        }
+        .reshape([b, t, 3, h, hd]); // [B, T, 3, H, hd]
         let take = |i: usize| {
             qkv.clone()
                 .narrow(2, i, 1) // [B, T, 1, H, hd]
@@ -108,10 +120,28 @@ impl<B: Backend> Attention<B> {
                 .swap_dims(1, 2) // [B, H, T, hd]
         };
         let (q, k, v) = (take(0), take(1), take(2));
-        // Default scale is 1/sqrt(head_dim), as in timm (`head_dim ** -0.5`).
-        let out = attention(q, k, v, None, None, AttentionModuleOptions::default()); // [B, H, T, hd]
-        let out = out.swap_dims(1, 2).reshape([b, t, d]); // [B, T, D]
-        self.proj.forward(out)
+        match precision {
+            Precision::F32 => {
+                // Default scale is 1/sqrt(head_dim), as in timm (`head_dim ** -0.5`). burn's
+                // fused op (flash attention on CUDA for inference; decomposed under autodiff).
+                let out = attention(q, k, v, None, None, AttentionModuleOptions::default()); // [B, H, T, hd]
+                let out = out.swap_dims(1, 2).reshape([b, t, d]); // [B, T, D]
+                self.proj.forward(out)
+            }
+            Precision::Bf16 => {
+                // Scores in bf16, softmax in f32, probabilities back to bf16 for `· v`.
+                let scores = precision.back(q.matmul(k.swap_dims(2, 3))); // [B, H, T, T] f32
+                let p = softmax(scores.mul_scalar((hd as f64).powf(-0.5)), 3);
+                let out = precision.compute(p).matmul(v); // [B, H, T, hd] bf16
+                let out = out.swap_dims(1, 2).reshape([b, t, d]); // [B, T, D] bf16
+                let proj = burn::tensor::module::linear(
+                    out,
+                    precision.compute(self.proj.weight.val()),
+                    self.proj.bias.as_ref().map(|b| precision.compute(b.val())),
+                );
+                precision.back(proj)
+            }
+        }
     }
 }
 
@@ -134,12 +164,14 @@ impl<B: Backend> Mlp<B> {
         }
     }
 
+    /// `precision` is the two matmuls' (GELU runs in f32); input and output are f32.
+    ///
     /// # Shapes
     /// - input: `[B, T, D]`
     /// - output: `[B, T, D]`
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let x = self.fc1.forward(x); // [B, T, hidden]
-        self.fc2.forward(gelu(x)) // [B, T, D]
+    pub fn forward(&self, x: Tensor<B, 3>, precision: Precision) -> Tensor<B, 3> {
+        let x = precision.linear(&self.fc1, x); // [B, T, hidden]
+        precision.linear(&self.fc2, gelu(x)) // [B, T, D]
     }
 }
 
@@ -201,17 +233,19 @@ impl<B: Backend> Block<B> {
         }
     }
 
+    /// `precision` is the matmuls' (see [`Precision`]); the residual stream stays f32.
+    ///
     /// # Shapes
     /// - input: `[B, T, D]`
     /// - output: `[B, T, D]`
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let a = self.attn.forward(self.norm1.forward(x.clone()));
+    pub fn forward(&self, x: Tensor<B, 3>, precision: Precision) -> Tensor<B, 3> {
+        let a = self.attn.forward(self.norm1.forward(x.clone()), precision);
         let a = match &self.ls1 {
             Some(ls) => ls.forward(a),
             None => a,
         };
         let x = x + a;
-        let m = self.mlp.forward(self.norm2.forward(x.clone()));
+        let m = self.mlp.forward(self.norm2.forward(x.clone()), precision);
         let m = match &self.ls2 {
             Some(ls) => ls.forward(m),
             None => m,

@@ -5,6 +5,8 @@
 //! |---|---|
 //! | `config.rs` | [`ViTConfig`] (burn `Config`) and the study's presets |
 //! | `blocks.rs` | patch embedding, fused-qkv attention, MLP, LayerScale, pre-norm block |
+//! | `precision.rs` | [`Precision`]: f32, or bf16 matmuls with f32 master weights (manual autocast) |
+//! | `input.rs` | [`grey_to_input`]: stored 8-bit grey → `[B, 3, H, W]` f32 on the device |
 //! | `vit.rs` | [`VisionTransformer`]: `forward` `[B, 3, H, W]` in `[0, 1]` -> logits `[B, C]` |
 //! | `pos_embed.rs` | one-time bicubic position-grid resampling (PyTorch-exact) |
 //! | `checkpoint.rs` | timm / own safetensors, torch.hub `.pth`, HF `Dinov2Model` -> timm-keyed tensors |
@@ -42,8 +44,10 @@ mod blocks;
 mod checkpoint;
 mod config;
 mod export;
+mod input;
 mod load_types;
 mod pos_embed;
+mod precision;
 mod vit;
 mod weights;
 
@@ -56,7 +60,9 @@ pub use export::{
     ExportError, ExportOutput, ExportSidecar, Preprocessing, export_safetensors, timm_kwargs,
     timm_model_name,
 };
+pub use input::grey_to_input;
 pub use load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
+pub use precision::Precision;
 pub use pos_embed::{PosEmbedResample, ResampleError, resample_grid, resample_pos_embed};
 pub use vit::VisionTransformer;
 pub use weights::{KNOWN_EXTRAS, load_vit};

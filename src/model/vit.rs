@@ -17,6 +17,7 @@ use burn::tensor::backend::Backend;
 
 use super::blocks::{Block, PatchEmbed, layer_norm, linear};
 use super::config::{InputNorm, ViTConfig};
+use super::precision::Precision;
 
 /// timm draws `pos_embed` from trunc_normal(std=0.02) and `cls_token` from normal(std=1e-6).
 const POS_EMBED_STD: f64 = 0.02;
@@ -43,6 +44,9 @@ pub struct VisionTransformer<B: Backend> {
     pub img_size: usize,
     /// LayerNorm epsilon used by every norm (not a parameter; kept for [`Self::config`]).
     pub layer_norm_eps: f64,
+    /// Precision of the blocks' matmuls (not a parameter; f32 unless set with
+    /// [`VisionTransformer::with_precision`]). Parameters are f32 either way.
+    pub precision: Precision,
 }
 
 impl ViTConfig {
@@ -72,11 +76,18 @@ impl ViTConfig {
             input_norm: self.input_norm,
             img_size: self.img_size,
             layer_norm_eps: self.layer_norm_eps,
+            precision: Precision::F32,
         }
     }
 }
 
 impl<B: Backend> VisionTransformer<B> {
+    /// The same model computing its matmuls in `precision` (parameters untouched).
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
     /// Final-norm token sequence (timm `forward_features`, DINOv2 `x_norm`).
     ///
     /// # Shapes
@@ -91,7 +102,7 @@ impl<B: Backend> VisionTransformer<B> {
         let x = Tensor::cat(vec![cls, x], 1); // [B, 1 + N, D]
         let mut x = x + self.pos_embed.val(); // [B, 1 + N, D]
         for block in &self.blocks {
-            x = block.forward(x);
+            x = block.forward(x, self.precision);
         }
         self.norm.forward(x)
     }

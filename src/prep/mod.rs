@@ -1,6 +1,7 @@
 //! The `cxr-prep ingest` orchestration: ingest → harmonize → store for one dataset.
 
 pub mod demo;
+pub mod nulled;
 pub mod options;
 pub mod process;
 pub mod run;

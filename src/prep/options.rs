@@ -49,6 +49,11 @@ pub struct StoredOptions {
     /// anti-aliased); `false` = full-resolution decode as in the study.
     #[serde(default)]
     pub jpeg_dct_scaling: bool,
+    /// Decode JPEG 2000 DICOM only up to the wavelet level that still covers the output size
+    /// (faster, anti-aliased); `false` = full resolution (bit-exact for lossless files). Absent
+    /// in stores made before the option existed, which decoded at full resolution.
+    #[serde(default)]
+    pub j2k_reduce: bool,
 }
 
 impl Default for StoredOptions {
@@ -62,6 +67,7 @@ impl Default for StoredOptions {
             split_seed: 0,
             rows_per_part: 2048,
             jpeg_dct_scaling: true,
+            j2k_reduce: true,
         }
     }
 }
@@ -79,7 +85,11 @@ impl StoredOptions {
 
     /// Decoder settings.
     pub fn decode_options(&self) -> DecodeOptions {
-        DecodeOptions { voi_lut: self.voi_lut, jpeg_min_side: self.jpeg_dct_scaling.then_some(self.size) }
+        DecodeOptions {
+            voi_lut: self.voi_lut,
+            jpeg_min_side: self.jpeg_dct_scaling.then_some(self.size),
+            j2k_min_side: self.j2k_reduce.then_some(self.size),
+        }
     }
 
     /// Validates ranges and names.

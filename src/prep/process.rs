@@ -74,8 +74,9 @@ pub fn row_reject(e: RowError) -> Reject {
     }
 }
 
-/// Processes one record into a store row or a reject.
-pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<StoreRow, Reject> {
+/// Processes one record into a store row (with the decoder's notes on its image, see
+/// [`decode::DecodedImage::notes`]) or a reject.
+pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<(StoreRow, Vec<String>), Reject> {
     let reject = |stage: &str, kind: &str, source_path: &str, reason: String| Reject {
         file: file.to_string(),
         row: rec.row,
@@ -102,7 +103,7 @@ pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<StoreRow, Re
             let p = first.display().to_string();
             return Err(reject("path", "path escapes root", &p, PathProblem::Escapes(p.clone()).to_string()));
         }
-        return Ok(StoreRow { row, source_path: first.display().to_string(), image: None });
+        return Ok((StoreRow { row, source_path: first.display().to_string(), image: None }, Vec::new()));
     }
     let rel = paths::resolve(ctx.root, &ctx.root_canon, &rec.image_paths).map_err(|p| {
         let (kind, path) = match &p {
@@ -128,5 +129,5 @@ pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<StoreRow, Re
         Err(p) => return Err(reject("decode", "decoder panic", &src, format!("{src}: decoder panicked: {}", panic_message(p)))),
     };
     let side = ctx.pixels.size as u16;
-    Ok(StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels, notes }) })
+    Ok((StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels }) }, notes))
 }

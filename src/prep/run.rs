@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::nulled::{self, NullCount};
 use super::options::{IngestOptions, StoredOptions};
 use super::process::{process, row_reject, Context};
 use super::summary::IngestSummary;
@@ -34,9 +35,17 @@ struct ChunkDone {
     rows: u64,
     splits: BTreeMap<String, u64>,
     rejects: Vec<Reject>,
-    /// Decoder note → images of this chunk it applies to.
+    /// Optional values of the stored rows that were stored as null, by kind.
     #[serde(default)]
-    image_notes: BTreeMap<String, u64>,
+    nulled: Vec<NullCount>,
+    /// Decoder notes (see `DecodedImage::notes`) and how many images had each.
+    #[serde(default)]
+    notes: BTreeMap<String, u64>,
+}
+
+/// Counted decoder notes as summary lines, `"<n> image(s): <note>"`.
+fn counted_notes(counts: &BTreeMap<String, u64>) -> Vec<String> {
+    counts.iter().map(|(note, n)| format!("{n} image{}: {note}", if *n == 1 { "" } else { "s" })).collect()
 }
 
 /// `_staging/<dataset>/options.json`: what the staged parts were made with.
@@ -155,6 +164,8 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
     let mut skipped_other_shards = 0usize;
     let mut shard_rows = 0u64;
     let mut shard_rejects: Vec<Reject> = Vec::new();
+    let mut shard_nulled: Vec<NullCount> = Vec::new();
+    let mut shard_notes: BTreeMap<String, u64> = BTreeMap::new();
     loop {
         let chunk: Vec<Result<RawRecord, RowError>> = records.by_ref().take(opts.stored.rows_per_part).collect();
         if chunk.is_empty() {
@@ -169,7 +180,7 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
         } else if done_path.is_file() {
             resumed += 1;
         } else {
-            let outcomes: Vec<Result<StoreRow, Reject>> = pool.install(|| {
+            let outcomes: Vec<Result<(StoreRow, Vec<String>), Reject>> = pool.install(|| {
                 chunk
                     .into_par_iter()
                     .map(|r| match r {
@@ -179,13 +190,16 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
                     .collect()
             });
             let mut rows = Vec::new();
-            let mut done = ChunkDone { rows: 0, splits: BTreeMap::new(), rejects: Vec::new(), image_notes: BTreeMap::new() };
+            let mut done = ChunkDone { rows: 0, splits: BTreeMap::new(), rejects: Vec::new(), nulled: Vec::new(), notes: BTreeMap::new() };
             for o in outcomes {
                 match o {
-                    Ok(r) => {
+                    Ok((r, notes)) => {
+                        for n in notes {
+                            *done.notes.entry(n).or_insert(0) += 1;
+                        }
                         *done.splits.entry(r.row.split.to_string()).or_insert(0) += 1;
-                        for n in r.image.iter().flat_map(|i| &i.notes) {
-                            *done.image_notes.entry(n.to_string()).or_insert(0) += 1;
+                        for n in &r.row.nulled {
+                            nulled::add(&mut done.nulled, r.row.source_row, n);
                         }
                         rows.push(r);
                     }
@@ -195,6 +209,12 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
             done.rows = rows.len() as u64;
             shard_rows += done.rows;
             shard_rejects.extend(done.rejects.iter().cloned());
+            for c in &done.nulled {
+                nulled::merge(&mut shard_nulled, c.clone());
+            }
+            for (k, v) in &done.notes {
+                *shard_notes.entry(k.clone()).or_insert(0) += v;
+            }
             processed_images += if opts.stored.metadata_only { 0 } else { done.rows };
             if !rows.is_empty() {
                 write_part(&staging.join(format!("{name}.parquet")), &rows)?;
@@ -208,6 +228,8 @@ pub fn run_ingest(opts: &IngestOptions) -> Result<IngestSummary, PrepError> {
     if let Some((k, n)) = opts.shard {
         let by_reason = rejects::summarize(&shard_rejects);
         let mut notes = source.notes;
+        notes.extend(nulled::notes(&shard_nulled));
+        notes.extend(counted_notes(&shard_notes));
         notes.push(format!(
             "shard {k}/{n}: {} of {chunk_index} chunks are this shard's; when every shard has finished, run the same command without --shard to merge",
             chunk_index - skipped_other_shards
@@ -239,7 +261,7 @@ fn finalize(
     manifest_sha256: &str,
     annotated_labels: &[String],
     metadata_files: Vec<PathBuf>,
-    notes: Vec<String>,
+    mut notes: Vec<String>,
     staging: &Path,
     chunks: usize,
     resumed: usize,
@@ -249,7 +271,8 @@ fn finalize(
     let mut rows = 0u64;
     let mut splits: BTreeMap<String, u64> = BTreeMap::new();
     let mut all_rejects = Vec::new();
-    let mut image_notes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut all_nulled: Vec<NullCount> = Vec::new();
+    let mut note_counts: BTreeMap<String, u64> = BTreeMap::new();
     for i in 0..chunks {
         let p = staging.join(format!("{}.done.json", part_name(i)));
         let text = std::fs::read_to_string(&p).map_err(|source| StoreError::Read { path: p.clone(), source })?;
@@ -259,12 +282,15 @@ fn finalize(
             *splits.entry(k).or_insert(0) += v;
         }
         all_rejects.extend(done.rejects);
-        for (k, v) in done.image_notes {
-            *image_notes.entry(k).or_insert(0) += v;
+        for c in done.nulled {
+            nulled::merge(&mut all_nulled, c);
+        }
+        for (k, v) in done.notes {
+            *note_counts.entry(k).or_insert(0) += v;
         }
     }
-    let mut notes = notes;
-    notes.extend(image_notes.iter().map(|(note, n)| format!("{n} image(s): {note}")));
+    notes.extend(nulled::notes(&all_nulled));
+    notes.extend(counted_notes(&note_counts));
     rejects::write_rejects(&opts.store, &manifest.dataset, &all_rejects)?;
     let fingerprints = metadata_files
         .iter()

@@ -3,6 +3,7 @@
 //!
 //! Polars lives in this module alone: `polars::prelude::*` shadows arrow-rs names.
 
+mod conformed;
 pub mod render;
 
 use std::path::{Path, PathBuf};
@@ -105,7 +106,10 @@ pub fn compute(store: &Path, dataset: Option<&str>, split: Option<&str>) -> Resu
             continue;
         }
         let perr = |source| StatsError::Polars { path: dir.clone(), source };
-        let mut lf = scan(store, &dir)?;
+        // Parts another tool rewrote in encodings this polars build cannot read are scanned
+        // through a conformed copy (store types, no image column).
+        let copy = conformed::conformed_copy(&dir)?;
+        let mut lf = scan(store, copy.as_ref().map_or(dir.as_path(), |t| t.0.as_path()))?;
         if let Some(s) = split {
             lf = lf.filter(col("split").eq(lit(s)));
         }

@@ -8,6 +8,7 @@
 //!   _staging/<name>/                    an ingest in progress (resumable); swapped in when complete
 //! ```
 
+pub mod conform;
 pub mod meta;
 pub mod reader;
 pub mod rejects;

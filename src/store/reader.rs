@@ -6,11 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringArray};
+use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::{Int8Type, UInt16Type};
+use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
 use parquet::arrow::ProjectionMask;
 
+use super::conform;
 use super::meta::{self, DatasetMeta};
 use super::schema::{COL_HEIGHT, COL_IMAGE, COL_IMAGE_ID, COL_PATIENT_ID, COL_SPLIT, COL_VIEW, COL_WIDTH};
 use super::{partition_dir, StoreError};
@@ -99,8 +101,7 @@ impl StoreReader {
             let views = query.views.clone();
             let fmask = ProjectionMask::columns(&descr, [COL_SPLIT, COL_VIEW]);
             let pred = ArrowPredicateFn::new(fmask, move |b: RecordBatch| {
-                let split = b.column_by_name(COL_SPLIT).map(|c| c.as_string::<i32>().clone());
-                let view = b.column_by_name(COL_VIEW).map(|c| c.as_string::<i32>().clone());
+                let (split, view) = (conform::text(&b, COL_SPLIT)?, conform::text(&b, COL_VIEW)?);
                 let keep = (0..b.num_rows()).map(|i| {
                     let ok_split = match (&splits, &split) {
                         (Some(want), Some(col)) => want.iter().any(|w| col.is_valid(i) && col.value(i) == w),
@@ -120,10 +121,10 @@ impl StoreReader {
         let findings = query.findings.clone();
         let path = part.to_path_buf();
         Ok(reader.map(move |b| {
-            let b = b.map_err(|e| StoreError::Arrow(e))?;
-            to_samples(&b, &findings).ok_or_else(|| StoreError::Read {
+            let b = b.map_err(StoreError::Arrow)?;
+            to_samples(&b, &findings).map_err(|e| StoreError::Read {
                 path: path.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "part file lacks a store column"),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
             })
         }))
     }
@@ -144,28 +145,34 @@ impl StoreReader {
     }
 }
 
-fn to_samples(b: &RecordBatch, findings: &[String]) -> Option<Vec<StoredSample>> {
-    let s = |name: &str| -> Option<StringArray> { Some(b.column_by_name(name)?.as_string::<i32>().clone()) };
-    let (ids, pats, splits, views) = (s(COL_IMAGE_ID)?, s(COL_PATIENT_ID)?, s(COL_SPLIT)?, s(COL_VIEW)?);
-    let image = b.column_by_name(COL_IMAGE).map(|c| c.as_binary::<i32>().clone());
-    let height = b.column_by_name(COL_HEIGHT).map(|c| c.as_primitive::<UInt16Type>().clone());
-    let width = b.column_by_name(COL_WIDTH).map(|c| c.as_primitive::<UInt16Type>().clone());
-    let labels: Vec<_> = findings
+/// The batch's rows; every column goes through [`conform`] (another tool's encodings are cast to
+/// the store types; a missing column, a value that does not fit or a null id is an error).
+fn to_samples(b: &RecordBatch, findings: &[String]) -> Result<Vec<StoredSample>, ArrowError> {
+    let text = |name: &str| -> Result<StringArray, ArrowError> {
+        let a = conform::required(conform::text(b, name)?, name)?;
+        if name != COL_VIEW && a.null_count() > 0 {
+            return Err(ArrowError::InvalidArgumentError(format!("column `{name}` has a null value")));
+        }
+        Ok(a)
+    };
+    let (ids, pats, splits, views) = (text(COL_IMAGE_ID)?, text(COL_PATIENT_ID)?, text(COL_SPLIT)?, text(COL_VIEW)?);
+    let image = conform::bytes(b, COL_IMAGE)?;
+    let height = conform::primitive::<UInt16Type>(b, COL_HEIGHT)?;
+    let width = conform::primitive::<UInt16Type>(b, COL_WIDTH)?;
+    let labels = findings
         .iter()
-        .map(|f| b.column_by_name(f).map(|c| c.as_primitive::<Int8Type>().clone()))
-        .collect::<Option<Vec<_>>>()?;
-    Some(
-        (0..b.num_rows())
-            .map(|i| StoredSample {
-                image_id: ids.value(i).to_string(),
-                patient_id: pats.value(i).to_string(),
-                split: splits.value(i).to_string(),
-                view: views.is_valid(i).then(|| views.value(i).to_string()),
-                pixels: image.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_vec()).unwrap_or_default(),
-                height: height.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i)).unwrap_or(0),
-                width: width.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i)).unwrap_or(0),
-                labels: labels.iter().map(|a| a.is_valid(i).then(|| a.value(i))).collect(),
-            })
-            .collect(),
-    )
+        .map(|f| conform::required(conform::primitive::<Int8Type>(b, f)?, f))
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    Ok((0..b.num_rows())
+        .map(|i| StoredSample {
+            image_id: ids.value(i).to_string(),
+            patient_id: pats.value(i).to_string(),
+            split: splits.value(i).to_string(),
+            view: views.is_valid(i).then(|| views.value(i).to_string()),
+            pixels: image.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_vec()).unwrap_or_default(),
+            height: height.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i)).unwrap_or(0),
+            width: width.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i)).unwrap_or(0),
+            labels: labels.iter().map(|a| a.is_valid(i).then(|| a.value(i))).collect(),
+        })
+        .collect())
 }

@@ -6,8 +6,9 @@
 //! other than train/val/test; finding values outside {1, 0, −1, null}; non-null values in a
 //! finding the dataset does not annotate; an image whose byte length is not `height × width`
 //! (or height/width not null exactly when the image is); row counts in `_meta.json` that differ
-//! from the parts. Warnings: leftover `*.tmp` files, a `_staging/` folder (interrupted ingest),
-//! unexpected files.
+//! from the parts; a null image id, patient id or split. Warnings: leftover `*.tmp` files, a
+//! `_staging/` folder (interrupted ingest), unexpected files, a part in another Arrow encoding of
+//! the store types (rewritten by polars or pyarrow: checked through a cast, see `store::conform`).
 //!
 //! Only the needed columns are read (Parquet projection); the image column is read row group by
 //! row group, so memory stays bounded by one row group (~256 images).
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::datatypes::Schema;
 
+use super::conform;
 use super::StoreError;
 use super::meta::{StoreMeta, meta_path};
 use super::schema::{META_SCHEMA_VERSION, SCHEMA_VERSION, schema};
@@ -177,7 +179,10 @@ fn leftover_tmp_in(store: &Path, dir: &Path, report: &mut ValidationReport) {
 }
 
 /// Field-by-field differences (name, type, nullability) from the store schema; metadata aside
-/// from `cxr:schema_version` is ignored.
+/// from `cxr:schema_version` is ignored. Another Arrow encoding of the same values (see
+/// [`conform::equivalent`]: `large_string`, `int32` labels, … as polars or pyarrow rewrite a
+/// part) and a required column declared nullable are not differences: they are listed by
+/// [`encoding_differences`] and the values themselves are checked.
 pub fn schema_differences(found: &Schema) -> Vec<String> {
     let want = schema();
     let mut diffs = Vec::new();
@@ -187,7 +192,7 @@ pub fn schema_differences(found: &Schema) -> Vec<String> {
     for (i, w) in want.fields().iter().enumerate() {
         match found.fields().get(i) {
             None => diffs.push(format!("column {i} `{}` missing", w.name())),
-            Some(g) if g.name() != w.name() || g.data_type() != w.data_type() || g.is_nullable() != w.is_nullable() => {
+            Some(g) if g.name() != w.name() || !conform::equivalent(g.data_type(), w.data_type()) => {
                 diffs.push(format!(
                     "column {i}: `{}` {} nullable={}, expected `{}` {} nullable={}",
                     g.name(),
@@ -205,4 +210,19 @@ pub fn schema_differences(found: &Schema) -> Vec<String> {
         diffs.push(format!("{META_SCHEMA_VERSION} = {v}, expected {SCHEMA_VERSION}"));
     }
     diffs
+}
+
+/// Columns stored in another encoding of their store type, or declared nullable where the
+/// store requires a value (what a rewrite by polars or pyarrow does): readable, reported as a
+/// warning.
+pub fn encoding_differences(found: &Schema) -> Vec<String> {
+    let want = schema();
+    want.fields()
+        .iter()
+        .zip(found.fields().iter())
+        .filter(|(w, g)| w.name() == g.name() && (w.data_type() != g.data_type() || (g.is_nullable() && !w.is_nullable())))
+        .map(|(w, g)| {
+            format!("`{}` is {} nullable={} (store: {} nullable={})", w.name(), g.data_type(), g.is_nullable(), w.data_type(), w.is_nullable())
+        })
+        .collect()
 }

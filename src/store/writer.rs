@@ -32,8 +32,6 @@ pub struct StoredImage {
     pub height: u16,
     pub width: u16,
     pub pixels: Vec<u8>,
-    /// Decoder notes for the summary (not written to the part file).
-    pub notes: Vec<&'static str>,
 }
 
 /// One store row: harmonized metadata, where the image came from, and its pixels.

@@ -4,8 +4,9 @@
 //! The study (paper.md §2.2) uses torchvision `RandomHorizontalFlip(p=0.5)` then
 //! `RandomRotation(degrees=7)`; torchvision's rotation defaults are nearest-neighbour sampling,
 //! rotation about the image centre, and fill 0 outside the source. [`augment_into`] does both
-//! in one inverse-mapped pass and writes the `[3, H, W]` f32 `[0, 1]` planes the model reads,
-//! so an augmented image costs one pass over its pixels.
+//! in one inverse-mapped pass into one 8-bit plane (nearest-neighbour sampling keeps the stored
+//! grey levels exact), so an augmented image costs one pass over its pixels; the device turns it
+//! into the model's `[3, H, W]` f32 `[0, 1]` input (`train::step::images_tensor`).
 
 /// SplitMix64: small, fast, and good enough for shuffles and augmentation draws. Every stream
 /// is derived from `(seed, purpose, epoch, index)`, so a resumed run draws the same numbers.
@@ -74,25 +75,23 @@ impl Aug {
     }
 }
 
-/// Writes `src` (`h × w` grey bytes) flipped/rotated by `aug` into `dst` as three identical
-/// f32 planes in `[0, 1]` (`dst.len() == 3 * h * w`, layout `[3, H, W]`).
-pub fn augment_into(src: &[u8], h: usize, w: usize, aug: Aug, dst: &mut [f32]) {
+/// Writes `src` (`h × w` grey bytes) flipped/rotated by `aug` into `dst` (`h × w` grey bytes,
+/// row-major); pixels rotated in from outside the source are 0 (torchvision's fill).
+pub fn augment_into(src: &[u8], h: usize, w: usize, aug: Aug, dst: &mut [u8]) {
     let plane = h * w;
     debug_assert_eq!(src.len(), plane);
-    debug_assert_eq!(dst.len(), 3 * plane);
-    let (first, rest) = dst.split_at_mut(plane);
+    debug_assert_eq!(dst.len(), plane);
+    let first = dst;
     if aug.angle_deg == 0.0 {
         for y in 0..h {
             let row = &src[y * w..(y + 1) * w];
             let out = &mut first[y * w..(y + 1) * w];
             if aug.flip {
                 for (o, &v) in out.iter_mut().zip(row.iter().rev()) {
-                    *o = f32::from(v) * (1.0 / 255.0);
+                    *o = v;
                 }
             } else {
-                for (o, &v) in out.iter_mut().zip(row) {
-                    *o = f32::from(v) * (1.0 / 255.0);
-                }
+                out.copy_from_slice(row);
             }
         }
     } else {
@@ -112,39 +111,32 @@ pub fn augment_into(src: &[u8], h: usize, w: usize, aug: Aug, dst: &mut [f32]) {
                 *o = if sx >= 0.0 && sy >= 0.0 && (sx as usize) < w && (sy as usize) < h {
                     let ix = sx as usize;
                     let ix = if aug.flip { w - 1 - ix } else { ix };
-                    f32::from(src[sy as usize * w + ix]) * (1.0 / 255.0)
+                    src[sy as usize * w + ix]
                 } else {
-                    0.0
+                    0
                 };
                 sx += c;
                 sy += s;
             }
         }
     }
-    let (second, third) = rest.split_at_mut(plane);
-    second.copy_from_slice(first);
-    third.copy_from_slice(first);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn px(v: u8) -> f32 {
-        f32::from(v) * (1.0 / 255.0)
+    fn px(v: u8) -> u8 {
+        v
     }
 
     #[test]
     fn identity_flip_and_rotation() {
         let (h, w) = (4, 5);
         let src: Vec<u8> = (0..(h * w) as u8).collect();
-        let mut dst = vec![0.0; 3 * h * w];
+        let mut dst = vec![0u8; h * w];
         augment_into(&src, h, w, Aug::NONE, &mut dst);
-        assert!(
-            dst.iter()
-                .zip(src.iter().cycle())
-                .all(|(d, &s)| *d == px(s))
-        );
+        assert_eq!(dst, src);
         augment_into(
             &src,
             h,
@@ -156,7 +148,7 @@ mod tests {
             &mut dst,
         );
         assert_eq!(dst[0], px(src[w - 1]));
-        assert_eq!(dst[2 * h * w + w], px(src[2 * w - 1]));
+        assert_eq!(dst[w], px(src[2 * w - 1]));
         // A tiny rotation keeps the centre pixel and (nearest neighbour) all of them here.
         augment_into(
             &src,
@@ -171,7 +163,7 @@ mod tests {
         assert_eq!(dst[2 * w + 2], px(src[2 * w + 2]));
         // 90° on a square image maps corners to corners; the rest of the test image is filled.
         let sq: Vec<u8> = (0..9).collect();
-        let mut out = vec![0.0; 27];
+        let mut out = vec![0u8; 9];
         augment_into(
             &sq,
             3,
@@ -182,7 +174,7 @@ mod tests {
             },
             &mut out,
         );
-        let got: Vec<u8> = out[..9].iter().map(|v| (v * 255.0).round() as u8).collect();
+        let got = out;
         // Counter-clockwise on screen: the top-right pixel (2) moves to the top-left.
         assert_eq!(got, vec![2, 5, 8, 1, 4, 7, 0, 3, 6]);
     }

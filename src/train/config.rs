@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::InputNorm;
+use crate::model::{InputNorm, Precision};
 
 /// Where the backbone weights come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +161,46 @@ pub struct TrainConfig {
     pub rotate_deg: f64,
     /// Batches prepared ahead of the training step.
     pub prefetch: usize,
+    /// Matmul precision (`f32`, the study's, or `bf16` mixed precision with f32 master
+    /// weights; see [`Precision`]). Runs saved before this option existed read as f32.
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+impl Default for TrainConfig {
+    /// The study's options (paper.md §4): AdamW lr 1e-5, no weight decay, batch 32, 10 epochs,
+    /// constant schedule, no clipping, U-Zeros, flip p 0.5 + rotation ±7°, f32; no store,
+    /// datasets or labels yet (a request fills them), random init, image size 0 (= the store's).
+    fn default() -> Self {
+        TrainConfig {
+            store: PathBuf::new(),
+            datasets: vec![],
+            labels: vec![],
+            views: vec![],
+            uncertain: Uncertain::Zeros,
+            init: Init::Random,
+            weights: None,
+            model: None,
+            image_size: 0,
+            input_norm: InputNorm::None,
+            epochs: 10,
+            batch: 32,
+            lr: 1e-5,
+            weight_decay: 0.0,
+            // PyTorch's AdamW default (burn's own default would be 1e-5).
+            adam_eps: 1e-8,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            grad_clip: None,
+            patience: None,
+            seed: 0,
+            shuffle_window: 16,
+            flip_p: 0.5,
+            rotate_deg: 7.0,
+            prefetch: 4,
+            precision: Precision::F32,
+        }
+    }
 }
 
 /// Which rows of a dataset are kept, by the store's `view` column.
@@ -189,6 +229,37 @@ impl ViewFilter {
 }
 
 impl TrainConfig {
+    /// Checks the values a run can be resumed with (a `config.json` may have been edited):
+    /// datasets and labels present, labels in the vocabulary, positive batch/epochs/window/
+    /// prefetch, finite positive learning rate and epsilon, flip probability in [0, 1].
+    pub fn check(&self) -> Result<(), String> {
+        if self.datasets.is_empty() {
+            return Err("`datasets` is empty".into());
+        }
+        if self.labels.is_empty() {
+            return Err("`labels` is empty".into());
+        }
+        if let Some(l) = self.labels.iter().find(|l| crate::labels::finding_index(l).is_none()) {
+            return Err(format!("label `{l}` is not a finding of the vocabulary"));
+        }
+        for (name, v) in [("batch", self.batch), ("epochs", self.epochs), ("shuffle_window", self.shuffle_window), ("prefetch", self.prefetch)] {
+            if v == 0 {
+                return Err(format!("`{name}` must be positive"));
+            }
+        }
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.lr) || !positive(self.adam_eps) || self.grad_clip.is_some_and(|c| !positive(c)) {
+            return Err("`lr`, `adam_eps` and `grad_clip` must be finite and positive".into());
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0 && self.rotate_deg.is_finite()) {
+            return Err("`weight_decay` must be finite and >= 0, `rotate_deg` finite".into());
+        }
+        if !(0.0..=1.0).contains(&self.flip_p) {
+            return Err(format!("`flip_p` {} is not a probability", self.flip_p));
+        }
+        Ok(())
+    }
+
     /// The view filter of a dataset (`All` when none was recorded).
     pub fn view_filter(&self, dataset: &str) -> ViewFilter {
         self.views

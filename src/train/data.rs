@@ -6,8 +6,8 @@
 //! 2. Per epoch, [`spawn_batches`] starts two worker threads: a *reader* that visits the row
 //!    groups in a seeded order, `shuffle_window` at a time, decodes only the kept rows (Parquet
 //!    row filter on split/view), shuffles them within the window and cuts batches; and an
-//!    *augmenter* that turns each batch into `[B, 3, H, W]` f32 planes (rayon over images) plus
-//!    targets and mask. Both hand over through bounded channels, so memory is bounded by
+//!    *augmenter* that turns each batch into augmented `[B, 1, H, W]` 8-bit planes (rayon over
+//!    images) plus targets and mask; the device expands them to the model's f32 input. Both hand over through bounded channels, so memory is bounded by
 //!    `shuffle_window` row groups plus `2 × prefetch` batches, whatever the store size.
 //!
 //! Order and augmentation draws are functions of `(seed, epoch, position)` only, so a resumed
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{Array, BooleanArray, RecordBatch};
 use arrow::datatypes::Int8Type;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -30,6 +30,7 @@ use super::TrainError;
 use super::augment::{Aug, Rng, augment_into};
 use super::config::{TrainConfig, Uncertain, ViewFilter};
 use super::loss::encode_targets;
+use crate::store::conform;
 use crate::store::schema::{COL_IMAGE, COL_SPLIT, COL_VIEW};
 
 /// One kept store row: its dataset (index in run order), labels (run order) and pixels.
@@ -73,13 +74,16 @@ pub struct DataIndex {
     pub val: Vec<Unit>,
     /// Per label: rows counted (mask 1) and positives, over the train rows.
     pub train_counts: Vec<(u64, u64)>,
+    /// Train and val rows skipped for having no stated label in the run's labels.
+    pub skipped_unlabelled: (u64, u64),
 }
 
 /// A batch ready for the device.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// `[n, 3, size, size]` row-major f32 in `[0, 1]`.
-    pub images: Vec<f32>,
+    /// `[n, 1, size, size]` row-major augmented 8-bit grey (uploaded as u8; the model's
+    /// `[n, 3, size, size]` f32 `[0, 1]` input is made on the device).
+    pub images: Vec<u8>,
     pub n: usize,
     /// `[n, K]` targets in {0, 1}.
     pub targets: Vec<f32>,
@@ -122,6 +126,9 @@ impl PartFile {
 }
 
 /// Reads the kept rows of some row groups of a part (all row groups when `row_groups` is None).
+/// Rows with no stated value (all null) in `labels` are skipped: they carry no target, and
+/// training them as all-negative would invent labels (PadChest rows shipped without labels,
+/// MIMIC studies without a label row). See [`read_rows_counted`] for the number skipped.
 pub fn read_rows(
     part: &PartFile,
     ds: usize,
@@ -131,11 +138,26 @@ pub fn read_rows(
     labels: &[String],
     images: bool,
 ) -> Result<Vec<Row>, TrainError> {
+    read_rows_counted(part, ds, row_groups, split, views, labels, images).map(|(rows, _)| rows)
+}
+
+/// [`read_rows`], also returning how many rows of the split and views were skipped for having
+/// no stated label in `labels`.
+pub fn read_rows_counted(
+    part: &PartFile,
+    ds: usize,
+    row_groups: Option<Vec<usize>>,
+    split: &str,
+    views: &ViewFilter,
+    labels: &[String],
+    images: bool,
+) -> Result<(Vec<Row>, usize), TrainError> {
     let path = part.path.as_path();
     let perr = |source| TrainError::Parquet {
         path: path.to_path_buf(),
         source,
     };
+    let aerr = |e: arrow::error::ArrowError| perr(parquet::errors::ParquetError::ArrowError(e.to_string()));
     let file = File::open(path).map_err(|source| TrainError::Io {
         path: path.to_path_buf(),
         source,
@@ -155,12 +177,9 @@ pub fn read_rows(
     let (want_split, views) = (split.to_string(), views.clone());
     let fmask = ProjectionMask::columns(&descr, [COL_SPLIT, COL_VIEW]);
     let pred = ArrowPredicateFn::new(fmask, move |b: RecordBatch| {
-        let split = b
-            .column_by_name(COL_SPLIT)
-            .map(|c| c.as_string::<i32>().clone());
-        let view = b
-            .column_by_name(COL_VIEW)
-            .map(|c| c.as_string::<i32>().clone());
+        // Other tools' encodings (large_string, string_view, dictionary) are cast to Utf8.
+        let split = conform::text(&b, COL_SPLIT)?;
+        let view = conform::text(&b, COL_VIEW)?;
         Ok(BooleanArray::from_iter((0..b.num_rows()).map(|i| {
             let s_ok = split
                 .as_ref()
@@ -176,36 +195,34 @@ pub fn read_rows(
         .build()
         .map_err(perr)?;
     let mut out = Vec::new();
+    let mut skipped = 0;
     for b in reader {
-        let b = b.map_err(|e| perr(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
-        let col = |name: &str| {
-            b.column_by_name(name)
-                .cloned()
-                .ok_or_else(|| TrainError::Column {
-                    path: path.to_path_buf(),
-                    column: name.into(),
-                })
+        let b = b.map_err(aerr)?;
+        let missing = |name: &str| TrainError::Column {
+            path: path.to_path_buf(),
+            column: name.into(),
         };
-        let label_cols = labels
-            .iter()
-            .map(|l| col(l))
-            .collect::<Result<Vec<_>, _>>()?;
-        let label_cols: Vec<_> = label_cols
-            .iter()
-            .map(|c| c.as_primitive::<Int8Type>().clone())
-            .collect();
+        let mut label_cols = Vec::with_capacity(labels.len());
+        for l in labels {
+            label_cols.push(conform::primitive::<Int8Type>(&b, l).map_err(aerr)?.ok_or_else(|| missing(l))?);
+        }
         let image = if images {
-            Some(col(COL_IMAGE)?.as_binary::<i32>().clone())
+            Some(conform::bytes(&b, COL_IMAGE).map_err(aerr)?.ok_or_else(|| missing(COL_IMAGE))?)
         } else {
             None
         };
         for i in 0..b.num_rows() {
+            let row_labels: Vec<Option<i8>> = label_cols
+                .iter()
+                .map(|a| a.is_valid(i).then(|| a.value(i)))
+                .collect();
+            if row_labels.iter().all(Option::is_none) {
+                skipped += 1;
+                continue;
+            }
             out.push(Row {
                 ds,
-                labels: label_cols
-                    .iter()
-                    .map(|a| a.is_valid(i).then(|| a.value(i)))
-                    .collect(),
+                labels: row_labels,
                 pixels: image
                     .as_ref()
                     .filter(|a| a.is_valid(i))
@@ -214,7 +231,7 @@ pub fn read_rows(
             });
         }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 impl DataIndex {
@@ -228,6 +245,7 @@ impl DataIndex {
         let mut train = Vec::new();
         let mut val = Vec::new();
         let mut train_counts = vec![(0u64, 0u64); k];
+        let mut skipped_unlabelled = (0u64, 0u64);
         let mut files = Vec::new();
         for (ds, d) in datasets.iter().enumerate() {
             let parts = d
@@ -238,7 +256,7 @@ impl DataIndex {
             for (pi, part) in parts.iter().enumerate() {
                 for rg in 0..part.row_groups() {
                     for (split, units) in [("train", &mut train), ("val", &mut val)] {
-                        let rows = read_rows(
+                        let (rows, skipped) = read_rows_counted(
                             part,
                             ds,
                             Some(vec![rg]),
@@ -247,6 +265,11 @@ impl DataIndex {
                             &cfg.labels,
                             false,
                         )?;
+                        if split == "train" {
+                            skipped_unlabelled.0 += skipped as u64;
+                        } else {
+                            skipped_unlabelled.1 += skipped as u64;
+                        }
                         if rows.is_empty() {
                             continue;
                         }
@@ -296,6 +319,7 @@ impl DataIndex {
             train,
             val,
             train_counts,
+            skipped_unlabelled,
         })
     }
 
@@ -398,10 +422,10 @@ fn split_of(p: &Pass) -> &'static str {
     if p.shuffle.is_some() { "train" } else { "val" }
 }
 
-/// Pixels → augmented f32 planes, labels → targets and mask.
+/// Pixels → augmented 8-bit planes, labels → targets and mask.
 fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<Batch, TrainError> {
     let s = index.size;
-    let plane = 3 * s * s;
+    let plane = s * s;
     let k = index.labels.len();
     let n = rows.len();
     for r in &rows {
@@ -418,7 +442,7 @@ fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<
             });
         }
     }
-    let mut images = vec![0.0f32; n * plane];
+    let mut images = vec![0u8; n * plane];
     images
         .par_chunks_mut(plane)
         .zip(rows.par_iter())

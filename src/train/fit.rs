@@ -21,7 +21,7 @@ use super::init::build_model;
 use super::loss::pos_weights;
 use super::resolve::resolve;
 use super::run_dir::{DataSummary, EpochMetrics, RunConfig, RunDir, TrainerState};
-use super::step::{step, validate};
+use super::step::{LossSum, step, validate};
 use crate::model::{ExportSidecar, Preprocessing, VisionTransformer, export_safetensors};
 
 /// One `fit` invocation.
@@ -57,6 +57,10 @@ pub struct FitOutcome {
 
 type Rec = BinFileRecorder<FullPrecisionSettings>;
 
+/// Steps between reads of the running loss (progress bar, divergence check). Each read waits
+/// for the device, so the loop reads rarely; the epoch's end always reads.
+const LOSS_READ_EVERY: usize = 25;
+
 /// Trains one run on `devices` (the first holds the model between steps; several devices
 /// train data-parallel, see [`step`]); see the module docs.
 pub fn fit<B: AutodiffBackend>(
@@ -85,7 +89,7 @@ pub fn fit<B: AutodiffBackend>(
         }
         (req.config.clone(), None)
     } else {
-        let saved: RunConfig = RunDir::read_json(&run.config())?;
+        let saved = RunConfig::read(&run.config())?;
         (saved.config.clone(), Some(saved))
     };
     // A run killed before its first epoch finished has a config but no state: it restarts from
@@ -108,7 +112,7 @@ pub fn fit<B: AutodiffBackend>(
     let steps = index.steps_per_epoch(cfg.batch);
     let total_steps = steps * cfg.epochs;
 
-    let mut model: VisionTransformer<B> = match saved.filter(|_| from_state) {
+    let model: VisionTransformer<B> = match saved.filter(|_| from_state) {
         None => {
             let (model, _kind, init) = build_model::<B>(&cfg, device)?;
             // burn initialises parameters lazily, and a clone of a not-yet-initialised parameter
@@ -138,6 +142,7 @@ pub fn fit<B: AutodiffBackend>(
                     train_rows: index.train_rows(),
                     val_rows: index.val_rows(),
                     steps_per_epoch: steps,
+                    skipped_unlabelled: index.skipped_unlabelled,
                     labels,
                 },
                 device: req.device_name.clone(),
@@ -149,10 +154,11 @@ pub fn fit<B: AutodiffBackend>(
                 say("resume: no finished epoch yet, restarting from epoch 1")?;
             }
             say(&format!(
-                "start: {} train / {} val rows, {} labels, {steps} steps/epoch",
+                "start: {} train / {} val rows, {} labels, {steps} steps/epoch, precision {}",
                 rc.data.train_rows,
                 rc.data.val_rows,
-                cfg.labels.len()
+                cfg.labels.len(),
+                cfg.precision
             ))?;
             model
         }
@@ -176,6 +182,13 @@ pub fn fit<B: AutodiffBackend>(
             model
         }
     };
+    let (skip_train, skip_val) = index.skipped_unlabelled;
+    if skip_train + skip_val > 0 {
+        say(&format!(
+            "note: {skip_train} train / {skip_val} val rows have no stated value for any run label and are skipped"
+        ))?;
+    }
+    let mut model = model.with_precision(cfg.precision);
     for (l, &(_, p)) in cfg.labels.iter().zip(&index.train_counts) {
         if p == 0 {
             say(&format!(
@@ -253,28 +266,35 @@ pub fn fit<B: AutodiffBackend>(
             drop_last: true,
             prefetch: cfg.prefetch,
         };
-        let (mut loss_sum, mut n_steps, mut n_images, mut lr) = (0.0f64, 0usize, 0usize, cfg.lr);
+        let (mut n_steps, mut n_images, mut lr) = (0usize, 0usize, cfg.lr);
+        // Step losses are summed on the device and read every LOSS_READ_EVERY steps and at
+        // the end: no step waits for the device (a NaN is caught at the next read).
+        let mut losses = LossSum::default();
+        let mut loss_sum = 0.0f64;
         for batch in spawn_batches(index.clone(), pass) {
             let b = batch?;
             lr = cfg.lr_at(state.global_step, total_steps);
-            let value;
-            (model, value) = step(model, &mut optim, &b, &cfg, &pw, lr, devices);
-            if !value.is_finite() {
-                return Err(TrainError::Diverged {
-                    epoch,
-                    step: state.global_step,
-                    loss: value,
-                });
-            }
+            n_images += b.n;
+            let values;
+            (model, values) = step(model, &mut optim, b, &cfg, &pw, lr, devices);
+            losses.add(values);
             state.global_step += 1;
             n_steps += 1;
-            n_images += b.n;
-            loss_sum += value;
-            let ips = n_images as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {:.4} {ips:.0} img/s",
-                loss_sum / n_steps as f64
-            ));
+            if n_steps % LOSS_READ_EVERY == 0 || n_steps == steps {
+                loss_sum = losses.read();
+                if !loss_sum.is_finite() {
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        step: state.global_step,
+                        loss: loss_sum,
+                    });
+                }
+                let ips = n_images as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "loss {:.4} {ips:.0} img/s",
+                    loss_sum / n_steps as f64
+                ));
+            }
             bar.inc(1);
         }
         bar.finish_and_clear();

@@ -18,7 +18,8 @@
 //! | `init.rs` | building the model from `--init`/`--weights`/`--model` |
 //! | `resolve.rs` | the request against the store: datasets, size, labels, views, parts, fingerprint |
 //! | `fit.rs` | the loop: AdamW, schedule, best/last checkpoints, early stop, resume |
-//! | `step.rs` | one optimizer step (single device or data-parallel) and the validation pass |
+//! | `step.rs` | one optimizer step (single device or data-parallel), device-side loss sums, the validation pass |
+//! | `bench.rs` | `cxr-train bench`: training-step images/s and backend/precision parity |
 //! | `run_dir.rs` | `<RUN>/`: config.json, metrics.csv/json, train.log, curve.png, checkpoints |
 //!
 //! Differences from the study (paper.md §4), on purpose: validation is the store's `val` split
@@ -30,10 +31,14 @@
 //! backbone and gives the target a new head for its own full label set (the head is kept only
 //! when the labels are identical), so all three inits are compared on the same labels.
 //!
-//! Precision: f32 only. burn 0.21 has no autocast (bf16 compute with f32 master weights and
-//! f32 optimizer state); the only route is a `Cuda<bf16>` backend, where parameters and AdamW
-//! moments are bf16 and an lr-1e-5 update (relative 1e-5 of a weight) is below bf16's 2⁻⁸
-//! resolution, i.e. lost. `--precision bf16` is refused with that reason.
+//! Precision: f32 by default (the study). `--precision bf16` is mixed precision done by hand
+//! (burn 0.21 has no autocast, see [`crate::model::Precision`]): bf16 matmuls, f32 parameters,
+//! gradients, AdamW state, checkpoints and resume records. It is recorded in `config.json`.
+//!
+//! The step loop never waits for the device: batches go up as 8-bit grey `[n, 1, s, s]` and
+//! become f32 RGB on the device; step losses are summed on the device and read every
+//! 25 steps and at the end of the epoch; every tensor is created on the training thread (burn
+//! 0.21 keeps a GPU memory pool per thread that outlives the thread).
 //!
 //! Several GPUs (`--device cuda:0,cuda:1`): each batch is split into one shard per device, each
 //! device runs a forked model copy on its shard, and the gradients are combined by burn's own
@@ -42,6 +47,7 @@
 //! two handles of the CPU device: it gives the single-device result.
 
 pub mod augment;
+pub mod bench;
 pub mod config;
 pub mod data;
 pub mod fit;

@@ -42,6 +42,10 @@ pub struct DataSummary {
     pub train_rows: usize,
     pub val_rows: usize,
     pub steps_per_epoch: usize,
+    /// Train and val rows skipped because none of the run's labels is stated for them
+    /// (absent in config.json files of earlier versions: 0).
+    #[serde(default)]
+    pub skipped_unlabelled: (u64, u64),
     /// Per label: `{ counted, positives, pos_weight }` over the train rows.
     pub labels: BTreeMap<String, serde_json::Value>,
 }
@@ -57,6 +61,29 @@ pub struct RunConfig {
     pub store: StoreFingerprint,
     pub data: DataSummary,
     pub device: String,
+}
+
+impl RunConfig {
+    /// Reads and checks a run's `config.json`: a missing field, a wrong type, garbage or values
+    /// a run cannot use (see [`TrainConfig::check`], [`ViTConfig::validate`], a head whose size
+    /// differs from the labels) fail with [`TrainError::RunDir`] naming the file.
+    pub fn read(path: &Path) -> Result<RunConfig, TrainError> {
+        let rc: RunConfig = RunDir::read_json(path)?;
+        let bad = |reason: String| TrainError::RunDir {
+            path: path.to_path_buf(),
+            reason: format!("not a usable run config: {reason}"),
+        };
+        rc.config.check().map_err(bad)?;
+        rc.vit_config.validate().map_err(bad)?;
+        if rc.vit_config.num_classes != rc.config.labels.len() {
+            return Err(bad(format!(
+                "vit_config.num_classes {} differs from the {} labels",
+                rc.vit_config.num_classes,
+                rc.config.labels.len()
+            )));
+        }
+        Ok(rc)
+    }
 }
 
 /// One finished epoch.
@@ -158,7 +185,7 @@ impl RunDir {
         let text = std::fs::read_to_string(path).map_err(Self::io(path))?;
         serde_json::from_str(&text).map_err(|e| TrainError::RunDir {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: format!("not valid: {e}"),
         })
     }
 

@@ -17,9 +17,14 @@ use super::config::TrainConfig;
 use super::data::{Batch, DataIndex, Pass, spawn_batches};
 use super::loss::{bce_elements, masked_bce};
 use crate::evaluate::auroc::auroc;
-use crate::model::VisionTransformer;
+use crate::model::{VisionTransformer, grey_to_input};
 
-/// One optimizer step; returns the model and the batch loss.
+/// The batch loss of a step, still on the device: reading it is a device sync, so the loop
+/// sums these on the device and reads the sum only when it reports (see [`LossSum`]).
+pub type DeviceLoss<B> = Tensor<<B as AutodiffBackend>::InnerBackend, 1>;
+
+/// One optimizer step; returns the model and the batch loss on the device (one `[1]` tensor
+/// per device that got a shard). Nothing here reads the device: no sync per step.
 ///
 /// With one device: forward, backward, `Optimizer::step`. With several (data-parallel, burn's
 /// own multi-device path): the batch is cut into one contiguous shard per device, each device
@@ -31,12 +36,12 @@ use crate::model::VisionTransformer;
 pub fn step<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
     model: VisionTransformer<B>,
     optim: &mut O,
-    b: &Batch,
+    b: Batch,
     cfg: &TrainConfig,
     pw: &[f32],
     lr: f64,
     devices: &[B::Device],
-) -> (VisionTransformer<B>, f64) {
+) -> (VisionTransformer<B>, Vec<DeviceLoss<B>>) {
     let (s, k) = (cfg.image_size, cfg.labels.len());
     if devices.len() == 1 {
         let device = &devices[0];
@@ -47,52 +52,90 @@ pub fn step<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
             m,
             Tensor::<B, 1>::from_floats(pw, device),
         );
-        let value = f64::from(loss.clone().into_scalar().elem::<f32>());
+        let value = loss.clone().inner();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        return (optim.step(lr, model, grads), value);
+        return (optim.step(lr, model, grads), vec![value]);
     }
     let total_mask = b.mask.iter().map(|&v| f64::from(v)).sum::<f64>().max(1.0);
     let per = b.n.div_ceil(devices.len());
     let mut multi = MultiGradientsParams::default();
-    let mut value = 0.0;
+    let mut values = Vec::new();
     for (i, device) in devices.iter().enumerate() {
         let (lo, hi) = (i * per, ((i + 1) * per).min(b.n));
         if lo >= hi {
             break;
         }
         let shard = Batch {
-            images: b.images[lo * 3 * s * s..hi * 3 * s * s].to_vec(),
+            images: b.images[lo * s * s..hi * s * s].to_vec(),
             n: hi - lo,
             targets: b.targets[lo * k..hi * k].to_vec(),
             mask: b.mask[lo * k..hi * k].to_vec(),
             ds: b.ds[lo..hi].to_vec(),
         };
         let local = model.clone().fork(device);
-        let (x, y, m) = tensors::<B>(&shard, s, k, device);
+        let (x, y, m) = tensors::<B>(shard, s, k, device);
         let pw_t = Tensor::<B, 1>::from_floats(pw, device);
         let loss = (bce_elements(local.forward(x), y, pw_t) * m)
             .sum()
             .div_scalar(total_mask);
-        value += f64::from(loss.clone().into_scalar().elem::<f32>());
+        values.push(loss.clone().inner());
         multi.grads.push((
             GradientsParams::from_grads(loss.backward(), &local),
             device.id(),
         ));
     }
-    (optim.step_multi(lr, model, multi), value)
+    (optim.step_multi(lr, model, multi), values)
 }
 
-/// Batch → `(images [n,3,s,s], targets [n,K], mask [n,K])` on `device`.
+/// Running sum of step losses kept on the device(s); [`LossSum::read`] is the only sync.
+#[derive(Debug)]
+pub struct LossSum<B: Backend> {
+    /// One running `[1]` sum per device slot.
+    sums: Vec<Option<Tensor<B, 1>>>,
+}
+
+impl<B: Backend> Default for LossSum<B> {
+    fn default() -> Self {
+        LossSum { sums: Vec::new() }
+    }
+}
+
+impl<B: Backend> LossSum<B> {
+    /// Adds one step's losses (one per device; slot `i` stays on device `i`).
+    pub fn add(&mut self, values: Vec<Tensor<B, 1>>) {
+        if self.sums.len() < values.len() {
+            self.sums.resize_with(values.len(), || None);
+        }
+        for (slot, v) in self.sums.iter_mut().zip(values) {
+            *slot = Some(match slot.take() {
+                Some(acc) => acc + v,
+                None => v,
+            });
+        }
+    }
+
+    /// The sum so far (waits for the device to finish the queued work).
+    pub fn read(&self) -> f64 {
+        self.sums
+            .iter()
+            .flatten()
+            .map(|t| f64::from(t.clone().into_scalar().elem::<f32>()))
+            .sum()
+    }
+}
+
+/// Batch → `(images [n,3,s,s], targets [n,K], mask [n,K])` on `device`; the images go up as
+/// u8 (see [`grey_to_input`]). The batch is consumed: nothing is copied on the host.
 pub fn tensors<B: Backend>(
-    b: &Batch,
+    b: Batch,
     s: usize,
     k: usize,
     device: &B::Device,
 ) -> (Tensor<B, 4>, Tensor<B, 2>, Tensor<B, 2>) {
     (
-        Tensor::from_data(TensorData::new(b.images.clone(), [b.n, 3, s, s]), device),
-        Tensor::from_data(TensorData::new(b.targets.clone(), [b.n, k]), device),
-        Tensor::from_data(TensorData::new(b.mask.clone(), [b.n, k]), device),
+        grey_to_input::<B>(b.images, b.n, s, s, device),
+        Tensor::from_data(TensorData::new(b.targets, [b.n, k]), device),
+        Tensor::from_data(TensorData::new(b.mask, [b.n, k]), device),
     )
 }
 
@@ -122,20 +165,17 @@ pub fn validate<B: Backend>(
     let nd = index.datasets.len();
     // [dataset][label] -> (targets, probabilities) over unmasked rows
     let mut acc: Vec<Vec<(Vec<bool>, Vec<f32>)>> = vec![vec![(vec![], vec![]); k]; nd];
-    let (mut loss_sum, mut count) = (0.0f64, 0.0f64);
+    let mut loss_sum = LossSum::<B>::default();
+    let mut count = 0.0f64;
     let mut seen = 0usize;
     for batch in spawn_batches(index.clone(), pass) {
         let b = batch?;
         seen += b.n;
-        let (x, y, m) = tensors::<B>(&b, cfg.image_size, k, &device);
-        let logits = model.forward(x);
-        loss_sum += f64::from(
-            (bce_elements(logits.clone(), y, pw_t.clone()) * m)
-                .sum()
-                .into_scalar()
-                .elem::<f32>(),
-        );
         count += b.mask.iter().map(|&v| f64::from(v)).sum::<f64>();
+        let (targets, mask, ds, n) = (b.targets.clone(), b.mask.clone(), b.ds.clone(), b.n);
+        let (x, y, m) = tensors::<B>(b, cfg.image_size, k, &device);
+        let logits = model.forward(x);
+        loss_sum.add(vec![(bce_elements(logits.clone(), y, pw_t.clone()) * m).sum()]);
         let p = sigmoid(logits)
             .into_data()
             .into_vec::<f32>()
@@ -143,11 +183,11 @@ pub fn validate<B: Backend>(
                 path: PathBuf::new(),
                 reason: format!("{e:?}"),
             })?;
-        for i in 0..b.n {
+        for i in 0..n {
             for j in 0..k {
-                if b.mask[i * k + j] > 0.0 {
-                    let slot = &mut acc[b.ds[i]][j];
-                    slot.0.push(b.targets[i * k + j] > 0.5);
+                if mask[i * k + j] > 0.0 {
+                    let slot = &mut acc[ds[i]][j];
+                    slot.0.push(targets[i * k + j] > 0.5);
                     slot.1.push(p[i * k + j]);
                 }
             }
@@ -172,5 +212,5 @@ pub fn validate<B: Backend>(
         }
     }
     let mean = (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64);
-    Ok((loss_sum / count.max(1.0), per, mean))
+    Ok((loss_sum.read() / count.max(1.0), per, mean))
 }

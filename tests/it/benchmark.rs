@@ -53,3 +53,64 @@ fn demo_runs_the_whole_pipeline_and_resumes() {
     assert!(cmp.status.success(), "{}", String::from_utf8_lossy(&cmp.stderr));
     assert!(String::from_utf8_lossy(&cmp.stdout).contains("random"));
 }
+
+/// `benchmark --cells K/N`: two shards started together on one shared folder (shard 2's only
+/// cell needs the MIMIC pretraining that shard 1 runs, so it waits for it), then the assembly
+/// run without --cells fits nothing and writes the table.
+#[test]
+fn cells_split_the_matrix_and_a_final_run_assembles_the_table() {
+    let store = crate::train::store().to_str().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bench");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "benchmark", "--store", &store, "--datasets", "nih", "--mimic", "auto", "--random",
+            "--model", "tiny", "--epochs", "1", "--batch", "16", "--lr", "2e-3",
+            "--input-norm", "inception", "--bootstrap", "20", "--quiet",
+            "--out", out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let spawn = |k: &str| {
+        Command::new(env!("CARGO_BIN_EXE_cxr-train"))
+            .args(args(&["--cells", k, "--poll-secs", "1"]))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (second, first) = (spawn("2/2"), spawn("1/2"));
+    let (second, first) = (second.wait_with_output().unwrap(), first.wait_with_output().unwrap());
+    for (o, k) in [(&first, 1), (&second, 2)] {
+        assert!(o.status.success(), "shard {k}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let said = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(said(&first).contains("mimic pretraining") && said(&first).contains("nih × random"), "{}", said(&first));
+    assert!(said(&second).contains("nih × mimic") && !said(&second).contains("random"), "{}", said(&second));
+    let runs = out.join("runs");
+    let ckpts = [
+        runs.join("mimic-pretrain/checkpoints/best.safetensors"),
+        runs.join("nih/mimic/checkpoints/best.safetensors"),
+        runs.join("nih/random/checkpoints/best.safetensors"),
+    ];
+    let stamps: Vec<_> = ckpts.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+    assert!(runs.join("mimic-pretrain/done.json").is_file());
+    assert!(!out.join("benchmark.md").exists(), "shards write no table");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_cxr-train")).args(args(&[])).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("| nih |"), "{table}");
+    assert!(table.contains("mimic") && table.contains("random"), "{table}");
+    let again: Vec<_> = ckpts.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+    assert_eq!(stamps, again, "the assembly run fitted nothing");
+    assert!(out.join("benchmark.md").is_file());
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_cxr-train")).args(args(&["--cells", "3/2"])).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("K/N"));
+}

@@ -12,6 +12,9 @@ mod decode;
 mod dicom_cases;
 // ingest: DICOM pixel conformance (LUTs, VOI, JPEG lossless DRI, colour, twins) against pydicom/libjpeg-turbo
 mod dicom_conformance;
+// ingest: JPEG 2000 DICOM reduced-resolution decode, code-stream precision, RCT/ICT -> grey
+#[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+mod j2k;
 // harmonize: split rules and label mapping
 mod harmonize;
 // harmonize: resize, min-max, histogram equalisation against OpenCV
@@ -35,5 +38,10 @@ mod validate;
 mod resume;
 // train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
 mod train;
+// --precision bf16, cxr-train bench
+mod precision;
+// robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never
+// panic, parts rewritten by pyarrow read the same, edited run configs are clear errors
+mod robust;
 // benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
 mod benchmark;

@@ -88,7 +88,7 @@ fn predict_from_a_run_folder_and_export_round_trip() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--labels"));
     let out = train_bin(&["predict", "--weights", run.to_str().unwrap(), "--store", store.to_str().unwrap(), "--dataset", "mimic", "--out", "x.parquet"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the store"));
-    if !cfg!(feature = "cuda") {
+    if !cfg!(feature = "cuda-base") {
         let out = train_bin(&["predict", "--weights", run.to_str().unwrap(), "--store", store.to_str().unwrap(), "--out", "x.parquet", "--device", "cuda:0"]);
         assert!(String::from_utf8_lossy(&out.stderr).contains("--features cuda"));
     }

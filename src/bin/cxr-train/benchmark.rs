@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use cxr::benchmark::{run_benchmark, BenchmarkOutcome, BenchmarkPlan, InitSpec};
+use cxr::benchmark::{run_benchmark, run_cells, BenchmarkOutcome, BenchmarkPlan, CellShard, InitSpec};
 use cxr::evaluate::bootstrap::Resample;
 use cxr::evaluate::evaluation::StatOptions;
-use cxr::model::InputNorm;
+use cxr::model::{InputNorm, Precision};
 use cxr::runtime::DeviceSpec;
 use cxr::train::{Init, ModelKind, Schedule, TrainConfig, Uncertain};
 
@@ -56,6 +56,9 @@ pub struct MatrixArgs {
     /// cpu, cuda or cuda:N[,cuda:M…]
     #[arg(long, default_value = "cpu")]
     pub device: DeviceSpec,
+    /// Matmul precision of every fit and prediction: f32 (the study) or bf16 (mixed precision)
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
     /// Hide progress bars
     #[arg(long)]
     pub quiet: bool,
@@ -66,14 +69,8 @@ impl MatrixArgs {
     pub fn template(&self, store: PathBuf) -> anyhow::Result<TrainConfig> {
         Ok(TrainConfig {
             store,
-            datasets: vec![],
-            labels: vec![],
-            views: vec![],
             uncertain: self.uncertain,
-            init: Init::Random,
-            weights: None,
             model: self.model,
-            image_size: 0,
             input_norm: match self.input_norm.as_str() {
                 "none" => InputNorm::None,
                 "imagenet" => InputNorm::ImageNet,
@@ -84,16 +81,12 @@ impl MatrixArgs {
             batch: self.batch,
             lr: self.lr,
             weight_decay: self.weight_decay,
-            adam_eps: 1e-8,
             schedule: self.schedule,
             warmup_steps: self.warmup_steps,
-            grad_clip: None,
             patience: self.patience,
             seed: self.seed,
-            shuffle_window: 16,
-            flip_p: 0.5,
-            rotate_deg: 7.0,
-            prefetch: 4,
+            precision: self.precision,
+            ..TrainConfig::default()
         })
     }
 
@@ -101,17 +94,33 @@ impl MatrixArgs {
         StatOptions { bootstrap: self.bootstrap, resample: self.resample, ..StatOptions::default() }
     }
 
+    /// Runs one shard of the plan's cells on the requested device.
+    pub fn run_cells(&self, plan: &BenchmarkPlan, shard: CellShard, poll: std::time::Duration) -> anyhow::Result<Vec<String>> {
+        self.device.check_available().map_err(anyhow::Error::msg)?;
+        let out = match &self.device {
+            DeviceSpec::Cpu => run_cells::<cxr::runtime::Cpu>(plan, shard, &[cxr::runtime::cpu_device()], poll),
+            #[cfg(feature = "cuda-base")]
+            DeviceSpec::Cuda(ids) => {
+                let devices = cxr::runtime::gpu_devices(ids).map_err(anyhow::Error::msg)?;
+                run_cells::<cxr::runtime::Gpu>(plan, shard, &devices, poll)
+            }
+            #[cfg(not(feature = "cuda-base"))]
+            DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
+        };
+        Ok(out?)
+    }
+
     /// Runs the plan on the requested device.
     pub fn run(&self, plan: &BenchmarkPlan) -> anyhow::Result<BenchmarkOutcome> {
         self.device.check_available().map_err(anyhow::Error::msg)?;
         let out = match &self.device {
             DeviceSpec::Cpu => run_benchmark::<cxr::runtime::Cpu>(plan, &[cxr::runtime::cpu_device()]),
-            #[cfg(feature = "cuda")]
+            #[cfg(feature = "cuda-base")]
             DeviceSpec::Cuda(ids) => {
-                let devices: Vec<_> = ids.iter().map(|&i| cxr::runtime::gpu_device(i)).collect();
+                let devices = cxr::runtime::gpu_devices(ids).map_err(anyhow::Error::msg)?;
                 run_benchmark::<cxr::runtime::Gpu>(plan, &devices)
             }
-            #[cfg(not(feature = "cuda"))]
+            #[cfg(not(feature = "cuda-base"))]
             DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
         };
         Ok(out?)
@@ -151,6 +160,14 @@ pub struct BenchmarkArgs {
     /// Benchmark folder (resumable: finished cells are not re-run)
     #[arg(long)]
     out: PathBuf,
+    /// Run only shard K of N of the cells (e.g. one SLURM array task or one GPU each), into the
+    /// shared --out; shard 1 also runs the MIMIC pretraining. A final run without --cells
+    /// assembles the table
+    #[arg(long)]
+    cells: Option<CellShard>,
+    /// Seconds between checks while a shard waits for the MIMIC pretraining
+    #[arg(long, default_value_t = 10, hide = true)]
+    poll_secs: u64,
     #[command(flatten)]
     matrix: MatrixArgs,
 }
@@ -181,6 +198,13 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
         alpha: 0.05,
         progress: !a.matrix.quiet,
     };
+    if let Some(shard) = a.cells {
+        let poll = std::time::Duration::from_secs(a.poll_secs.max(1));
+        let done = a.matrix.run_cells(&plan, shard, poll).context("benchmark failed")?;
+        println!("cells {}/{} finished: {}", shard.k, shard.n, if done.is_empty() { "none (no cell is this shard's)".into() } else { done.join(", ") });
+        println!("when every shard has finished, run the same command without --cells to assemble the table");
+        return Ok(ExitCode::SUCCESS);
+    }
     let outcome = a.matrix.run(&plan).context("benchmark failed")?;
     print!("{}", outcome.table.markdown(&plan.stats));
     println!("\nreports: {}", a.out.join("reports").display());

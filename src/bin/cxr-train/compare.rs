@@ -53,7 +53,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let mut inputs = Vec::new();
     for (name, path) in names.iter().zip(&a.predictions) {
         // A run folder: its test predictions (predicted once, cached in RUN/predictions/).
-        let file = if path.is_dir() { crate::evaluate::run_predictions(path, "test", &a.device)? } else { path.clone() };
+        let file = if path.is_dir() { crate::evaluate::run_predictions(path, "test", None, &a.device)? } else { path.clone() };
         models.push((name.clone(), Predictions::read(&file)?));
         inputs.push(InputFile::new(name, &file)?);
     }

@@ -11,6 +11,7 @@ use cxr::evaluate::bootstrap::Resample;
 use cxr::evaluate::evaluation::{evaluate, select_split, StatOptions};
 use cxr::evaluate::predictions::Predictions;
 use cxr::evaluate::report::{self, InputFile, Report};
+use cxr::model::Precision;
 use cxr::runtime::DeviceSpec;
 
 /// Output format on stdout.
@@ -78,13 +79,21 @@ pub struct EvaluateArgs {
     /// Device for predicting a run folder: cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
+    /// Matmul precision for predicting a run folder (default: the run's own)
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
     #[command(flatten)]
     stats: StatArgs,
 }
 
 /// Predicts a run folder's `split` (cached in RUN/predictions/) on the requested device.
-pub fn run_predictions(run: &std::path::Path, split: &str, device: &DeviceSpec) -> anyhow::Result<PathBuf> {
-    let path = crate::with_backend!(device.clone(), |B, dev| cxr::evaluate::predict::predict_run::<B>(run, split, &dev))
+pub fn run_predictions(
+    run: &std::path::Path,
+    split: &str,
+    precision: Option<Precision>,
+    device: &DeviceSpec,
+) -> anyhow::Result<PathBuf> {
+    let path = crate::with_backend!(device.clone(), |B, dev| cxr::evaluate::predict::predict_run::<B>(run, split, precision, &dev))
         .with_context(|| format!("predicting the {split} split of {}", run.display()))?;
     Ok(path)
 }
@@ -92,9 +101,11 @@ pub fn run_predictions(run: &std::path::Path, split: &str, device: &DeviceSpec) 
 pub fn run(mut a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let mut run_config = serde_json::Value::Null;
     if let Some(run) = &a.run {
-        a.predictions = Some(run_predictions(run, "test", &a.device)?);
-        a.val_predictions = Some(run_predictions(run, "val", &a.device)?);
-        run_config = serde_json::from_str(&std::fs::read_to_string(run.join("config.json"))?)?;
+        a.predictions = Some(run_predictions(run, "test", a.precision, &a.device)?);
+        a.val_predictions = Some(run_predictions(run, "val", a.precision, &a.device)?);
+        let cfg_path = run.join("config.json");
+        let text = std::fs::read_to_string(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?;
+        run_config = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", cfg_path.display()))?;
     }
     let predictions = a.predictions.clone().context("give a run folder or --predictions")?;
     let opts = a.stats.options();

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use burn::backend::Autodiff;
 use clap::Args;
 
-use cxr::model::InputNorm;
+use cxr::model::{InputNorm, Precision};
 use cxr::runtime::DeviceSpec;
 use cxr::train::{FitRequest, Init, ModelKind, Schedule, TrainConfig, Uncertain, fit};
 
@@ -82,9 +82,9 @@ pub struct FitArgs {
     /// cpu, cuda, cuda:N, or cuda:0,cuda:1,… (data-parallel: each batch is split across the GPUs)
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
-    /// f32 only (bf16: see `cxr::train` docs for why not in burn 0.21)
-    #[arg(long, default_value = "f32")]
-    precision: String,
+    /// Matmul precision: f32 (the study) or bf16 (mixed precision: bf16 matmuls, f32 master weights, optimizer state and checkpoints)
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
     /// The run folder to create (or continue with --resume)
     #[arg(long)]
     out: PathBuf,
@@ -100,13 +100,6 @@ pub struct FitArgs {
 }
 
 pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
-    if a.precision != "f32" {
-        bail!(
-            "--precision {}: only f32 is supported. burn 0.21 has no autocast (mixed precision with \
-             f32 master weights); a pure-bf16 backend would round lr-1e-5 AdamW updates away",
-            a.precision
-        );
-    }
     let config = TrainConfig {
         store: a.store.clone().unwrap_or_default(),
         datasets: a.dataset,
@@ -137,6 +130,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
         flip_p: a.flip,
         rotate_deg: a.rotate,
         prefetch: a.prefetch,
+        precision: a.precision,
     };
     if config.batch == 0
         || config.epochs == 0
@@ -164,21 +158,12 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
     // Not `with_backend!`: fit takes every listed device (data-parallel over several GPUs).
     let outcome = match a.device {
         DeviceSpec::Cpu => fit::<Autodiff<cxr::runtime::Cpu>>(req, &[cxr::runtime::cpu_device()]),
-        #[cfg(feature = "cuda")]
+        #[cfg(feature = "cuda-base")]
         DeviceSpec::Cuda(ids) => {
-            let devices: Vec<_> = ids.iter().map(|&i| cxr::runtime::gpu_device(i)).collect();
-            for (i, d) in ids.iter().zip(&devices) {
-                // burn-cuda panics on a device index that does not exist: turn it into an error.
-                let probe = std::panic::catch_unwind(|| {
-                    burn::tensor::Tensor::<cxr::runtime::Gpu, 1>::zeros([1], d).into_data()
-                });
-                if probe.is_err() {
-                    bail!("--device: cuda:{i} is not available on this machine (no driver, or fewer GPUs)");
-                }
-            }
+            let devices = cxr::runtime::gpu_devices(&ids).map_err(anyhow::Error::msg)?;
             fit::<Autodiff<cxr::runtime::Gpu>>(req, &devices)
         }
-        #[cfg(not(feature = "cuda"))]
+        #[cfg(not(feature = "cuda-base"))]
         DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
     }
     .context("fit failed")?;

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 a check failed (e.g. evaluation found no valid finding), 2 error.
 
+mod bench;
 mod benchmark;
 mod compare;
 mod demo;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Fine-tune a ViT on store datasets (run folder with config, metrics, checkpoints)
     Fit(fit::FitArgs),
+    /// Images/s of a full training step (forward, backward, AdamW) on random data; --parity checks backends
+    Bench(bench::BenchArgs),
     /// The study's matrix: (MIMIC pretraining,) fit + evaluate per dataset x initialisation, the table
     Benchmark(benchmark::BenchmarkArgs),
     /// The whole pipeline on the embedded synthetic corpus on CPU: synth, ingest, stats, benchmark
@@ -52,13 +55,15 @@ macro_rules! with_backend {
                 let $device = cxr::runtime::cpu_device();
                 $body
             }
-            #[cfg(feature = "cuda")]
+            #[cfg(feature = "cuda-base")]
             cxr::runtime::DeviceSpec::Cuda(ids) => {
                 type $b = cxr::runtime::Gpu;
-                let $device = cxr::runtime::gpu_device(ids.first().copied().unwrap_or(0));
+                let index = ids.first().copied().unwrap_or(0);
+                cxr::runtime::probe_cuda(index).map_err(anyhow::Error::msg)?;
+                let $device = cxr::runtime::gpu_device(index);
                 $body
             }
-            #[cfg(not(feature = "cuda"))]
+            #[cfg(not(feature = "cuda-base"))]
             cxr::runtime::DeviceSpec::Cuda(_) => unreachable!("checked by check_available"),
         }
     }};
@@ -67,6 +72,7 @@ macro_rules! with_backend {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Fit(a) => fit::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Benchmark(a) => benchmark::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Predict(a) => predict::run(a),

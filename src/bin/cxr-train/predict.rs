@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use cxr::evaluate::predict::{predict, PredictOptions};
+use cxr::model::Precision;
 use cxr::runtime::DeviceSpec;
 
 #[derive(Args)]
@@ -41,6 +42,9 @@ pub struct PredictArgs {
     /// cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
+    /// Matmul precision: f32 or bf16 (bf16 matmuls, f32 everything else)
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
 }
 
 pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
@@ -55,6 +59,7 @@ pub fn run(a: PredictArgs) -> anyhow::Result<ExitCode> {
         batch: a.batch,
         imagenet_norm: a.imagenet_norm,
         num_heads: a.num_heads,
+        precision: a.precision,
     };
     let preds = crate::with_backend!(a.device, |B, device| predict::<B>(&opts, &device)).context("predict failed")?;
     println!("{} images x {} findings -> {}", preds.len(), preds.findings.len(), opts.out.display());

@@ -46,6 +46,8 @@ pub const TS_JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
 pub const JPEG_LS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
 /// RLE Lossless.
 pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
+/// Explicit VR Little Endian (what a decoded JPEG 2000 frame continues as).
+const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 
 /// Note recorded on images read from a data set without File Meta Information.
 pub const NOTE_NO_FILE_META: &str =
@@ -73,7 +75,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
             .with_meta(FileMetaTableBuilder::new().transfer_syntax(uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
             .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?;
         let mut img = decode_object(&obj, uid, opts)?;
-        img.notes.push(NOTE_NO_FILE_META);
+        img.notes.push(NOTE_NO_FILE_META.to_string());
         return Ok(img);
     }
 
@@ -126,6 +128,17 @@ pub fn raw_dataset_syntax(b: &[u8]) -> Option<&'static str> {
 fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     if obj.get(tags::PIXEL_DATA).is_none() {
         return Err(DecodeError::NoPixelData);
+    }
+    // JPEG 2000: the first frame is decoded in j2k.rs (reduced resolution, code-stream
+    // precision, colour -> grey) into a native one-frame data set, which continues here.
+    #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+    if super::j2k::is_j2k(uid) {
+        let frames = obj.get(tags::NUMBER_OF_FRAMES).and_then(|e| e.to_int::<u32>().ok()).unwrap_or(1);
+        let (native, outcome) = super::j2k::to_native(obj.clone(), frames, opts)?;
+        let mut img = decode_object(&native, EXPLICIT_VR_LE, opts)?;
+        img.frames = frames.max(1);
+        outcome.apply(&mut img);
+        return Ok(img);
     }
     let pm = dicom_attrs::pixel_module(obj)?;
     let frame = first_frame(obj, uid, &pm)?;

@@ -9,6 +9,8 @@
 //!   Rescale Slope/Intercept) is always applied, the VOI transform (VOI LUT Sequence or window)
 //!   only with [`DecodeOptions::voi_lut`], MONOCHROME1 / Presentation LUT Shape INVERSE are
 //!   inverted, colour becomes luminance ([`dicom_grey`], [`dicom_colour`]).
+//!   JPEG 2000 / HTJ2K frames are decoded by [`j2k`] first (reduced resolution with
+//!   [`DecodeOptions::j2k_min_side`], code-stream precision, colour → grey).
 //! * PNG / JPEG ([`raster`]): the `image` crate; 8-bit and 16-bit grey are kept as they are,
 //!   colour is reduced to OpenCV's `BGR2GRAY` luminance (what the study's `cv2.imread` +
 //!   `cvtColor` does), alpha is dropped.
@@ -22,6 +24,8 @@ pub mod dicom_attrs;
 pub mod dicom_colour;
 pub mod dicom_grey;
 pub mod jpeg12;
+#[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
+pub mod j2k;
 pub mod jpeg_dc;
 pub mod jpeg_lossless;
 pub mod jpeg_stream;
@@ -85,6 +89,10 @@ pub struct DecodeOptions {
     /// — the ingest passes its output size. `None`: always full resolution (bit-exact with a
     /// full decode). Ignored for PNG and DICOM.
     pub jpeg_min_side: Option<u32>,
+    /// Decode JPEG 2000 DICOM only up to the wavelet resolution level whose image still has both
+    /// sides at least this many pixels (OpenJPEG's reduce factor, see [`j2k`]) — the ingest
+    /// passes its output size. `None`: full resolution (bit-exact for lossless files).
+    pub j2k_min_side: Option<u32>,
 }
 
 /// Decoded samples, one channel, row-major, `width * height` long.
@@ -152,9 +160,9 @@ pub struct DecodedImage {
     pub photometric: Photometric,
     /// Frames in the source (only the first is decoded).
     pub frames: u32,
-    /// What the decoder had to assume, for the ingest summary to count (e.g.
-    /// [`dicom::NOTE_NO_FILE_META`]); empty for ordinary files.
-    pub notes: Vec<&'static str>,
+    /// What the decoder had to decide about this file (e.g. a JPEG 2000 precision that differs
+    /// from Bits Stored); the ingest counts them into its summary notes. Usually empty.
+    pub notes: Vec<String>,
 }
 
 /// Why an image could not be decoded.

@@ -60,9 +60,10 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
         streams.push(csv.into_records(label, move |row, line, rec| {
             let p = cell(rec, Some(c_path)).to_string();
             let (patient, study) = ids(&p).ok_or_else(|| format!("Path `{p}` has no patientN/studyN"))?;
+            let mut nulled = Vec::new();
             let view = match cell(rec, c_fl) {
                 "Lateral" => Some("Lateral".to_string()),
-                _ => opt_cell(rec, c_ap),
+                _ => csvio::view_cell(rec, c_ap, &mut nulled),
             };
             let (labels, source_labels) = csvio::label_cells(rec, &label_cols);
             Ok(RawRecord {
@@ -75,9 +76,11 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
                 split: official.clone(),
                 image_paths: candidates(&p),
                 sex: opt_cell(rec, c_sex),
-                age: csvio::parse_age(cell(rec, c_age))?,
+                age: csvio::age_cell(cell(rec, c_age), &mut nulled),
                 labels,
                 source_labels,
+                no_labels: false,
+                nulled,
             })
         }));
     }

@@ -7,9 +7,24 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::ingest::csvio::{self, cell, opt_cell, Csv};
+use crate::ingest::csvio::{self, cell, Csv};
+use crate::ingest::record::Nulled;
 use crate::ingest::{IngestError, RawRecord, SourceData};
 use crate::manifest::Manifest;
+
+/// The top folder of a subject: `p` + the first two digits of `subject_id` (`p10` … `p19`);
+/// `None` unless the id is all ASCII digits, at least two of them.
+pub fn subject_folder(subject: &str) -> Option<String> {
+    if subject.len() < 2 || !subject.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    subject.get(..2).map(|d| format!("p{d}"))
+}
+
+/// At most 40 characters of a cell, for messages.
+fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
+}
 
 type StudyLabels = (Vec<(String, String)>, serde_json::Value);
 
@@ -56,21 +71,31 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
         let dicom = cell(rec, Some(c_dicom)).to_string();
         let subject = cell(rec, Some(c_subject)).to_string();
         let study = cell(rec, Some(c_study)).to_string();
-        if dicom.is_empty() || subject.len() < 2 || study.is_empty() {
+        if dicom.is_empty() || subject.is_empty() || study.is_empty() {
             return Err(format!("row lacks dicom_id/subject_id/study_id (`{dicom}`, `{subject}`, `{study}`)"));
         }
+        let folder = subject_folder(&subject).ok_or_else(|| {
+            format!("{dicom}: subject_id `{}` is not a MIMIC subject number (at least 2 digits)", clip(&subject))
+        })?;
+        let mut nulled = Vec::new();
         // Studies absent from the label file (no findings/impression section) have all labels unstated.
-        let (labels, source_labels) =
-            studies.get(&study).cloned().unwrap_or_else(|| (Vec::new(), serde_json::json!({})));
+        let (labels, source_labels, no_labels) = match studies.get(&study) {
+            Some((l, s)) => (l.clone(), s.clone(), false),
+            None => {
+                nulled.push(Nulled::new(
+                    "labels",
+                    "rows whose study has no row in mimic-cxr-2.0.0-chexpert.csv stored with every finding null",
+                    &study,
+                ));
+                (Vec::new(), serde_json::json!({}), true)
+            }
+        };
         let split = if have_split {
             Some(splits.get(&dicom).cloned().ok_or_else(|| format!("{dicom}: not in the split file"))?)
         } else {
             None
         };
-        let dir = PathBuf::from("files")
-            .join(format!("p{}", &subject[..2]))
-            .join(format!("p{subject}"))
-            .join(format!("s{study}"));
+        let dir = PathBuf::from("files").join(folder).join(format!("p{subject}")).join(format!("s{study}"));
         Ok(RawRecord {
             row,
             line,
@@ -78,13 +103,29 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             image_id: dicom,
             patient_id: subject,
             study_id: Some(study),
-            view: opt_cell(rec, c_view),
+            view: csvio::view_cell(rec, c_view, &mut nulled),
             split,
             sex: None,
             age: None,
             labels,
             source_labels,
+            no_labels,
+            nulled,
         })
     });
     Ok(SourceData { annotated, metadata_files: files, notes, records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_folder;
+
+    #[test]
+    fn subject_folders_never_slice_inside_a_character() {
+        assert_eq!(subject_folder("10000032").as_deref(), Some("p10"));
+        assert_eq!(subject_folder("19").as_deref(), Some("p19"));
+        for bad in ["", "1", "1é", "é1234", "12a", " 12", "１２３"] {
+            assert_eq!(subject_folder(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::ingest::csvio::{self, cell, opt_cell, Csv};
+use crate::ingest::record::Nulled;
 use crate::ingest::{IngestError, RawRecord, SourceData};
 use crate::manifest::Manifest;
 
@@ -80,19 +81,28 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             .map(|t| (t.to_string(), "1".to_string()))
             .collect();
         let split = test.as_ref().map(|t| if t.contains(&image_id) { "test" } else { "train" }.to_string());
+        let mut nulled = Vec::new();
+        // Every image of the release has a `Finding Labels` value (`No Finding` at least); an
+        // empty cell states nothing, so every finding is stored null rather than negative.
+        let no_labels = findings.is_empty();
+        if no_labels {
+            nulled.push(Nulled::new("labels", "rows with an empty Finding Labels cell stored with every finding null", ""));
+        }
         Ok(RawRecord {
             row,
             line,
             image_paths: dirs.iter().map(|d| d.join(&image_id)).collect(),
             patient_id: patient.to_string(),
             study_id: None,
-            view: opt_cell(rec, c_view),
+            view: csvio::view_cell(rec, c_view, &mut nulled),
             split,
             sex: opt_cell(rec, c_sex),
-            age: csvio::parse_age(cell(rec, c_age)).map_err(|e| format!("{image_id}: {e}"))?,
+            age: csvio::age_cell(cell(rec, c_age), &mut nulled),
             source_labels: serde_json::json!({ lab_name.as_str(): findings }),
             labels,
             image_id,
+            no_labels,
+            nulled,
         })
     });
     Ok(SourceData { annotated, metadata_files: files, notes, records })

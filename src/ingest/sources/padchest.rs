@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::ingest::csvio::{self, cell, opt_cell, Csv};
+use crate::ingest::record::Nulled;
 use crate::ingest::{IngestError, RawRecord, SourceData};
 use crate::manifest::Manifest;
 
@@ -44,6 +45,32 @@ fn truncate(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
+/// Age in whole years at the study: year of `StudyDate_DICOM` (`YYYYMMDD`) minus `PatientBirth`
+/// (a year, `1932` or `1932.0`). Either cell empty → `None`; unparsable, a birth after the
+/// study, or an age above [`csvio::MAX_AGE_YEARS`] → `None` with a [`Nulled`] note.
+pub fn age_at_study(study_date: &str, birth: &str, nulled: &mut Vec<Nulled>) -> Option<f32> {
+    if study_date.is_empty() || birth.is_empty() {
+        return None;
+    }
+    let year = study_date.get(..4).filter(|y| y.bytes().all(|b| b.is_ascii_digit())).and_then(|y| y.parse::<f32>().ok());
+    let born = birth.parse::<f32>().ok().filter(|b| b.is_finite());
+    match (year, born) {
+        (Some(y), Some(b)) if (0.0..=csvio::MAX_AGE_YEARS).contains(&(y - b)) => Some(y - b),
+        (Some(_), Some(_)) => {
+            nulled.push(Nulled::new("age", "values out of range (0..=120 years) stored as null", &format!("{study_date} - {birth}")));
+            None
+        }
+        _ => {
+            nulled.push(Nulled::new(
+                "age",
+                "values that are not a number of years stored as null",
+                &format!("{study_date} - {birth}"),
+            ));
+            None
+        }
+    }
+}
+
 /// `ImageDir` as a folder name (`12.0` from a float-typed export → `12`).
 fn dir_name(raw: &str) -> String {
     raw.strip_suffix(".0").unwrap_or(raw).to_string()
@@ -68,25 +95,28 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
         if image_id.is_empty() {
             return Err("empty ImageID".into());
         }
-        let raw_labels = cell(rec, Some(c_lab));
-        if raw_labels.is_empty() || raw_labels == "nan" {
-            return Err(format!("{image_id}: Labels is empty (no report labels)"));
-        }
-        let terms = parse_py_list(raw_labels).map_err(|e| format!("{image_id}: {e}"))?;
-        let labels = terms
-            .iter()
-            .map(|t| t.trim())
-            .filter(|t| !t.is_empty())
-            .map(|t| (t.to_string(), "1".to_string()))
-            .collect();
         let patient = cell(rec, Some(c_pat));
         if patient.is_empty() {
             return Err(format!("{image_id}: empty PatientID"));
         }
-        let age = match (cell(rec, c_date).get(..4).map(str::parse::<f32>), cell(rec, c_birth).parse::<f32>()) {
-            (Some(Ok(study_year)), Ok(birth)) if study_year >= birth => Some(study_year - birth),
-            _ => None,
+        let mut nulled = Vec::new();
+        let raw_labels = cell(rec, Some(c_lab));
+        // 103 rows of the 160K file have no `Labels` (pandas reads them as NaN): the publisher
+        // gives no labels, so every finding is stored null (not negative) and the row is kept.
+        let no_labels = raw_labels.is_empty() || raw_labels == "nan";
+        let labels = if no_labels {
+            nulled.push(Nulled::new("labels", "rows with an empty Labels cell stored with every finding null", raw_labels));
+            Vec::new()
+        } else {
+            let terms = parse_py_list(raw_labels).map_err(|e| format!("{image_id}: {e}"))?;
+            terms
+                .iter()
+                .map(|t| t.trim())
+                .filter(|t| !t.is_empty())
+                .map(|t| (t.to_string(), "1".to_string()))
+                .collect()
         };
+        let age = age_at_study(cell(rec, c_date), cell(rec, c_birth), &mut nulled);
         let dir = dir_name(cell(rec, c_dir));
         let mut image_paths = Vec::new();
         if !dir.is_empty() {
@@ -99,7 +129,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             line,
             patient_id: patient.to_string(),
             study_id: opt_cell(rec, c_study),
-            view: opt_cell(rec, c_view),
+            view: csvio::view_cell(rec, c_view, &mut nulled),
             split: None,
             image_paths,
             sex: opt_cell(rec, c_sex),
@@ -107,6 +137,8 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             labels,
             source_labels: serde_json::json!({ "Labels": raw_labels }),
             image_id,
+            no_labels,
+            nulled,
         })
     });
     Ok(SourceData { annotated, metadata_files: vec![meta], notes: Vec::new(), records })
@@ -114,7 +146,20 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_py_list;
+    use super::{age_at_study, parse_py_list};
+
+    #[test]
+    fn ages_from_study_date_and_birth_year() {
+        let mut n = Vec::new();
+        assert_eq!(age_at_study("20140915", "1932.0", &mut n), Some(82.0));
+        assert_eq!(age_at_study("", "1932", &mut n), None);
+        assert!(n.is_empty());
+        assert_eq!(age_at_study("20140915", "2016", &mut n), None);
+        assert_eq!(age_at_study("2é140915", "1932", &mut n), None);
+        assert_eq!(age_at_study("20140915", "nan", &mut n), None);
+        assert_eq!(n.len(), 3);
+        assert_eq!(n[0].cause, "values out of range (0..=120 years) stored as null");
+    }
 
     #[test]
     fn python_list_literals() {

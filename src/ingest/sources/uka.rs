@@ -27,19 +27,22 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
             return Err("empty image_id or patient_id".into());
         }
         let (labels, source_labels) = csvio::label_cells(rec, &label_cols);
+        let mut nulled = Vec::new();
         Ok(RawRecord {
             row,
             line,
             patient_id: patient,
             study_id: None,
-            view: opt_cell(rec, c_view),
+            view: csvio::view_cell(rec, c_view, &mut nulled),
             split: opt_cell(rec, c_split),
             image_paths: vec![PathBuf::from(cell(rec, Some(c_path)))],
             sex: opt_cell(rec, c_sex),
-            age: csvio::parse_age(cell(rec, c_age)).map_err(|e| format!("{image_id}: {e}"))?,
+            age: csvio::age_cell(cell(rec, c_age), &mut nulled),
             labels,
             source_labels,
             image_id,
+            no_labels: false,
+            nulled,
         })
     });
     Ok(SourceData { annotated, metadata_files: vec![meta], notes: Vec::new(), records })

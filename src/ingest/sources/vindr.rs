@@ -56,6 +56,8 @@ fn record(m: &Manifest, id: String, v: Votes, annotated: &[String], folder: &str
         labels,
         source_labels: serde_json::json!({ "readers": by_reader }),
         image_id: id,
+        no_labels: false,
+        nulled: Vec::new(),
     }
 }
 
@@ -160,6 +162,9 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
                 let label = csvio::rel(root, &test);
                 for item in csv.into_records(label, move |row, line, rec| {
                     let id = cell(rec, Some(c_id)).to_string();
+                    if id.is_empty() {
+                        return Err("empty image_id".into());
+                    }
                     let (labels, src) = csvio::label_cells(rec, &cols);
                     Ok(RawRecord {
                         row,
@@ -174,6 +179,8 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
                         labels,
                         source_labels: serde_json::json!({ "consensus": src }),
                         image_id: id,
+                        no_labels: false,
+                        nulled: Vec::new(),
                     })
                 }) {
                     match item {

@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::{Int8Type, UInt16Type};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{IssueKind, ValidationReport, schema_differences};
 use crate::labels::FINDINGS;
-use crate::store::partition_dir;
+use crate::store::{conform, partition_dir};
 use crate::store::schema::{COL_HEIGHT, COL_IMAGE, COL_IMAGE_ID, COL_PATIENT_ID, COL_SPLIT, COL_WIDTH};
 
 /// Cross-file state of one dataset's checks.
@@ -110,6 +110,16 @@ impl<'a> DatasetCheck<'a> {
             report.push(IssueKind::SchemaMismatch, Some(&ds), Some(&rel), None, diffs.join("; "));
             return Ok(());
         }
+        let foreign = super::encoding_differences(builder.schema());
+        if !foreign.is_empty() {
+            report.push(
+                IssueKind::ForeignEncoding,
+                Some(&ds),
+                Some(&rel),
+                None,
+                format!("read through a cast: {}", foreign.join("; ")),
+            );
+        }
         let arrow_schema = builder.schema().clone();
         let idx = |c: &str| arrow_schema.index_of(c).map_err(|e| e.to_string());
         let finding_idx: Vec<usize> = FINDINGS.iter().map(|f| idx(f.name)).collect::<Result<_, _>>()?;
@@ -163,14 +173,22 @@ impl<'a> DatasetCheck<'a> {
         let ds = self.name.clone();
         let rel = self.files[fi].clone();
         let string_col = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
+            conform::text(batch, name)
+                .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("column `{name}` unreadable as text"))
         };
         let (ids, pats, splits) = (string_col(COL_IMAGE_ID)?, string_col(COL_PATIENT_ID)?, string_col(COL_SPLIT)?);
         for i in 0..batch.num_rows() {
             let row = offset + i as u64;
+            let nulls: Vec<&str> = [(COL_IMAGE_ID, &ids), (COL_PATIENT_ID, &pats), (COL_SPLIT, &splits)]
+                .iter()
+                .filter(|(_, a)| a.is_null(i))
+                .map(|(n, _)| *n)
+                .collect();
+            if !nulls.is_empty() {
+                report.push(IssueKind::NullRequired, Some(&ds), Some(&rel), Some(row), format!("null {}", nulls.join(", ")));
+                continue;
+            }
             let (id, pat, split) = (ids.value(i), pats.value(i), splits.value(i));
             *self.splits.entry(split.to_string()).or_insert(0) += 1;
             if !["train", "val", "test"].contains(&split) {
@@ -209,9 +227,8 @@ impl<'a> DatasetCheck<'a> {
             }
         }
         for f in FINDINGS {
-            let col = batch
-                .column_by_name(f.name)
-                .and_then(|c| c.as_primitive_opt::<Int8Type>())
+            let col = conform::primitive::<Int8Type>(batch, f.name)
+                .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("column `{}` unreadable as int8", f.name))?;
             let annotated = self.annotated.as_ref().is_none_or(|a| a.contains(f.name));
             for i in (0..col.len()).filter(|i| col.is_valid(*i)) {
@@ -243,15 +260,13 @@ fn check_image_batch(
     report: &mut ValidationReport,
 ) -> Result<(), String> {
     let dim = |name: &str| {
-        batch
-            .column_by_name(name)
-            .and_then(|c| c.as_primitive_opt::<UInt16Type>())
+        conform::primitive::<UInt16Type>(batch, name)
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("column `{name}` unreadable as uint16"))
     };
     let (h, w) = (dim(COL_HEIGHT)?, dim(COL_WIDTH)?);
-    let img = batch
-        .column_by_name(COL_IMAGE)
-        .and_then(|c| c.as_binary_opt::<i32>())
+    let img = conform::bytes(batch, COL_IMAGE)
+        .map_err(|e| e.to_string())?
         .ok_or("column `image` unreadable as binary")?;
     for i in 0..batch.num_rows() {
         let row = offset + i as u64;

@@ -21,6 +21,10 @@ pub enum IssueKind {
     MetaWithoutPartition,
     UnreadablePart,
     SchemaMismatch,
+    /// A column in another encoding of its store type (a part rewritten by polars or pyarrow).
+    ForeignEncoding,
+    /// A null in a column the store requires (image_id, patient_id, split, …).
+    NullRequired,
     BadSplit,
     PatientInTwoSplits,
     DuplicateImageId,
@@ -37,7 +41,10 @@ pub enum IssueKind {
 impl IssueKind {
     /// Warnings do not make a store invalid.
     pub fn is_warning(self) -> bool {
-        matches!(self, IssueKind::LeftoverTmp | IssueKind::StagingFolder | IssueKind::UnexpectedFile)
+        matches!(
+            self,
+            IssueKind::LeftoverTmp | IssueKind::StagingFolder | IssueKind::UnexpectedFile | IssueKind::ForeignEncoding
+        )
     }
 
     /// snake_case name (as in the JSON report).

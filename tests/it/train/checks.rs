@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use cxr::model::InputNorm;
 use cxr::train::loss::{masked_bce, pos_weights};
-use cxr::train::{FitRequest, Init, ModelKind, Schedule, TrainConfig, Uncertain, fit};
+use cxr::train::{FitRequest, ModelKind, TrainConfig, fit};
 
 use super::{B, fit_args, json, mimic_run, safetensors_values, store, train, train_ok};
 use crate::common::{labels, read_batches, strings};
@@ -17,15 +17,29 @@ fn pos_weights_match_a_hand_count() {
     let b = read_batches(store(), "mimic");
     let split = strings(&b, "split");
     let view = strings(&b, "view");
-    let keep: Vec<bool> = split
+    let run_labels: Vec<Vec<Option<i8>>> = cfg["config"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| labels(&b, l.as_str().unwrap()))
+        .collect();
+    // Rows with no stated value for any run label (MIMIC studies without a label row) are skipped.
+    let stated: Vec<bool> = (0..split.len())
+        .map(|i| run_labels.iter().any(|c| c[i].is_some()))
+        .collect();
+    let in_split: Vec<bool> = split
         .iter()
         .zip(&view)
         .map(|(s, v)| {
             s.as_deref() == Some("train") && matches!(v.as_deref(), Some("PA") | Some("AP"))
         })
         .collect();
+    let keep: Vec<bool> = in_split.iter().zip(&stated).map(|(a, b)| *a && *b).collect();
     let n = keep.iter().filter(|k| **k).count() as u64;
+    let skipped = in_split.iter().zip(&stated).filter(|(a, b)| **a && !**b).count() as u64;
+    assert!(skipped > 0, "the synthetic MIMIC has studies without a label row");
     assert_eq!(cfg["data"]["train_rows"], n);
+    assert_eq!(cfg["data"]["skipped_unlabelled"][0], skipped);
     for label in cfg["config"]["labels"].as_array().unwrap() {
         let label = label.as_str().unwrap();
         let p = labels(&b, label)
@@ -85,7 +99,7 @@ fn clear_errors_for_a_missing_dataset_a_cpu_build_and_wrong_weights() {
         err.contains("Dataset `chexpert` is not in the store") && err.contains("mimic, nih"),
         "{err}"
     );
-    if !cfg!(feature = "cuda") {
+    if !cfg!(feature = "cuda-base") {
         let mut args = fit_args("nih", o, "1");
         args.extend(["--device", "cuda"]);
         let cuda = train(&args);
@@ -155,28 +169,14 @@ fn data_parallel_over_two_devices_trains_like_one_device() {
         config: TrainConfig {
             store: store().to_path_buf(),
             datasets: vec!["nih".into()],
-            labels: vec![],
-            views: vec![],
-            uncertain: Uncertain::Zeros,
-            init: Init::Random,
-            weights: None,
             model: Some(ModelKind::Tiny),
-            image_size: 0,
             input_norm: InputNorm::Inception,
             epochs: 1,
             batch: 16,
             lr: 2e-3,
-            weight_decay: 0.0,
-            adam_eps: 1e-8,
-            schedule: Schedule::Constant,
-            warmup_steps: 0,
-            grad_clip: None,
-            patience: None,
             seed: 3,
-            shuffle_window: 16,
-            flip_p: 0.5,
-            rotate_deg: 7.0,
             prefetch: 2,
+            ..TrainConfig::default()
         },
         labels_arg: "cardiomegaly,pleural_effusion,no_finding".into(),
         views_arg: "study".into(),

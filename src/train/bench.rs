@@ -1,0 +1,352 @@
+//! `cxr-train bench`: throughput of one full training step (forward, masked BCE, backward,
+//! AdamW) on random data, and `--parity`: the same random weights and batch through two
+//! backends or precisions, compared on logits and on the head's weight gradient.
+//!
+//! Timing is asynchronous-backend safe: the loss is read (a device sync) once after the warm-up
+//! and once after the timed steps, never in between, as in `fit`. The first steps compile and
+//! autotune the GPU kernels; their time is reported apart as `warmup_s`.
+//!
+//! FLOPs per image (for MFU) are the usual `6 × params × tokens` estimate of a training step
+//! plus attention: ViT-B/16 at 224 px ≈ 3 × 35.2 GFLOP = 105.5 GFLOP per image (forward 17.6
+//! GMAC; backward twice the forward).
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use serde::Serialize;
+
+use super::TrainError;
+use super::augment::Rng;
+use super::config::ModelKind;
+use super::init::preset;
+use super::loss::masked_bce;
+use crate::model::{Precision, ViTConfig, VisionTransformer, grey_to_input};
+
+/// Head outputs of the benchmark model (14 findings, as in the study's NIH/CheXpert sets).
+pub const BENCH_CLASSES: usize = 14;
+
+/// What to measure.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchOptions {
+    pub model: ModelKind,
+    /// Images per step.
+    pub batch: usize,
+    pub precision: Precision,
+    /// Timed steps (after the warm-up).
+    pub steps: usize,
+    /// Untimed steps first (kernel compilation, autotune, allocator growth).
+    pub warmup: usize,
+    /// Input side in pixels (224 for the ViT-B presets, 32 for `tiny`).
+    pub image_size: usize,
+    /// Seed of the random weights and batch.
+    pub seed: u64,
+}
+
+impl BenchOptions {
+    /// The architecture measured.
+    pub fn vit_config(&self) -> ViTConfig {
+        preset(self.model, self.image_size, BENCH_CLASSES)
+    }
+}
+
+/// One throughput measurement (one JSON line of `cxr-train bench`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub bench: &'static str,
+    pub model: ModelKind,
+    pub backend: String,
+    pub device: String,
+    pub precision: Precision,
+    pub batch: usize,
+    pub image_size: usize,
+    pub warmup_steps: usize,
+    /// Seconds of the warm-up steps (kernel compile + autotune on a GPU).
+    pub warmup_s: f64,
+    pub steps: usize,
+    /// Mean seconds per timed step.
+    pub step_s: f64,
+    pub images_per_s: f64,
+    /// Estimated training FLOPs per image (see the module docs).
+    pub gflop_per_image: f64,
+    /// Achieved TFLOP/s from the estimate.
+    pub tflops: f64,
+    /// Peak memory in bytes where the backend reports it (GPU: the CubeCL pool's reserved
+    /// bytes after the timed steps; CPU: the process's peak resident set, VmHWM).
+    pub peak_memory_bytes: Option<u64>,
+    pub memory_source: &'static str,
+}
+
+/// Training FLOPs per image: 3 × (2 × MACs of the forward), MACs = per block
+/// `12·T·D²` (qkv, proj, MLP with ratio 4) `+ 2·T²·D` (two attention products), plus the patch
+/// embedding `T·D·3·P²`.
+pub fn train_gflop_per_image(cfg: &ViTConfig) -> f64 {
+    let t = (cfg.num_patches() + 1) as f64;
+    let d = cfg.embed_dim as f64;
+    let hidden = cfg.mlp_hidden() as f64;
+    let p = cfg.patch_size as f64;
+    let block = t * d * (4.0 * d + 2.0 * hidden) + 2.0 * t * t * d;
+    let macs = cfg.depth as f64 * block + (t - 1.0) * d * 3.0 * p * p;
+    3.0 * 2.0 * macs / 1e9
+}
+
+/// A random batch: grey bytes `[n, 1, s, s]` and 0/1 targets `[n, K]` drawn from `seed`.
+#[derive(Debug, Clone)]
+pub struct RandomBatch {
+    pub n: usize,
+    pub size: usize,
+    pub pixels: Vec<u8>,
+    pub targets: Vec<f32>,
+}
+
+impl RandomBatch {
+    pub fn new(n: usize, size: usize, seed: u64) -> RandomBatch {
+        let mut rng = Rng::keyed(&[seed, 0xBE7C]);
+        let pixels = (0..n * size * size).map(|_| rng.below(256) as u8).collect();
+        let targets = (0..n * BENCH_CLASSES).map(|_| rng.below(2) as f32).collect();
+        RandomBatch { n, size, pixels, targets }
+    }
+
+    /// `(images [n,3,s,s], targets [n,K], mask [n,K] of ones, pos_weight [K] of ones)`.
+    pub fn tensors<B: Backend>(&self, device: &B::Device) -> TensorOut<B> {
+        (
+            grey_to_input::<B>(self.pixels.clone(), self.n, self.size, self.size, device),
+            Tensor::from_data(TensorData::new(self.targets.clone(), [self.n, BENCH_CLASSES]), device),
+            Tensor::ones([self.n, BENCH_CLASSES], device),
+            Tensor::ones([BENCH_CLASSES], device),
+        )
+    }
+}
+
+type TensorOut<B> = (Tensor<B, 4>, Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 1>);
+
+/// The loss of one batch through `model` (graph kept for backward).
+fn batch_loss<B: AutodiffBackend>(
+    model: &VisionTransformer<B>,
+    batch: &RandomBatch,
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    let (x, y, m, pw) = batch.tensors::<B>(device);
+    masked_bce(model.forward(x), y, m, pw)
+}
+
+/// Times `opts.steps` full training steps on `device` after `opts.warmup` untimed ones.
+/// `memory` reports the backend's peak memory (see [`BenchResult::peak_memory_bytes`]).
+pub fn bench_train_step<B: AutodiffBackend>(
+    opts: &BenchOptions,
+    device: &B::Device,
+    backend: &str,
+    device_name: &str,
+    memory: impl Fn() -> (Option<u64>, &'static str),
+) -> BenchResult {
+    let cfg = opts.vit_config();
+    B::seed(device, opts.seed);
+    let mut model = cfg.init::<B>(device).fork(device).with_precision(opts.precision);
+    let mut optim = AdamWConfig::new().with_epsilon(1e-8).init::<B, VisionTransformer<B>>();
+    let batch = RandomBatch::new(opts.batch, opts.image_size, opts.seed);
+    let mut run = |model: VisionTransformer<B>, steps: usize| {
+        let mut model = model;
+        let mut sum: Option<Tensor<B::InnerBackend, 1>> = None;
+        for _ in 0..steps {
+            let loss = batch_loss(&model, &batch, device);
+            let v = loss.clone().inner();
+            sum = Some(match sum {
+                Some(s) => s + v,
+                None => v,
+            });
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-5, model, grads);
+        }
+        // The only device sync of the pass.
+        if let Some(s) = sum {
+            let _ = s.into_scalar();
+        }
+        model
+    };
+    let t = Instant::now();
+    model = run(model, opts.warmup);
+    let warmup_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let _model = run(model, opts.steps);
+    let secs = t.elapsed().as_secs_f64();
+    let step_s = secs / opts.steps.max(1) as f64;
+    let images_per_s = opts.batch as f64 / step_s.max(1e-12);
+    let gflop = train_gflop_per_image(&cfg);
+    let (peak_memory_bytes, memory_source) = memory();
+    BenchResult {
+        bench: "train_step",
+        model: opts.model,
+        backend: backend.into(),
+        device: device_name.into(),
+        precision: opts.precision,
+        batch: opts.batch,
+        image_size: opts.image_size,
+        warmup_steps: opts.warmup,
+        warmup_s,
+        steps: opts.steps,
+        step_s,
+        images_per_s,
+        gflop_per_image: gflop,
+        tflops: images_per_s * gflop / 1e3,
+        peak_memory_bytes,
+        memory_source,
+    }
+}
+
+/// The process's peak resident set (VmHWM of `/proc/self/status`), in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Logits and head-weight gradient of one forward + backward.
+#[derive(Debug, Clone)]
+pub struct ParityOutputs {
+    /// `[n, K]` row-major.
+    pub logits: Vec<f32>,
+    /// `[D, K]` row-major (burn's Linear layout).
+    pub head_grad: Vec<f32>,
+}
+
+/// The random model's weights as bytes (f32), to load the very same model on any backend.
+pub fn random_weights(cfg: &ViTConfig, seed: u64) -> Result<Vec<u8>, TrainError> {
+    type Cpu = crate::runtime::Cpu;
+    let device = crate::runtime::cpu_device();
+    <Cpu as Backend>::seed(&device, seed);
+    let model = cfg.init::<Cpu>(&device).fork(&device);
+    BinBytesRecorder::<FullPrecisionSettings>::default()
+        .record(model.into_record(), ())
+        .map_err(|e| TrainError::State { path: "parity weights".into(), reason: e.to_string() })
+}
+
+/// The model of [`random_weights`] on backend `B`, computing in `precision`.
+pub fn model_from_weights<B: Backend>(
+    cfg: &ViTConfig,
+    weights: &[u8],
+    precision: Precision,
+    device: &B::Device,
+) -> Result<VisionTransformer<B>, TrainError> {
+    let record = BinBytesRecorder::<FullPrecisionSettings>::default()
+        .load(weights.to_vec(), device)
+        .map_err(|e| TrainError::State { path: "parity weights".into(), reason: e.to_string() })?;
+    Ok(cfg.init::<B>(device).load_record(record).with_precision(precision))
+}
+
+/// One forward + backward of the model given by `weights` on backend `B` in `precision`.
+pub fn parity_outputs<B: AutodiffBackend>(
+    cfg: &ViTConfig,
+    weights: &[u8],
+    precision: Precision,
+    batch: &RandomBatch,
+    device: &B::Device,
+) -> Result<ParityOutputs, TrainError> {
+    let state = |e: String| TrainError::State { path: "parity weights".into(), reason: e };
+    let model = model_from_weights::<B>(cfg, weights, precision, device)?;
+    let (x, y, m, pw) = batch.tensors::<B>(device);
+    let logits = model.forward(x);
+    let loss = masked_bce(logits.clone(), y, m, pw);
+    let grads = loss.backward();
+    let head_grad = model
+        .head
+        .weight
+        .grad(&grads)
+        .ok_or_else(|| state("the head weight got no gradient".into()))?;
+    let read = |d: TensorData| -> Result<Vec<f32>, TrainError> {
+        d.convert::<f32>().into_vec::<f32>().map_err(|e| state(format!("{e:?}")))
+    };
+    Ok(ParityOutputs {
+        logits: read(logits.into_data())?,
+        head_grad: read(head_grad.into_data())?,
+    })
+}
+
+/// `max |a − b| / max |b|`: the largest deviation relative to the reference's scale (`b` is
+/// the reference). `f64::INFINITY` when lengths differ or a value is not finite.
+pub fn max_rel_err(a: &[f32], b: &[f32]) -> f64 {
+    if a.len() != b.len() || a.iter().chain(b).any(|v| !v.is_finite()) {
+        return f64::INFINITY;
+    }
+    let scale = b.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs())).max(1e-12);
+    let dev = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (&x, &y)| m.max((f64::from(x) - f64::from(y)).abs()));
+    dev / scale
+}
+
+/// Tolerance of a comparison against an f32 reference: about 1e-3 for f32 (TF32 matmuls on
+/// NVIDIA tensor cores have a 10-bit mantissa), about 2e-2 for bf16 (8-bit mantissa).
+pub fn parity_tolerance(precision: Precision) -> f64 {
+    match precision {
+        Precision::F32 => 1e-3,
+        Precision::Bf16 => 2e-2,
+    }
+}
+
+/// One parity comparison (one JSON line of `cxr-train bench --parity`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ParityCheck {
+    pub bench: &'static str,
+    pub model: ModelKind,
+    /// What ran, e.g. `cuda:0 fused bf16`.
+    pub candidate: String,
+    /// What it is compared with, e.g. `cpu f32`.
+    pub reference: String,
+    /// `logits` or `head_grad`.
+    pub quantity: &'static str,
+    pub max_rel_err: f64,
+    pub tolerance: f64,
+    pub pass: bool,
+}
+
+/// Compares `candidate` with `reference` on logits and head gradient at `tolerance`.
+pub fn compare_outputs(
+    model: ModelKind,
+    candidate: (&str, &ParityOutputs),
+    reference: (&str, &ParityOutputs),
+    tolerance: f64,
+) -> Vec<ParityCheck> {
+    let check = |quantity, a: &[f32], b: &[f32]| {
+        let err = max_rel_err(a, b);
+        ParityCheck {
+            bench: "parity",
+            model,
+            candidate: candidate.0.into(),
+            reference: reference.0.into(),
+            quantity,
+            max_rel_err: err,
+            tolerance,
+            pass: err <= tolerance,
+        }
+    };
+    vec![
+        check("logits", &candidate.1.logits, &reference.1.logits),
+        check("head_grad", &candidate.1.head_grad, &reference.1.head_grad),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_error_is_against_the_reference_scale() {
+        assert_eq!(max_rel_err(&[1.0, 2.0], &[1.0, 2.0]), 0.0);
+        assert!((max_rel_err(&[1.0, 2.02], &[1.0, 2.0]) - 0.01).abs() < 1e-6);
+        assert!((max_rel_err(&[0.1, -4.0], &[0.0, -4.0]) - 0.025).abs() < 1e-6);
+        assert_eq!(max_rel_err(&[1.0], &[1.0, 2.0]), f64::INFINITY);
+        assert_eq!(max_rel_err(&[f32::NAN], &[1.0]), f64::INFINITY);
+    }
+
+    #[test]
+    fn vit_b16_training_flops_match_the_usual_estimate() {
+        // 17.6 GMAC forward at 224 px (timm/fvcore count) -> 3 x 2 x 17.6 = 105.5 GFLOP.
+        let g = train_gflop_per_image(&ViTConfig::vit_base_patch16_224(14));
+        assert!((g - 105.5).abs() < 1.0, "{g}");
+    }
+}

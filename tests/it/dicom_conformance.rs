@@ -190,9 +190,9 @@ fn data_set_without_file_meta_is_read_like_pydicom_force() {
     let store = tmp.path().join("store");
     let out = crate::common::prep_ok(&["ingest", "vindr", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap()]);
     assert!(out.contains("rejects: none"), "{out}");
-    assert!(out.contains("1 image(s): DICOM data set without preamble"), "{out}");
+    assert!(out.contains("1 image: DICOM data set without preamble"), "{out}");
     let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(store.join("_meta.json")).unwrap()).unwrap();
-    assert!(meta.to_string().contains("1 image(s): DICOM data set without preamble"));
+    assert!(meta.to_string().contains("1 image: DICOM data set without preamble"));
 }
 
 #[test]

@@ -15,12 +15,12 @@ use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::TrainError;
-use super::config::TrainConfig;
+use crate::run::config::TrainConfig;
 use super::data::{DataIndex, Pass, spawn_batches};
 use super::init::build_model;
 use super::loss::pos_weights;
 use super::resolve::resolve;
-use super::run_dir::{DataSummary, EpochMetrics, RunConfig, RunDir, TrainerState};
+use crate::run::{DataSummary, EpochMetrics, RunConfig, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM, TrainerState};
 use super::step::{LossSum, step, validate};
 use crate::model::{ExportSidecar, Preprocessing, VisionTransformer, export_safetensors};
 
@@ -76,7 +76,7 @@ pub fn fit<B: AutodiffBackend>(
         if req.progress {
             eprintln!("{line}");
         }
-        run.log(line)
+        Ok(run.log(line)?)
     };
     let fresh = !req.resume;
     let (mut cfg, saved) = if fresh {
@@ -94,7 +94,7 @@ pub fn fit<B: AutodiffBackend>(
     };
     // A run killed before its first epoch finished has a config but no state: it restarts from
     // epoch 1 with the saved options (the seeded init makes that the same run).
-    let state_file = run.state_dir().join("state.json");
+    let state_file = run.state_dir().join(STATE_JSON);
     let from_state = !fresh && state_file.is_file();
     let mut state = if from_state {
         RunDir::read_json::<TrainerState>(&state_file)?
@@ -163,7 +163,7 @@ pub fn fit<B: AutodiffBackend>(
             model
         }
         Some(rc) => {
-            let path = run.state_dir().join("model.bin");
+            let path = run.state_dir().join(STATE_MODEL);
             let model = rc
                 .vit_config
                 .init::<B>(device)
@@ -207,7 +207,7 @@ pub fn fit<B: AutodiffBackend>(
     }
     let mut optim = optim_cfg.init::<B, VisionTransformer<B>>();
     if from_state {
-        let path = run.state_dir().join("optim.bin");
+        let path = run.state_dir().join(STATE_OPTIM);
         let rec = Recorder::<B>::load(&Rec::new(), path.clone(), device).map_err(|e| {
             TrainError::State {
                 path,
@@ -383,11 +383,11 @@ fn save_state<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
     })?;
     model
         .clone()
-        .save_file(tmp.join("model.bin"), &Rec::new())
+        .save_file(tmp.join(STATE_MODEL), &Rec::new())
         .map_err(|e| serr(&tmp, e.to_string()))?;
-    Recorder::<B>::record(&Rec::new(), optim.to_record(), tmp.join("optim.bin"))
+    Recorder::<B>::record(&Rec::new(), optim.to_record(), tmp.join(STATE_OPTIM))
         .map_err(|e| serr(&tmp, e.to_string()))?;
-    RunDir::write_json(&tmp.join("state.json"), state)?;
+    RunDir::write_json(&tmp.join(STATE_JSON), state)?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).map_err(|source| TrainError::Io {
         path: dir.clone(),

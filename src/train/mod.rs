@@ -10,7 +10,6 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `config.rs` | [`TrainConfig`] (saved as `config.json`), [`Init`], [`Uncertain`], [`ViewFilter`], lr schedule |
 //! | `labels.rs` | the study's label sets and view filters per dataset; `--labels` resolution |
 //! | `augment.rs` | flip + rotation on 8-bit images into `[3, H, W]` f32; the keyed PRNG |
 //! | `data.rs` | store → index (counts, pos-weights) → shuffled, augmented batches on worker threads |
@@ -20,7 +19,6 @@
 //! | `fit.rs` | the loop: AdamW, schedule, best/last checkpoints, early stop, resume |
 //! | `step.rs` | one optimizer step (single device or data-parallel), device-side loss sums, the validation pass |
 //! | `bench.rs` | `cxr-train bench`: training-step images/s and backend/precision parity |
-//! | `run_dir.rs` | `<RUN>/`: config.json, metrics.csv/json, train.log, curve.png, checkpoints |
 //!
 //! Differences from the study (paper.md §4), on purpose: validation is the store's `val` split
 //! (the study validated on its test split); the best checkpoint is chosen by mean val AUROC,
@@ -48,19 +46,17 @@
 
 pub mod augment;
 pub mod bench;
-pub mod config;
 pub mod data;
 pub mod fit;
 pub mod init;
 pub mod labels;
 pub mod loss;
 pub mod resolve;
-pub mod run_dir;
 pub mod step;
 
 use std::path::PathBuf;
 
-pub use config::{Init, ModelKind, Schedule, TrainConfig, Uncertain, ViewFilter};
+pub use crate::run::{Init, ModelKind, Schedule, TrainConfig, Uncertain, ViewFilter};
 pub use fit::{FitOutcome, FitRequest, fit};
 
 /// Errors of `cxr-train fit`.
@@ -120,6 +116,8 @@ pub enum TrainError {
     State { path: PathBuf, reason: String },
     #[error("Run folder `{path}`: {reason}")]
     RunDir { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
     #[error("Cannot write `{path}`")]
     Io {
         path: PathBuf,

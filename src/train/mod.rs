@@ -16,9 +16,13 @@
 //! | `loss.rs` | targets/mask encoding and the masked BCE-with-logits with `pos_weight` |
 //! | `init.rs` | building the model from `--init`/`--weights`/`--model` |
 //! | `resolve.rs` | the request against the store: datasets, size, labels, views, parts, fingerprint |
-//! | `fit.rs` | the loop: AdamW, schedule, best/last checkpoints, early stop, resume |
+//! | `fit.rs` | how a run starts (fresh, restart, resume), the model and AdamW for that start |
+//! | `epoch.rs` | the epoch loop: schedule, steps, validation, best/last checkpoints, early stop |
 //! | `step.rs` | one optimizer step (single device or data-parallel), device-side loss sums, the validation pass |
 //! | `bench.rs` | `cxr-train bench`: training-step images/s and backend/precision parity |
+//!
+//! The options ([`TrainConfig`]) and everything the run folder records are types of
+//! [`crate::run`], the folder `predict`, `evaluate` and `export` read.
 //!
 //! Differences from the study (paper.md §4), on purpose: validation is the store's `val` split
 //! (the study validated on its test split); the best checkpoint is chosen by mean val AUROC,
@@ -47,6 +51,7 @@
 pub mod augment;
 pub mod bench;
 pub mod data;
+mod epoch;
 pub mod fit;
 pub mod init;
 pub mod labels;
@@ -57,7 +62,7 @@ pub mod step;
 use std::path::PathBuf;
 
 pub use crate::run::{Init, ModelKind, Schedule, TrainConfig, Uncertain, ViewFilter};
-pub use fit::{FitOutcome, FitRequest, fit};
+pub use fit::{FitOutcome, FitRequest, Start, fit};
 
 /// Errors of `cxr-train fit`.
 #[derive(Debug, thiserror::Error)]

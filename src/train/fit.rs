@@ -140,6 +140,7 @@ pub fn fit<B: AutodiffBackend>(
     let log = Log { run: &run, progress: req.progress };
     let start = Start::decide(req.resume, &run)?;
     let mut cfg = start.saved().map_or_else(|| req.config.clone(), |s| s.config.clone());
+    cfg.check_options().map_err(TrainError::Option)?;
     let fresh = matches!(start, Start::Fresh);
     let (parts, annotated, store_fp) = resolve(&mut cfg, &req.labels_arg, &req.views_arg, fresh)?;
     if let Some(s) = start.saved()

@@ -9,10 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{EpochMetrics, TrainerState};
-use crate::plot::{boxed, png, Area, DrawResult, PlotError};
+use crate::plot::{boxed, legend, png, Area, DrawResult, PlotError};
 
 /// Pixel size of `curve.png`.
 pub const SIZE: (u32, u32) = (1100, 420);
@@ -67,25 +68,7 @@ fn loss_panel(area: &Area<'_>, metrics: &[EpochMetrics], best: Option<usize>) ->
     } else {
         (0.0, 1.0)
     };
-    let mut chart = ChartBuilder::on(area)
-        .caption("Loss (masked BCE)", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(epochs(metrics), lo..hi)
-        .map_err(boxed)?;
-    chart
-        .configure_mesh()
-        .x_desc("Epoch")
-        .y_desc("Loss")
-        .x_labels(metrics.len().clamp(2, 12) + 1)
-        .x_label_formatter(&epoch_label)
-        .y_labels(6)
-        .y_label_formatter(&|y| format!("{y:.3}"))
-        .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(boxed)?;
+    let mut chart = panel(area, "Loss (masked BCE)", "Loss", metrics, lo..hi, 3)?;
     let series = |f: fn(&EpochMetrics) -> f64| {
         metrics.iter().map(move |m| (m.epoch as f64, f(m))).filter(|(_, v)| v.is_finite())
     };
@@ -99,14 +82,8 @@ fn loss_panel(area: &Area<'_>, metrics: &[EpochMetrics], best: Option<usize>) ->
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
-    if let Some(e) = best {
-        chart
-            .draw_series(DashedLineSeries::new([(e as f64, lo), (e as f64, hi)], 6, 4, BEST.stroke_width(1)))
-            .map_err(boxed)?
-            .label(format!("best epoch ({e})"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BEST.stroke_width(1)));
-    }
-    legend(&mut chart)
+    mark_best(&mut chart, best, lo..hi)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn auroc_panel(area: &Area<'_>, metrics: &[EpochMetrics], best: Option<usize>) -> DrawResult {
@@ -123,25 +100,7 @@ fn auroc_panel(area: &Area<'_>, metrics: &[EpochMetrics], best: Option<usize>) -
     }
     let lowest = pairs.values().flatten().map(|p| p.1).fold(0.4, f64::min);
     let lo = if lowest < 0.4 { (lowest - 0.05).max(0.0) } else { 0.4 };
-    let mut chart = ChartBuilder::on(area)
-        .caption("Validation AUROC", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(epochs(metrics), lo..1.0)
-        .map_err(boxed)?;
-    chart
-        .configure_mesh()
-        .x_desc("Epoch")
-        .y_desc("AUROC")
-        .x_labels(metrics.len().clamp(2, 12) + 1)
-        .x_label_formatter(&epoch_label)
-        .y_labels(7)
-        .y_label_formatter(&|y| format!("{y:.2}"))
-        .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(boxed)?;
+    let mut chart = panel(area, "Validation AUROC", "AUROC", metrics, lo..1.0, 2)?;
     let x = epochs(metrics);
     chart
         .draw_series(DashedLineSeries::new([(x.start, 0.5), (x.end, 0.5)], 4, 4, BLACK.mix(0.4).stroke_width(1)))
@@ -165,27 +124,53 @@ fn auroc_panel(area: &Area<'_>, metrics: &[EpochMetrics], best: Option<usize>) -
         .map_err(boxed)?
         .label("mean")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], MEAN.stroke_width(3)));
+    mark_best(&mut chart, best, lo..1.0)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+type Chart<'a> = ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A panel titled `title`: epochs on x (integer ticks), `y` with `decimals` on the y ticks.
+fn panel<'a>(
+    area: &Area<'a>,
+    title: &str,
+    y_desc: &str,
+    metrics: &[EpochMetrics],
+    y: std::ops::Range<f64>,
+    decimals: usize,
+) -> Result<Chart<'a>, Box<dyn std::error::Error + Send + Sync>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(epochs(metrics), y)
+        .map_err(boxed)?;
+    chart
+        .configure_mesh()
+        .x_desc("Epoch")
+        .y_desc(y_desc)
+        .x_labels(metrics.len().clamp(2, 12) + 1)
+        .x_label_formatter(&epoch_label)
+        .y_labels(7)
+        .y_label_formatter(&|v| format!("{v:.decimals$}"))
+        .light_line_style(WHITE.mix(0.0))
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(boxed)?;
+    Ok(chart)
+}
+
+/// The best epoch as a dashed vertical line over `y`, with its legend entry.
+fn mark_best(chart: &mut Chart<'_>, best: Option<usize>, y: std::ops::Range<f64>) -> DrawResult {
     if let Some(e) = best {
         chart
-            .draw_series(DashedLineSeries::new([(e as f64, lo), (e as f64, 1.0)], 6, 4, BEST.stroke_width(1)))
+            .draw_series(DashedLineSeries::new([(e as f64, y.start), (e as f64, y.end)], 6, 4, BEST.stroke_width(1)))
             .map_err(boxed)?
             .label(format!("best epoch ({e})"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BEST.stroke_width(1)));
     }
-    legend(&mut chart)
-}
-
-fn legend<'a, X: Ranged, Y: Ranged>(
-    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
-) -> DrawResult {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(boxed)
+    Ok(())
 }
 
 #[cfg(test)]

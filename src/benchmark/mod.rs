@@ -31,6 +31,8 @@ use crate::evaluate::evaluation::{evaluate, select_split, EvalError, StatOptions
 use crate::evaluate::predict::{predict_run, PredictError};
 use crate::evaluate::predictions::{Predictions, PredictionsError};
 use crate::evaluate::report::{self, InputFile, Report, ReportError};
+use crate::model::Precision;
+use crate::run::RunDir;
 use crate::train::{fit, FitRequest, Init, TrainConfig, TrainError};
 
 pub use table::{BenchmarkTable, Cell};
@@ -164,7 +166,7 @@ fn fit_cell<I: Backend>(
     config.datasets = vec![dataset.to_string()];
     config.init = spec.init;
     config.weights = spec.weights.clone();
-    let resume = run.join("config.json").is_file();
+    let resume = RunDir::new(run).config().is_file();
     let req = FitRequest {
         config,
         labels_arg: labels_arg.to_string(),
@@ -212,7 +214,7 @@ fn finish_cell<I: Backend>(
 ) -> Result<(PathBuf, PathBuf), BenchmarkError> {
     let device = devices.first().ok_or_else(|| BenchmarkError::Plan("no device".into()))?;
     let run = plan.out.join("runs").join(dataset).join(spec.name());
-    if !run.join("predictions").join("test.parquet").is_file() {
+    if !RunDir::new(&run).predictions("test", Precision::F32).is_file() {
         fit_cell::<I>(plan, dataset, spec, &run, &plan.labels_arg, devices)?;
     }
     let val = predict_cell::<I>(&run, "val", device)?;

@@ -114,6 +114,18 @@ pub struct Comparison {
     pub roc: Vec<Vec<RocCurve>>,
 }
 
+/// The models' predictions on the images and findings they share, scored.
+struct Aligned {
+    /// Findings every model predicts, in reference order.
+    findings: Vec<String>,
+    /// Images every model has, in reference order.
+    n_images: usize,
+    /// Patient of each compared image (for patient resampling).
+    patients: Vec<String>,
+    /// `[model][finding]`: the model's scores against the reference's labels.
+    scored: Vec<Vec<ScoredFinding>>,
+}
+
 /// Compares named models (their predictions restricted to `opts.split` here) against
 /// `reference` (default: the first model).
 pub fn compare(
@@ -127,72 +139,19 @@ pub fn compare(
         return Err(EvalError::TooFewModels(models.len()));
     }
     let names: Vec<&str> = models.iter().map(|(n, _)| n.as_str()).collect();
-    for (i, n) in names.iter().enumerate() {
-        if names[..i].contains(n) {
-            return Err(EvalError::DuplicateName(n.to_string()));
-        }
-    }
-    let r = match reference {
-        None => 0,
-        Some(name) => names.iter().position(|n| *n == name).ok_or_else(|| EvalError::UnknownReference {
-            name: name.to_string(),
-            names: names.join(", "),
-        })?,
-    };
-    let sel: Vec<Predictions> =
+    let reference = reference_index(&names, reference)?;
+    let selected: Vec<Predictions> =
         models.iter().map(|(n, p)| select_split(p, opts.split.as_deref(), n)).collect::<Result<_, _>>()?;
-    let refp = &sel[r];
-    // Common findings, in reference order.
-    let findings: Vec<String> =
-        refp.findings.iter().filter(|f| sel.iter().all(|m| m.findings.contains(f))).cloned().collect();
-    if findings.is_empty() {
-        return Err(EvalError::NoCommonFindings);
-    }
-    // Common images, in reference order; row of each image in each model.
-    let index: Vec<HashMap<&str, usize>> =
-        sel.iter().map(|m| m.image_id.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect()).collect();
-    let common: Vec<usize> =
-        (0..refp.len()).filter(|&i| index.iter().all(|ix| ix.contains_key(refp.image_id[i].as_str()))).collect();
-    for (m, (name, _)) in models.iter().enumerate() {
-        if common.is_empty() && m != r {
-            return Err(EvalError::NoCommonImages { model: name.clone(), reference: names[r].to_string() });
-        }
-    }
-    let rows: Vec<Vec<usize>> =
-        index.iter().map(|ix| common.iter().map(|&i| ix[refp.image_id[i].as_str()]).collect()).collect();
-    // Labels from the reference; every other model must state the same ones.
-    let col = |m: usize, f: &str| sel[m].findings.iter().position(|x| x == f).unwrap_or(0);
-    let y_ref: Vec<Vec<Option<i8>>> =
-        findings.iter().map(|f| rows[r].iter().map(|&i| refp.y[col(r, f)][i]).collect()).collect();
-    let mut scored: Vec<Vec<ScoredFinding>> = Vec::new();
-    for (m, mp) in sel.iter().enumerate() {
-        let mut per = Vec::new();
-        for (k, f) in findings.iter().enumerate() {
-            let g = col(m, f);
-            for (j, &i) in rows[m].iter().enumerate() {
-                if mp.y[g][i] != y_ref[k][j] {
-                    return Err(EvalError::LabelMismatch {
-                        model: names[m].to_string(),
-                        reference: names[r].to_string(),
-                        finding: f.clone(),
-                        image_id: mp.image_id[i].clone(),
-                    });
-                }
-            }
-            let p: Vec<f32> = rows[m].iter().map(|&i| mp.p[g][i]).collect();
-            per.push(ScoredFinding::new(&y_ref[k], &p));
-        }
-        scored.push(per);
-    }
-    let counts: Vec<(usize, usize)> = scored[r].iter().map(ScoredFinding::counts).collect();
-    let defined: Vec<usize> = (0..findings.len()).filter(|&k| counts[k].0 > 0 && counts[k].1 > 0).collect();
-    let patients: Vec<String> = rows[r].iter().map(|&i| refp.patient_id[i].clone()).collect();
+    let Aligned { findings, n_images, patients, scored } = align(&selected, &names, reference)?;
+    let counts: Vec<(usize, usize)> = scored[reference].iter().map(ScoredFinding::counts).collect();
+    let defined: Vec<usize> = (0..findings.len()).filter(|&f| counts[f].0 > 0 && counts[f].1 > 0).collect();
     let resampler = Resampler::new(&patients, opts.resample, opts.seed);
 
     // Point estimates and replicates: [model][finding] AUROC, and [model] macro.
+    let macro_of = |a: &[Option<f64>]| if defined.is_empty() { None } else { mean_all(defined.iter().map(|&f| a[f])) };
     let point: Vec<Vec<Option<f64>>> = scored.iter().map(|per| per.iter().map(ScoredFinding::auroc).collect()).collect();
-    let macro_of = |a: &[Option<f64>]| if defined.is_empty() { None } else { mean_all(defined.iter().map(|&k| a[k])) };
     let point_macro: Vec<Option<f64>> = point.iter().map(|a| macro_of(a)).collect();
+    let point: Replicate = (point, point_macro);
     let reps: Vec<Replicate> = resampler.replicates(opts.bootstrap, |w| {
         let a: Vec<Vec<Option<f64>>> =
             scored.iter().map(|per| per.iter().map(|s| s.auroc_weighted(w)).collect()).collect();
@@ -203,60 +162,159 @@ pub fn compare(
         value,
         ci: value.and_then(|_| percentile_ci(vals, opts.level)),
     };
-    let model_aurocs: Vec<ModelAurocs> = (0..sel.len())
+    let model_aurocs: Vec<ModelAurocs> = (0..selected.len())
         .map(|m| ModelAurocs {
             model: names[m].to_string(),
-            auroc: (0..findings.len()).map(|k| est(point[m][k], &mut reps.iter().map(|(a, _)| a[m][k]))).collect(),
-            macro_auroc: est(point_macro[m], &mut reps.iter().map(|(_, mac)| mac[m])),
-            images_dropped: sel[m].len() - common.len(),
+            auroc: (0..findings.len()).map(|f| est(point.0[m][f], &mut reps.iter().map(|(a, _)| a[m][f]))).collect(),
+            macro_auroc: est(point.1[m], &mut reps.iter().map(|(_, mac)| mac[m])),
+            images_dropped: selected[m].len() - n_images,
         })
         .collect();
-    let sub = |a: Option<f64>, b: Option<f64>| Some(a? - b?);
-    let mut pairs = Vec::new();
-    for m in (0..sel.len()).filter(|&m| m != r) {
-        let diff = |name: &str, d: Option<f64>, ds: Vec<Option<f64>>| Difference {
-            finding: name.to_string(),
-            delta: est(d, &mut ds.iter().copied()),
-            p_value: d.and_then(|_| bootstrap_p_value(ds.iter().copied())),
-            q_value: None,
-            significant: false,
-        };
-        let mut fd: Vec<Difference> = (0..findings.len())
-            .map(|k| {
-                let ds = reps.iter().map(|(a, _)| sub(a[m][k], a[r][k])).collect();
-                diff(&findings[k], sub(point[m][k], point[r][k]), ds)
-            })
-            .collect();
-        let tested: Vec<usize> = (0..fd.len()).filter(|&k| fd[k].p_value.is_some()).collect();
-        let q = benjamini_hochberg(&tested.iter().filter_map(|&k| fd[k].p_value).collect::<Vec<_>>());
-        for (j, &k) in tested.iter().enumerate() {
-            fd[k].q_value = Some(q[j]);
-            fd[k].significant = q[j] <= alpha;
-        }
-        let ds = reps.iter().map(|(_, mac)| sub(mac[m], mac[r])).collect();
-        let mut macro_d = diff("Macro mean", sub(point_macro[m], point_macro[r]), ds);
-        macro_d.significant = macro_d.p_value.is_some_and(|p| p <= alpha);
-        pairs.push(PairComparison {
-            model: names[m].to_string(),
-            reference: names[r].to_string(),
-            findings: fd,
-            macro_auroc: macro_d,
-        });
-    }
+    let pairs = (0..selected.len())
+        .filter(|&m| m != reference)
+        .map(|m| {
+            let (per_finding, macro_auroc) = differences(m, reference, &findings, &point, &reps, opts.level, alpha);
+            PairComparison {
+                model: names[m].to_string(),
+                reference: names[reference].to_string(),
+                findings: per_finding,
+                macro_auroc,
+            }
+        })
+        .collect();
     Ok(Comparison {
         options: opts.clone(),
         alpha,
-        reference: names[r].to_string(),
-        n_images: common.len(),
+        reference: names[reference].to_string(),
+        n_images,
         n_patients: patients.iter().collect::<std::collections::HashSet<_>>().len(),
         n_pos: counts.iter().map(|c| c.0).collect(),
         n_neg: counts.iter().map(|c| c.1).collect(),
-        undefined: (0..findings.len()).filter(|k| !defined.contains(k)).map(|k| findings[k].clone()).collect(),
+        undefined: (0..findings.len()).filter(|f| !defined.contains(f)).map(|f| findings[f].clone()).collect(),
         findings,
         models: model_aurocs,
         pairs,
         roc: scored.iter().map(|per| per.iter().map(ScoredFinding::roc_curve).collect()).collect(),
     })
+}
+
+/// The position of the reference model (default: the first); names must be unique.
+fn reference_index(names: &[&str], reference: Option<&str>) -> Result<usize, EvalError> {
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return Err(EvalError::DuplicateName(n.to_string()));
+        }
+    }
+    match reference {
+        None => Ok(0),
+        Some(name) => names.iter().position(|n| *n == name).ok_or_else(|| EvalError::UnknownReference {
+            name: name.to_string(),
+            names: names.join(", "),
+        }),
+    }
+}
+
+/// Matches the models' rows by `image_id` on the reference's images that every model has,
+/// keeps the findings every model predicts, checks that every model states the reference's
+/// labels, and scores each model.
+fn align(selected: &[Predictions], names: &[&str], reference: usize) -> Result<Aligned, EvalError> {
+    let ref_preds = &selected[reference];
+    let findings: Vec<String> = ref_preds
+        .findings
+        .iter()
+        .filter(|f| selected.iter().all(|m| m.findings.contains(f)))
+        .cloned()
+        .collect();
+    if findings.is_empty() {
+        return Err(EvalError::NoCommonFindings);
+    }
+    let row_of: Vec<HashMap<&str, usize>> = selected
+        .iter()
+        .map(|m| m.image_id.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect())
+        .collect();
+    let common: Vec<&str> = ref_preds
+        .image_id
+        .iter()
+        .map(String::as_str)
+        .filter(|id| row_of.iter().all(|rows| rows.contains_key(id)))
+        .collect();
+    if common.is_empty()
+        && let Some(m) = (0..selected.len()).find(|&m| m != reference)
+    {
+        return Err(EvalError::NoCommonImages { model: names[m].to_string(), reference: names[reference].to_string() });
+    }
+    // rows[model][image]: the model's row of each common image.
+    let rows: Vec<Vec<usize>> = row_of.iter().map(|ix| common.iter().map(|id| ix[id]).collect()).collect();
+    let column = |m: usize, finding: &str| selected[m].findings.iter().position(|x| x == finding).unwrap_or(0);
+    // Labels from the reference; every other model must state the same ones.
+    let labels: Vec<Vec<Option<i8>>> = findings
+        .iter()
+        .map(|f| rows[reference].iter().map(|&i| ref_preds.y[column(reference, f)][i]).collect())
+        .collect();
+    let mut scored: Vec<Vec<ScoredFinding>> = Vec::new();
+    for (m, preds) in selected.iter().enumerate() {
+        let mut per_finding = Vec::new();
+        for (f, finding) in findings.iter().enumerate() {
+            let col = column(m, finding);
+            for (image, &row) in rows[m].iter().enumerate() {
+                if preds.y[col][row] != labels[f][image] {
+                    return Err(EvalError::LabelMismatch {
+                        model: names[m].to_string(),
+                        reference: names[reference].to_string(),
+                        finding: finding.clone(),
+                        image_id: preds.image_id[row].clone(),
+                    });
+                }
+            }
+            let p: Vec<f32> = rows[m].iter().map(|&row| preds.p[col][row]).collect();
+            per_finding.push(ScoredFinding::new(&labels[f], &p));
+        }
+        scored.push(per_finding);
+    }
+    Ok(Aligned {
+        findings,
+        n_images: common.len(),
+        patients: rows[reference].iter().map(|&i| ref_preds.patient_id[i].clone()).collect(),
+        scored,
+    })
+}
+
+/// Model `m` against the `reference`: Δ AUROC per finding with Benjamini–Hochberg q-values
+/// over the tested findings, and Δ of the macro mean (judged on its raw p-value). `point` and
+/// `reps` are the point estimates and the bootstrap replicates of all models.
+fn differences(
+    m: usize,
+    reference: usize,
+    findings: &[String],
+    point: &Replicate,
+    reps: &[Replicate],
+    level: f64,
+    alpha: f64,
+) -> (Vec<Difference>, Difference) {
+    let sub = |a: Option<f64>, b: Option<f64>| Some(a? - b?);
+    let diff = |name: &str, d: Option<f64>, ds: Vec<Option<f64>>| Difference {
+        finding: name.to_string(),
+        delta: Estimate { value: d, ci: d.and_then(|_| percentile_ci(ds.iter().copied(), level)) },
+        p_value: d.and_then(|_| bootstrap_p_value(ds.iter().copied())),
+        q_value: None,
+        significant: false,
+    };
+    let mut per_finding: Vec<Difference> = (0..findings.len())
+        .map(|f| {
+            let ds = reps.iter().map(|(a, _)| sub(a[m][f], a[reference][f])).collect();
+            diff(&findings[f], sub(point.0[m][f], point.0[reference][f]), ds)
+        })
+        .collect();
+    let tested: Vec<usize> = (0..per_finding.len()).filter(|&f| per_finding[f].p_value.is_some()).collect();
+    let q = benjamini_hochberg(&tested.iter().filter_map(|&f| per_finding[f].p_value).collect::<Vec<_>>());
+    for (j, &f) in tested.iter().enumerate() {
+        per_finding[f].q_value = Some(q[j]);
+        per_finding[f].significant = q[j] <= alpha;
+    }
+    let ds = reps.iter().map(|(_, mac)| sub(mac[m], mac[reference])).collect();
+    let mut macro_auroc = diff("Macro mean", sub(point.1[m], point.1[reference]), ds);
+    macro_auroc.significant = macro_auroc.p_value.is_some_and(|p| p <= alpha);
+    (per_finding, macro_auroc)
 }
 
 #[cfg(test)]

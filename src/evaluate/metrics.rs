@@ -132,7 +132,7 @@ pub fn mean_all(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evaluate::auroc::auroc_stated;
+    use crate::auroc::auroc_stated;
 
     #[test]
     fn matches_rank_auroc_and_weights_equal_duplication() {

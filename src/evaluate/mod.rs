@@ -1,14 +1,11 @@
 //! Stage 5, evaluate: inference over the store into a predictions file, and the statistics
 //! computed from predictions files.
 
-pub mod auroc;
-pub mod export;
 pub mod predict;
 pub mod predictions;
 pub mod bootstrap;
 pub mod compare;
 pub mod evaluation;
 pub mod metrics;
-pub mod plot;
 pub mod report;
 pub mod threshold;

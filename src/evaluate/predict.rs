@@ -10,26 +10,20 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
 use super::predictions::{Predictions, PredictionsError};
-use crate::labels::finding_index;
-use crate::model::{load_vit, InputNorm, LoadError, LoadTarget, Precision, ViTConfig, VisionTransformer};
+use crate::model::{load_vit, InputNorm, LoadError, LoadTarget, Precision, VisionTransformer};
+use crate::run::{resolve_weights, RunConfig, RunDir, RunError, WeightsError};
 use crate::store::reader::{RowQuery, StoreReader};
 use crate::store::StoreError;
 
 /// Errors of `predict`.
 #[derive(Debug, thiserror::Error)]
 pub enum PredictError {
-    #[error("Weights `{0}` not found (give a .safetensors/.pth file or a run folder)")]
-    MissingWeights(PathBuf),
-    #[error("Sidecar `{path}` is not valid")]
-    Sidecar { path: PathBuf, #[source] source: serde_json::Error },
-    #[error("Run config `{path}` is not usable: {reason}")]
-    RunConfig { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error(transparent)]
+    Run(#[from] RunError),
     #[error("Image `{image_id}` of `{dataset}` has {got} bytes, not {size}×{size} (the store's size)")]
     ImageSize { dataset: String, image_id: String, got: usize, size: usize },
-    #[error("The model's labels are unknown: `{0}` has no sidecar JSON; pass --labels a,b,… in output order")]
-    NoLabels(PathBuf),
-    #[error("Label `{0}` is not a finding of the store vocabulary")]
-    UnknownLabel(String),
     #[error("Dataset `{dataset}` is not in the store (it has: {available})")]
     UnknownDataset { dataset: String, available: String },
     #[error("Datasets of one predictions file must share one image size; found {0:?}")]
@@ -67,48 +61,6 @@ pub struct PredictOptions {
     pub precision: Precision,
 }
 
-/// A weights file with the labels and configuration recorded next to it.
-#[derive(Debug, Clone)]
-pub struct ResolvedWeights {
-    pub file: PathBuf,
-    pub labels: Vec<String>,
-    /// The exported model configuration, when the sidecar has one.
-    pub vit_config: Option<ViTConfig>,
-}
-
-/// Resolves `--weights` (file or run folder) and the labels of the model's outputs.
-pub fn resolve_weights(path: &Path, labels: Option<&[String]>) -> Result<ResolvedWeights, PredictError> {
-    let file = if path.is_dir() { path.join("checkpoints").join("best.safetensors") } else { path.to_path_buf() };
-    if !file.is_file() {
-        return Err(PredictError::MissingWeights(file));
-    }
-    let sidecar = file.with_extension("json");
-    let (side_labels, vit_config) = if sidecar.is_file() {
-        let text = std::fs::read_to_string(&sidecar).map_err(|e| PredictError::Sidecar {
-            path: sidecar.clone(),
-            source: serde_json::Error::io(e),
-        })?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| PredictError::Sidecar { path: sidecar.clone(), source })?;
-        let labels: Option<Vec<String>> = v.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok());
-        let cfg: Option<ViTConfig> = v.get("vit_config").and_then(|c| serde_json::from_value(c.clone()).ok());
-        (labels, cfg)
-    } else {
-        (None, None)
-    };
-    let labels = match (labels, side_labels) {
-        (Some(l), _) => l.to_vec(),
-        (None, Some(l)) => l,
-        (None, None) => return Err(PredictError::NoLabels(file)),
-    };
-    for l in &labels {
-        if finding_index(l).is_none() {
-            return Err(PredictError::UnknownLabel(l.clone()));
-        }
-    }
-    Ok(ResolvedWeights { file, labels, vit_config })
-}
-
 /// Predicts a run's `split` of the datasets and store it was trained on (read from the run's
 /// `config.json`) into `<RUN>/predictions/<split>.parquet` (`<split>-bf16.parquet` when
 /// predicting in bf16), unless that file exists. Returns its path. `precision`: `None` = the
@@ -119,34 +71,17 @@ pub fn predict_run<B: Backend>(
     precision: Option<Precision>,
     device: &B::Device,
 ) -> Result<PathBuf, PredictError> {
-    let cfg_path = run.join("config.json");
-    let bad = |reason: String| PredictError::RunConfig { path: cfg_path.clone(), reason };
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| bad(e.to_string()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let field = |name: &str| v.get("config").and_then(|c| c.get(name)).cloned().unwrap_or(serde_json::Value::Null);
-    let trained: Precision = match v.get("config").and_then(|c| c.get("precision")) {
-        None => Precision::F32,
-        Some(p) => serde_json::from_value(p.clone()).map_err(|e| bad(format!("`config.precision`: {e}")))?,
-    };
-    let precision = precision.unwrap_or(trained);
-    let name = match precision {
-        Precision::F32 => format!("{split}.parquet"),
-        other => format!("{split}-{other}.parquet"),
-    };
-    let out = run.join("predictions").join(name);
+    let run_dir = RunDir::new(run);
+    let saved = RunConfig::read(&run_dir.config())?.config;
+    let precision = precision.unwrap_or(saved.precision);
+    let out = run_dir.predictions(split, precision);
     if out.is_file() {
         return Ok(out);
     }
-    let store: PathBuf = serde_json::from_value(field("store")).map_err(|e| bad(format!("`config.store`: {e}")))?;
-    let datasets: Vec<String> =
-        serde_json::from_value(field("datasets")).map_err(|e| bad(format!("`config.datasets`: {e}")))?;
-    if datasets.is_empty() {
-        return Err(bad("`config.datasets` is empty".into()));
-    }
     let opts = PredictOptions {
         weights: run.to_path_buf(),
-        store,
-        datasets: Some(datasets),
+        store: saved.store,
+        datasets: Some(saved.datasets),
         splits: Some(vec![split.to_string()]),
         out: out.clone(),
         labels: None,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::compare::Comparison;
 use super::evaluation::Evaluation;
 use super::metrics::Estimate;
-use super::plot::{file_stem, roc_png, Curve, PlotError};
+use crate::plot::{file_stem, roc_png, Curve, PlotError};
 use super::threshold::ThresholdSource;
 
 /// Errors writing a report.

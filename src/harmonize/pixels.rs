@@ -22,7 +22,9 @@
 //!    ([`equalize_hist`]), unless [`PixelOptions::equalize`] is off.
 //!
 //! MONOCHROME1 inversion happens in the decoder; the study inverts after step 3 (`np.invert`),
-//! which is the same image.
+//! which is the same image. The DICOM decoder chooses the sample type from the modality values
+//! alone (`ingest::decode::dicom_grey`), so every DICOM encoding of the same values takes the
+//! same path through these steps.
 
 use crate::ingest::decode::{DecodedImage, Pixels};
 use fast_image_resize::{
@@ -102,10 +104,11 @@ pub fn preprocess(img: &DecodedImage, opts: &PixelOptions) -> Result<Vec<u8>, Pi
     Ok(out)
 }
 
-/// Integer-valued real samples (signed DICOM, or an integer rescale) spanning at most 16 bits
-/// are shifted by their minimum into `u16`. Min–max normalisation ignores the shift, so the store
-/// pixels of a signed and an unsigned encoding of the same image are identical, and the faster
-/// u16 resize path is used. `None` when the image is not such a case.
+/// Integer-valued real samples spanning at most 16 bits are shifted by their minimum into
+/// `u16` (min–max ignores the shift) so the faster u16 resize path is used. The DICOM decoder
+/// already chooses the sample type from the values alone (`ingest::decode::dicom_grey`), so
+/// this only matters for callers that build `F32` images of integers themselves. `None` when
+/// the image is not such a case.
 fn integral_to_u16(img: &DecodedImage) -> Option<DecodedImage> {
     let Pixels::F32(v) = &img.pixels else { return None };
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);

@@ -18,6 +18,8 @@ use burn::config::Config;
 ///
 /// Inputs are `[B, 3, H, W]` f32 in `[0, 1]`; `None` feeds them unchanged (the data pipeline
 /// normalises), the other variants apply `(x - mean) / std` per channel.
+///
+/// On the command line (`--input-norm`): `none`, `imagenet`, `inception`.
 #[derive(Config, Debug, Copy, PartialEq)]
 pub enum InputNorm {
     /// No normalisation: the model sees the `[0, 1]` input as is.
@@ -26,6 +28,20 @@ pub enum InputNorm {
     ImageNet,
     /// mean = std = (0.5, 0.5, 0.5): timm `augreg_in21k` ViT-B/16 (maps [0, 1] to [-1, 1]).
     Inception,
+}
+
+// Written out because burn's `Config` derive does not pass `#[value(...)]` through.
+impl clap::ValueEnum for InputNorm {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[InputNorm::None, InputNorm::ImageNet, InputNorm::Inception]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            InputNorm::None => "none",
+            InputNorm::ImageNet => "imagenet",
+            InputNorm::Inception => "inception",
+        }))
+    }
 }
 
 impl InputNorm {

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::TrainError;
 use super::augment::Rng;
-use super::config::ModelKind;
+use crate::run::config::ModelKind;
 use super::init::preset;
 use super::loss::masked_bce;
 use crate::model::{Precision, ViTConfig, VisionTransformer, grey_to_input};

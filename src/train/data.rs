@@ -28,7 +28,7 @@ use rayon::prelude::*;
 
 use super::TrainError;
 use super::augment::{Aug, Rng, augment_into};
-use super::config::{TrainConfig, Uncertain, ViewFilter};
+use crate::run::config::{TrainConfig, Uncertain, ViewFilter};
 use super::loss::encode_targets;
 use crate::store::conform;
 use crate::store::schema::{COL_IMAGE, COL_SPLIT, COL_VIEW};

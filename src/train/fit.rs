@@ -4,25 +4,31 @@
 //! last checkpoints, stop early after `patience` epochs without improvement, and leave a state
 //! that `--resume` continues from exactly (same epochs, same data order).
 
+//!
+//! `fit` decides how the run starts ([`Start`]), resolves the request against the store,
+//! builds or restores the model and optimizer for that start, and hands them to the epoch loop
+//! ([`super::epoch`]).
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
-use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, Optimizer};
+use burn::module::Module;
+use burn::optim::{AdamW, AdamWConfig, Optimizer};
+use burn::optim::adaptor::OptimizerAdaptor;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::TrainError;
-use super::config::TrainConfig;
-use super::data::{DataIndex, Pass, spawn_batches};
+use super::data::DataIndex;
+use super::epoch::Training;
 use super::init::build_model;
 use super::loss::pos_weights;
 use super::resolve::resolve;
-use super::run_dir::{DataSummary, EpochMetrics, RunConfig, RunDir, TrainerState};
-use super::step::{LossSum, step, validate};
-use crate::model::{ExportSidecar, Preprocessing, VisionTransformer, export_safetensors};
+use crate::model::{ExportSidecar, Preprocessing, VisionTransformer};
+use crate::run::{
+    DataSummary, EpochMetrics, InitReport, RunConfig, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM,
+    StoreFingerprint, TrainConfig, TrainerState,
+};
 
 /// One `fit` invocation.
 #[derive(Debug, Clone)]
@@ -55,14 +61,74 @@ pub struct FitOutcome {
     pub halted: bool,
 }
 
-type Rec = BinFileRecorder<FullPrecisionSettings>;
+pub(super) type Rec = BinFileRecorder<FullPrecisionSettings>;
 
-/// Steps between reads of the running loss (progress bar, divergence check). Each read waits
-/// for the device, so the loop reads rarely; the epoch's end always reads.
-const LOSS_READ_EVERY: usize = 25;
+/// How a run starts, decided once from `--resume` and what the run folder holds.
+#[derive(Debug)]
+pub enum Start {
+    /// A new run in an empty (or absent) folder: `config.json` is written.
+    Fresh,
+    /// `--resume` of a run killed before its first epoch finished: it has a config but no
+    /// state, and restarts from epoch 1 with the saved options (the seeded init makes that the
+    /// same run).
+    Restart(Box<RunConfig>),
+    /// `--resume` after a finished epoch: model, optimizer and trainer state come from
+    /// `checkpoints/last.state/`, the options from `config.json`.
+    Resume(Box<RunConfig>, TrainerState),
+}
+
+impl Start {
+    /// Reads the run folder: a fresh run refuses a folder that already holds a run; a resumed
+    /// one needs its `config.json` and continues from `last.state/` when there is one.
+    pub fn decide(resume: bool, run: &RunDir) -> Result<Start, TrainError> {
+        if !resume {
+            if run.config().exists() {
+                return Err(TrainError::RunDir {
+                    path: run.root.clone(),
+                    reason: "already holds a run; pass --resume to continue it or choose another --out"
+                        .into(),
+                });
+            }
+            return Ok(Start::Fresh);
+        }
+        let saved = Box::new(RunConfig::read(&run.config())?);
+        let state_file = run.state_dir().join(STATE_JSON);
+        Ok(if state_file.is_file() {
+            Start::Resume(saved, RunDir::read_json::<TrainerState>(&state_file)?)
+        } else {
+            Start::Restart(saved)
+        })
+    }
+
+    /// The saved `config.json` of a resumed run.
+    pub fn saved(&self) -> Option<&RunConfig> {
+        match self {
+            Start::Fresh => None,
+            Start::Restart(rc) | Start::Resume(rc, _) => Some(rc),
+        }
+    }
+}
+
+/// Events go to `train.log`, and to stderr when a progress bar is drawn.
+pub(super) struct Log<'a> {
+    pub run: &'a RunDir,
+    pub progress: bool,
+}
+
+impl Log<'_> {
+    pub fn say(&self, line: &str) -> Result<(), TrainError> {
+        if self.progress {
+            eprintln!("{line}");
+        }
+        Ok(self.run.log(line)?)
+    }
+}
+
+/// The optimizer of a run: AdamW with the run's weight decay, epsilon and clipping.
+pub(super) type Adam<B> = OptimizerAdaptor<AdamW, VisionTransformer<B>, B>;
 
 /// Trains one run on `devices` (the first holds the model between steps; several devices
-/// train data-parallel, see [`step`]); see the module docs.
+/// train data-parallel, see [`super::step`]); see the module docs.
 pub fn fit<B: AutodiffBackend>(
     req: FitRequest,
     devices: &[B::Device],
@@ -71,132 +137,145 @@ pub fn fit<B: AutodiffBackend>(
         .first()
         .ok_or_else(|| TrainError::Option("no device given".into()))?;
     let run = RunDir::new(&req.out);
-    // Events go to train.log, and to stderr when a progress bar is drawn.
-    let say = |line: &str| -> Result<(), TrainError> {
-        if req.progress {
-            eprintln!("{line}");
-        }
-        run.log(line)
-    };
-    let fresh = !req.resume;
-    let (mut cfg, saved) = if fresh {
-        if run.config().exists() {
-            return Err(TrainError::RunDir {
-                path: run.root.clone(),
-                reason: "already holds a run; pass --resume to continue it or choose another --out"
-                    .into(),
-            });
-        }
-        (req.config.clone(), None)
-    } else {
-        let saved = RunConfig::read(&run.config())?;
-        (saved.config.clone(), Some(saved))
-    };
-    // A run killed before its first epoch finished has a config but no state: it restarts from
-    // epoch 1 with the saved options (the seeded init makes that the same run).
-    let state_file = run.state_dir().join("state.json");
-    let from_state = !fresh && state_file.is_file();
-    let mut state = if from_state {
-        RunDir::read_json::<TrainerState>(&state_file)?
-    } else {
-        TrainerState::new()
-    };
+    let log = Log { run: &run, progress: req.progress };
+    let start = Start::decide(req.resume, &run)?;
+    let mut cfg = start.saved().map_or_else(|| req.config.clone(), |s| s.config.clone());
+    cfg.check_options().map_err(TrainError::Option)?;
+    let fresh = matches!(start, Start::Fresh);
     let (parts, annotated, store_fp) = resolve(&mut cfg, &req.labels_arg, &req.views_arg, fresh)?;
-    if let Some(s) = &saved
+    if let Some(s) = start.saved()
         && s.store.meta_sha256 != store_fp.meta_sha256
     {
-        say("warning: the store's _meta.json changed since the run started")?;
+        log.say("warning: the store's _meta.json changed since the run started")?;
     }
     let index = Arc::new(DataIndex::build(&cfg, parts, annotated)?);
     let pw = pos_weights(&index.train_counts);
-    let steps = index.steps_per_epoch(cfg.batch);
-    let total_steps = steps * cfg.epochs;
 
-    let model: VisionTransformer<B> = match saved.filter(|_| from_state) {
-        None => {
+    let (model, state, resumed) = match start {
+        Start::Fresh | Start::Restart(_) => {
             let (model, _kind, init) = build_model::<B>(&cfg, device)?;
             // burn initialises parameters lazily, and a clone of a not-yet-initialised parameter
             // draws its own random values; fork() materialises them once, so the per-device
             // copies of data-parallel steps (and any later clone) share one initialisation.
             let model = model.fork(device);
-            let labels = cfg
-                .labels
-                .iter()
-                .zip(&index.train_counts)
-                .zip(&pw)
-                .map(|((l, &(n, p)), w)| {
-                    (
-                        l.clone(),
-                        serde_json::json!({ "counted": n, "positives": p, "pos_weight": w }),
-                    )
-                })
-                .collect();
-            let rc = RunConfig {
-                tool: format!("cxr {}", env!("CARGO_PKG_VERSION")),
-                created_at: chrono::Utc::now().to_rfc3339(),
-                config: cfg.clone(),
-                vit_config: model.config(),
-                init,
-                store: store_fp,
-                data: DataSummary {
-                    train_rows: index.train_rows(),
-                    val_rows: index.val_rows(),
-                    steps_per_epoch: steps,
-                    skipped_unlabelled: index.skipped_unlabelled,
-                    labels,
-                },
-                device: req.device_name.clone(),
-            };
+            let rc = run_config(&cfg, &model, init, store_fp, &index, &pw, &req.device_name);
             run.create()?;
             if fresh {
                 RunDir::write_json(&run.config(), &rc)?;
             } else {
-                say("resume: no finished epoch yet, restarting from epoch 1")?;
+                log.say("resume: no finished epoch yet, restarting from epoch 1")?;
             }
-            say(&format!(
-                "start: {} train / {} val rows, {} labels, {steps} steps/epoch, precision {}",
+            log.say(&format!(
+                "start: {} train / {} val rows, {} labels, {} steps/epoch, precision {}",
                 rc.data.train_rows,
                 rc.data.val_rows,
                 cfg.labels.len(),
+                rc.data.steps_per_epoch,
                 cfg.precision
             ))?;
-            model
+            (model, TrainerState::new(), false)
         }
-        Some(rc) => {
-            let path = run.state_dir().join("model.bin");
-            let model = rc
-                .vit_config
-                .init::<B>(device)
-                .load_file(path.clone(), &Rec::new(), device)
-                .map_err(|e| TrainError::State {
-                    path,
-                    reason: e.to_string(),
-                })?;
+        Start::Resume(rc, state) => {
+            let model = load_model::<B>(&run, &rc, device)?;
             // A kill between saving the state and rewriting the metrics leaves them one epoch
             // behind: the state is the truth.
             run.write_metrics(&state.metrics)?;
-            say(&format!(
+            log.say(&format!(
                 "resume after epoch {} on {}",
                 state.epochs_done, req.device_name
             ))?;
-            model
+            (model, state, true)
         }
     };
     let (skip_train, skip_val) = index.skipped_unlabelled;
     if skip_train + skip_val > 0 {
-        say(&format!(
+        log.say(&format!(
             "note: {skip_train} train / {skip_val} val rows have no stated value for any run label and are skipped"
         ))?;
     }
-    let mut model = model.with_precision(cfg.precision);
+    let model = model.with_precision(cfg.precision);
     for (l, &(_, p)) in cfg.labels.iter().zip(&index.train_counts) {
         if p == 0 {
-            say(&format!(
+            log.say(&format!(
                 "warning: `{l}` has no positive train row; pos_weight 1"
             ))?;
         }
     }
+    let optim = optimizer::<B>(&cfg, resumed.then(|| run.state_dir().join(STATE_OPTIM)), device)?;
+    let training = Training {
+        sidecar: checkpoint_sidecar(&cfg),
+        cfg: &cfg,
+        index,
+        pw,
+        devices,
+        log: &log,
+        halt_after_epoch: req.halt_after_epoch,
+    };
+    training.epochs(model, optim, state)
+}
 
+/// `config.json` of a run starting from `model`.
+fn run_config<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    model: &VisionTransformer<B>,
+    init: InitReport,
+    store: StoreFingerprint,
+    index: &DataIndex,
+    pw: &[f32],
+    device_name: &str,
+) -> RunConfig {
+    let labels = cfg
+        .labels
+        .iter()
+        .zip(&index.train_counts)
+        .zip(pw)
+        .map(|((l, &(n, p)), w)| {
+            (
+                l.clone(),
+                serde_json::json!({ "counted": n, "positives": p, "pos_weight": w }),
+            )
+        })
+        .collect();
+    RunConfig {
+        tool: format!("cxr {}", env!("CARGO_PKG_VERSION")),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        config: cfg.clone(),
+        vit_config: model.config(),
+        init,
+        store,
+        data: DataSummary {
+            train_rows: index.train_rows(),
+            val_rows: index.val_rows(),
+            steps_per_epoch: index.steps_per_epoch(cfg.batch),
+            skipped_unlabelled: index.skipped_unlabelled,
+            labels,
+        },
+        device: device_name.to_string(),
+    }
+}
+
+/// The model saved in `last.state/` of a resumed run.
+fn load_model<B: AutodiffBackend>(
+    run: &RunDir,
+    rc: &RunConfig,
+    device: &B::Device,
+) -> Result<VisionTransformer<B>, TrainError> {
+    let path = run.state_dir().join(STATE_MODEL);
+    rc.vit_config
+        .init::<B>(device)
+        .load_file(path.clone(), &Rec::new(), device)
+        .map_err(|e| TrainError::State {
+            path,
+            reason: e.to_string(),
+        })
+}
+
+/// AdamW with the run's options; its moments are loaded from `record` when resuming.
+fn optimizer<B: AutodiffBackend>(
+    cfg: &TrainConfig,
+    record: Option<PathBuf>,
+    device: &B::Device,
+) -> Result<Adam<B>, TrainError> {
     let mut optim_cfg = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)
         .with_epsilon(cfg.adam_eps as f32);
@@ -205,18 +284,22 @@ pub fn fit<B: AutodiffBackend>(
             burn::grad_clipping::GradientClippingConfig::Norm(c as f32),
         ));
     }
-    let mut optim = optim_cfg.init::<B, VisionTransformer<B>>();
-    if from_state {
-        let path = run.state_dir().join("optim.bin");
-        let rec = Recorder::<B>::load(&Rec::new(), path.clone(), device).map_err(|e| {
-            TrainError::State {
-                path,
-                reason: e.to_string(),
-            }
-        })?;
-        optim = optim.load_record(rec);
-    }
-    let sidecar = ExportSidecar {
+    let optim = optim_cfg.init::<B, VisionTransformer<B>>();
+    let Some(path) = record else {
+        return Ok(optim);
+    };
+    let rec = Recorder::<B>::load(&Rec::new(), path.clone(), device).map_err(|e| {
+        TrainError::State {
+            path,
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(optim.load_record(rec))
+}
+
+/// The sidecar written next to every checkpoint: labels and preprocessing.
+fn checkpoint_sidecar(cfg: &TrainConfig) -> ExportSidecar {
+    ExportSidecar {
         labels: cfg.labels.clone(),
         preprocessing: Preprocessing {
             image_size: cfg.image_size,
@@ -229,168 +312,5 @@ pub fn fit<B: AutodiffBackend>(
             std: cfg.input_norm.mean_std().map_or([1.0; 3], |m| m.1),
         },
         timm_model_name: None,
-    };
-
-    let mut outcome = FitOutcome {
-        run: run.root.clone(),
-        metrics: vec![],
-        best_epoch: state.best_epoch,
-        best_auroc: state.best_auroc,
-        stopped_early: false,
-        halted: false,
-    };
-    let stop_now = |s: &TrainerState| cfg.patience.is_some_and(|p| s.bad_epochs >= p);
-    if stop_now(&state) {
-        outcome.stopped_early = true;
     }
-    while state.epochs_done < cfg.epochs && !outcome.stopped_early {
-        let epoch = state.epochs_done + 1;
-        let t0 = Instant::now();
-        let bar = if req.progress {
-            ProgressBar::new(steps as u64)
-        } else {
-            ProgressBar::hidden()
-        };
-        bar.set_style(
-            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
-        let pass = Pass {
-            units: index.train.clone(),
-            batch: cfg.batch,
-            shuffle: Some((cfg.seed, epoch as u64)),
-            window: cfg.shuffle_window,
-            flip_p: cfg.flip_p,
-            rotate_deg: cfg.rotate_deg,
-            drop_last: true,
-            prefetch: cfg.prefetch,
-        };
-        let (mut n_steps, mut n_images, mut lr) = (0usize, 0usize, cfg.lr);
-        // Step losses are summed on the device and read every LOSS_READ_EVERY steps and at
-        // the end: no step waits for the device (a NaN is caught at the next read).
-        let mut losses = LossSum::default();
-        let mut loss_sum = 0.0f64;
-        for batch in spawn_batches(index.clone(), pass) {
-            let b = batch?;
-            lr = cfg.lr_at(state.global_step, total_steps);
-            n_images += b.n;
-            let values;
-            (model, values) = step(model, &mut optim, b, &cfg, &pw, lr, devices);
-            losses.add(values);
-            state.global_step += 1;
-            n_steps += 1;
-            if n_steps % LOSS_READ_EVERY == 0 || n_steps == steps {
-                loss_sum = losses.read();
-                if !loss_sum.is_finite() {
-                    return Err(TrainError::Diverged {
-                        epoch,
-                        step: state.global_step,
-                        loss: loss_sum,
-                    });
-                }
-                let ips = n_images as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-                bar.set_message(format!(
-                    "loss {:.4} {ips:.0} img/s",
-                    loss_sum / n_steps as f64
-                ));
-            }
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        // The workers end the channel early only if they died (a panic): never train on a
-        // silently shortened epoch.
-        if n_steps != steps {
-            return Err(TrainError::Worker);
-        }
-        let train_secs = t0.elapsed().as_secs_f64();
-        let (val_loss, per_ds, mean) = validate(&model.valid().fork(device), &index, &cfg, &pw)?;
-        let m = EpochMetrics {
-            epoch,
-            steps: n_steps,
-            lr,
-            train_loss: loss_sum / n_steps.max(1) as f64,
-            val_loss,
-            val_auroc_mean: mean,
-            val_auroc: per_ds,
-            images_per_s: n_images as f64 / train_secs.max(1e-9),
-            seconds: t0.elapsed().as_secs_f64(),
-        };
-        let better = match (mean, state.best_auroc) {
-            (Some(a), Some(b)) => a > b,
-            (Some(_), None) => true,
-            (None, _) => state.best_epoch.is_none(),
-        };
-        if better {
-            export_safetensors(&model, &run.checkpoint("best"), &sidecar)?;
-            state.best_auroc = mean;
-            state.best_epoch = Some(epoch);
-            state.bad_epochs = 0;
-        } else {
-            state.bad_epochs += 1;
-        }
-        export_safetensors(&model, &run.checkpoint("last"), &sidecar)?;
-        state.epochs_done = epoch;
-        state.metrics.push(m.clone());
-        save_state(&run, &model, &optim, &state)?;
-        run.write_metrics(&state.metrics)?;
-        say(&format!(
-            "epoch {epoch}: train loss {:.4}, val loss {:.4}, val AUROC {}, {:.0} img/s, {:.1} s{}",
-            m.train_loss,
-            m.val_loss,
-            mean.map_or("n/a".into(), |a| format!("{a:.4}")),
-            m.images_per_s,
-            m.seconds,
-            if better { ", new best" } else { "" }
-        ))?;
-        outcome.metrics.push(m);
-        if stop_now(&state) && state.epochs_done < cfg.epochs {
-            say(&format!(
-                "early stop: no better val AUROC for {} epochs",
-                state.bad_epochs
-            ))?;
-            outcome.stopped_early = true;
-        }
-        if req.halt_after_epoch == Some(epoch) {
-            outcome.halted = true;
-            break;
-        }
-    }
-    outcome.best_epoch = state.best_epoch;
-    outcome.best_auroc = state.best_auroc;
-    outcome.metrics = state.metrics;
-    Ok(outcome)
-}
-
-/// Writes model + optimizer records and the trainer state into `last.state` (temp dir + rename,
-/// so a kill mid-save leaves the previous state intact).
-fn save_state<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
-    run: &RunDir,
-    model: &VisionTransformer<B>,
-    optim: &O,
-    state: &TrainerState,
-) -> Result<(), TrainError> {
-    let dir = run.state_dir();
-    let tmp = dir.with_extension("tmp");
-    let serr = |path: &std::path::Path, reason: String| TrainError::State {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|source| TrainError::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    model
-        .clone()
-        .save_file(tmp.join("model.bin"), &Rec::new())
-        .map_err(|e| serr(&tmp, e.to_string()))?;
-    Recorder::<B>::record(&Rec::new(), optim.to_record(), tmp.join("optim.bin"))
-        .map_err(|e| serr(&tmp, e.to_string()))?;
-    RunDir::write_json(&tmp.join("state.json"), state)?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|source| TrainError::Io {
-        path: dir.clone(),
-        source,
-    })
 }

@@ -9,30 +9,13 @@
 //!
 //! Images are fed in `[0, 1]` without mean/std normalisation, as in the study, for every init.
 
-use std::path::PathBuf;
 
 use burn::nn::{Initializer, LinearConfig};
 use burn::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::TrainError;
-use super::config::{Init, ModelKind, TrainConfig};
-use crate::evaluate::predict::resolve_weights;
+use crate::run::{Init, InitReport, ModelKind, TrainConfig, resolve_weights};
 use crate::model::{LoadReport, LoadTarget, ViTConfig, VisionTransformer, load_vit};
-
-/// What the initialisation did (saved in `config.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InitReport {
-    /// The weights file read (`None` for random).
-    pub weights_file: Option<PathBuf>,
-    /// sha256 of that file.
-    pub weights_sha256: Option<String>,
-    /// The labels of a `mimic` source run, in its head order.
-    pub source_labels: Option<Vec<String>>,
-    /// True when the classifier head is new (always, except a `mimic` source with equal labels).
-    pub head_reinitialized: bool,
-    pub load: Option<LoadReport>,
-}
 
 /// The preset of a known architecture, if it is one.
 pub fn kind_of(cfg: &ViTConfig) -> Option<ModelKind> {

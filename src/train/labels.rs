@@ -12,7 +12,7 @@
 //! so MIMIC-init AUROCs average over the same labels as the DINOv2/ImageNet runs.
 
 use super::TrainError;
-use super::config::ViewFilter;
+use crate::run::config::ViewFilter;
 
 /// The study's label set of a dataset (its order = the head's output order), if known.
 pub fn study_labels(dataset: &str) -> Option<&'static [&'static str]> {

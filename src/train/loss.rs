@@ -10,7 +10,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::config::Uncertain;
+use crate::run::config::Uncertain;
 
 /// Writes targets `y` and mask `m` (each `K` long) for one image's stored labels.
 pub fn encode_targets(

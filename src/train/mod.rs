@@ -10,17 +10,19 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `config.rs` | [`TrainConfig`] (saved as `config.json`), [`Init`], [`Uncertain`], [`ViewFilter`], lr schedule |
 //! | `labels.rs` | the study's label sets and view filters per dataset; `--labels` resolution |
 //! | `augment.rs` | flip + rotation on 8-bit images into `[3, H, W]` f32; the keyed PRNG |
 //! | `data.rs` | store → index (counts, pos-weights) → shuffled, augmented batches on worker threads |
 //! | `loss.rs` | targets/mask encoding and the masked BCE-with-logits with `pos_weight` |
 //! | `init.rs` | building the model from `--init`/`--weights`/`--model` |
 //! | `resolve.rs` | the request against the store: datasets, size, labels, views, parts, fingerprint |
-//! | `fit.rs` | the loop: AdamW, schedule, best/last checkpoints, early stop, resume |
+//! | `fit.rs` | how a run starts (fresh, restart, resume), the model and AdamW for that start |
+//! | `epoch.rs` | the epoch loop: schedule, steps, validation, best/last checkpoints, early stop |
 //! | `step.rs` | one optimizer step (single device or data-parallel), device-side loss sums, the validation pass |
 //! | `bench.rs` | `cxr-train bench`: training-step images/s and backend/precision parity |
-//! | `run_dir.rs` | `<RUN>/`: config.json, metrics.csv/json, train.log, curve.png, checkpoints |
+//!
+//! The options ([`TrainConfig`]) and everything the run folder records are types of
+//! [`crate::run`], the folder `predict`, `evaluate` and `export` read.
 //!
 //! Differences from the study (paper.md §4), on purpose: validation is the store's `val` split
 //! (the study validated on its test split); the best checkpoint is chosen by mean val AUROC,
@@ -48,20 +50,19 @@
 
 pub mod augment;
 pub mod bench;
-pub mod config;
 pub mod data;
+mod epoch;
 pub mod fit;
 pub mod init;
 pub mod labels;
 pub mod loss;
 pub mod resolve;
-pub mod run_dir;
 pub mod step;
 
 use std::path::PathBuf;
 
-pub use config::{Init, ModelKind, Schedule, TrainConfig, Uncertain, ViewFilter};
-pub use fit::{FitOutcome, FitRequest, fit};
+pub use crate::run::{Init, ModelKind, Schedule, TrainConfig, Uncertain, ViewFilter};
+pub use fit::{FitOutcome, FitRequest, Start, fit};
 
 /// Errors of `cxr-train fit`.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +121,8 @@ pub enum TrainError {
     State { path: PathBuf, reason: String },
     #[error("Run folder `{path}`: {reason}")]
     RunDir { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
     #[error("Cannot write `{path}`")]
     Io {
         path: PathBuf,

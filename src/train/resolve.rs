@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::TrainError;
-use super::config::TrainConfig;
+use crate::run::config::TrainConfig;
 use super::data::DatasetParts;
 use super::labels::{annotation_mask, parse_views, resolve_labels};
-use super::run_dir::StoreFingerprint;
+use crate::run::StoreFingerprint;
 use crate::store::reader::StoreReader;
 
 /// What [`resolve`] finds: the parts to read, `annotated[dataset][label]`, the store fingerprint.

@@ -13,10 +13,10 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::{AutodiffBackend, DeviceOps};
 
 use super::TrainError;
-use super::config::TrainConfig;
+use crate::run::config::TrainConfig;
 use super::data::{Batch, DataIndex, Pass, spawn_batches};
 use super::loss::{bce_elements, masked_bce};
-use crate::evaluate::auroc::auroc;
+use crate::auroc::auroc;
 use crate::model::{VisionTransformer, grey_to_input};
 
 /// The batch loss of a step, still on the device: reading it is a device sync, so the loop

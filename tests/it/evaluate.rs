@@ -48,7 +48,7 @@ fn auroc_matches_sklearn() {
                 let got = f.auroc().unwrap_or_else(|| panic!("{name}: undefined"));
                 assert!((got - e).abs() <= 1e-12, "{name}: {got} vs sklearn {e}");
                 // The rank-sum implementation used by `predict` agrees too.
-                let rank = cxr::evaluate::auroc::auroc_stated(&y, &p).0.unwrap();
+                let rank = cxr::auroc::auroc_stated(&y, &p).0.unwrap();
                 assert!((rank - e).abs() <= 1e-12, "{name}: rank {rank} vs {e}");
             }
         }

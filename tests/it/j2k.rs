@@ -186,9 +186,21 @@ fn ingest_records_j2k_reduction_and_notes() {
 fn codestream_sign_is_corrected_like_pydicom() {
     let exp = expected();
     let img = dec("sign.dcm", None);
-    let Pixels::F32(v) = &img.pixels else { panic!("signed data decodes to f32, got {}", img.pixels.type_name()) };
-    let shifted: Vec<u16> = v.iter().map(|&x| (x + 4096.0) as u16).collect();
-    assert!(v.iter().any(|&x| x < 0.0));
+    // The reference is the signed values + 4096. The DICOM numeric path hands integers over as
+    // u16 shifted by their minimum m, so x + 4096 = u + (m + 4096): the offset is fixed by the
+    // reference's first value and the whole image must then match its sum and sha256.
+    let shifted: Vec<u16> = match &img.pixels {
+        Pixels::F32(v) => {
+            assert!(v.iter().any(|&x| x < 0.0));
+            v.iter().map(|&x| (x + 4096.0) as u16).collect()
+        }
+        Pixels::U16(u) => {
+            let offset = exp["sign"]["head"][0].as_i64().unwrap() - i64::from(u[0]);
+            assert!(offset < 4096, "the decoded values must include negatives (minimum {})", offset - 4096);
+            u.iter().map(|&x| (i64::from(x) + offset) as u16).collect()
+        }
+        other => panic!("signed data decodes to f32 or shifted u16, got {}", other.type_name()),
+    };
     assert_ref("sign", &img, &shifted, &exp["sign"]);
     assert!(img.notes.iter().any(|n| n.contains("unsigned") && n.contains("13-bit signed")), "{:?}", img.notes);
 }

@@ -8,6 +8,10 @@ mod vocabulary;
 mod metadata_counts;
 // ingest: DICOM / PNG / JPEG decoding on real radiographs in several transfer syntaxes
 mod decode;
+// ingest: the issue-11 real-world DICOM cases (modality LUT, JPEG lossless DRI, colour) end to end
+mod dicom_cases;
+// ingest: DICOM pixel conformance (LUTs, VOI, JPEG lossless DRI, colour, twins) against pydicom/libjpeg-turbo
+mod dicom_conformance;
 // ingest: JPEG 2000 DICOM reduced-resolution decode, code-stream precision, RCT/ICT -> grey
 #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
 mod j2k;

@@ -487,7 +487,7 @@ fn parts_rewritten_by_pyarrow_read_the_same_everywhere() {
         for split in ["train", "val", "test"] {
             let rows = |p: &Path| {
                 let pf = cxr::train::data::PartFile::open(p).unwrap();
-                let all = cxr::train::config::ViewFilter::All;
+                let all = cxr::run::config::ViewFilter::All;
                 cxr::train::data::read_rows(&pf, 0, None, split, &all, &labels, true)
                     .unwrap()
                     .into_iter()
@@ -528,7 +528,7 @@ fn a_label_value_that_does_not_fit_is_an_error_not_a_panic() {
     let msg = format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default());
     assert!(msg.contains("cardiomegaly"), "{msg}");
     let pf = cxr::train::data::PartFile::open(&part).unwrap();
-    let all = cxr::train::config::ViewFilter::All;
+    let all = cxr::run::config::ViewFilter::All;
     let e = cxr::train::data::read_rows(&pf, 0, None, "train", &all, &["cardiomegaly".to_string()], false).unwrap_err();
     assert!(format!("{e} {:?}", e).contains("cardiomegaly"), "{e:?}");
 }
@@ -545,7 +545,7 @@ fn an_edited_run_config_is_a_clear_error_naming_the_file() {
     ];
     for (what, text) in cases {
         std::fs::write(&path, text).unwrap();
-        let e = catch_unwind(|| cxr::train::run_dir::RunConfig::read(&path)).expect("no panic").unwrap_err();
+        let e = catch_unwind(|| cxr::run::RunConfig::read(&path)).expect("no panic").unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("config.json"), "{what}: {msg}");
         // predict reads the same file for a run folder.
@@ -582,7 +582,7 @@ fn fit_skips_rows_without_a_stated_label() {
         .filter(|((_, s), e)| s.as_deref() == Some("train") && **e == Some(1))
         .count() as u64;
     assert!(count("train", true) + count("val", true) > 0, "an unlabelled row in train or val (change the fixture rows)");
-    let cfg: cxr::train::config::TrainConfig = serde_json::from_value(serde_json::json!({
+    let cfg: cxr::run::config::TrainConfig = serde_json::from_value(serde_json::json!({
         "store": store, "datasets": ["padchest"], "labels": labels, "views": [], "uncertain": "zeros",
         "init": "random", "weights": null, "model": "tiny", "image_size": 16, "input_norm": "None",
         "epochs": 1, "batch": 2, "lr": 1.0, "weight_decay": 0.0, "adam_eps": 1e-8, "schedule": "constant",
@@ -591,7 +591,7 @@ fn fit_skips_rows_without_a_stated_label() {
     }))
     .unwrap();
     let parts = crate::common::parts(&store, "padchest");
-    let ds = DatasetParts { name: "padchest".into(), parts, views: cxr::train::config::ViewFilter::All };
+    let ds = DatasetParts { name: "padchest".into(), parts, views: cxr::run::config::ViewFilter::All };
     let index = DataIndex::build(&cfg, vec![ds], vec![vec![true, true]]).unwrap();
     assert_eq!(index.train_rows(), count("train", false));
     assert_eq!(index.val_rows(), count("val", false));

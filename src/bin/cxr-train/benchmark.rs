@@ -4,49 +4,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use cxr::benchmark::{run_benchmark, run_cells, BenchmarkOutcome, BenchmarkPlan, CellShard, InitSpec};
 use cxr::evaluate::bootstrap::Resample;
 use cxr::evaluate::evaluation::StatOptions;
-use cxr::model::{InputNorm, Precision};
+use crate::options::{defaults, TrainOptions};
 use cxr::runtime::DeviceSpec;
-use cxr::train::{Init, ModelKind, Schedule, TrainConfig, Uncertain};
+use cxr::train::{Init, TrainConfig};
 
 /// Training and statistics options shared by `benchmark` and `demo`.
 #[derive(Args, Clone)]
 pub struct MatrixArgs {
-    /// Architecture for random init (weights files decide their own)
-    #[arg(long)]
-    pub model: Option<ModelKind>,
-    /// `study` (each dataset's label set in the study), `all`, or a,b,…
-    #[arg(long, default_value = "study")]
-    pub labels: String,
-    /// `study`, `all`, `A,B` or `not:A,B`
-    #[arg(long, default_value = "study")]
-    pub views: String,
-    #[arg(long, default_value = "zeros")]
-    pub uncertain: Uncertain,
-    /// none (the study), imagenet or inception
-    #[arg(long, default_value = "none")]
-    pub input_norm: String,
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 1e-5)]
-    pub lr: f64,
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f64,
-    #[arg(long, default_value = "constant")]
-    pub schedule: Schedule,
-    #[arg(long, default_value_t = 0)]
-    pub warmup_steps: usize,
-    #[arg(long)]
-    pub patience: Option<usize>,
-    /// Seed of every fit
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub train: TrainOptions,
     /// Bootstrap replicates of the statistics
     #[arg(long, default_value_t = 1000)]
     pub bootstrap: usize,
@@ -56,9 +27,6 @@ pub struct MatrixArgs {
     /// cpu, cuda or cuda:N[,cuda:M…]
     #[arg(long, default_value = "cpu")]
     pub device: DeviceSpec,
-    /// Matmul precision of every fit and prediction: f32 (the study) or bf16 (mixed precision)
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    pub precision: Precision,
     /// Hide progress bars
     #[arg(long)]
     pub quiet: bool,
@@ -66,28 +34,8 @@ pub struct MatrixArgs {
 
 impl MatrixArgs {
     /// The fit options of every cell (store/datasets/init/weights are set per cell).
-    pub fn template(&self, store: PathBuf) -> anyhow::Result<TrainConfig> {
-        Ok(TrainConfig {
-            store,
-            uncertain: self.uncertain,
-            model: self.model,
-            input_norm: match self.input_norm.as_str() {
-                "none" => InputNorm::None,
-                "imagenet" => InputNorm::ImageNet,
-                "inception" => InputNorm::Inception,
-                other => bail!("--input-norm {other}: expected none, imagenet or inception"),
-            },
-            epochs: self.epochs,
-            batch: self.batch,
-            lr: self.lr,
-            weight_decay: self.weight_decay,
-            schedule: self.schedule,
-            warmup_steps: self.warmup_steps,
-            patience: self.patience,
-            seed: self.seed,
-            precision: self.precision,
-            ..TrainConfig::default()
-        })
+    pub fn template(&self, store: PathBuf) -> TrainConfig {
+        self.train.apply(TrainConfig { store, ..defaults() })
     }
 
     pub fn stats(&self) -> StatOptions {
@@ -132,7 +80,7 @@ pub fn parse_weights(list: &[String]) -> anyhow::Result<Vec<InitSpec>> {
     let mut out = Vec::new();
     for item in list {
         let (name, path) = item.split_once('=').with_context(|| format!("--weights `{item}`: expected NAME=FILE"))?;
-        let init: Init = name.parse().map_err(anyhow::Error::msg)?;
+        let init = Init::from_str(name, false).map_err(anyhow::Error::msg)?;
         if init == Init::Random || init == Init::Mimic {
             bail!("--weights {name}=…: give dinov2 or imagenet files here (mimic: --mimic RUN)");
         }
@@ -190,9 +138,9 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
     let plan = BenchmarkPlan {
         datasets,
         inits,
-        template: a.matrix.template(a.store.clone())?,
-        labels_arg: a.matrix.labels.clone(),
-        views_arg: a.matrix.views.clone(),
+        template: a.matrix.template(a.store.clone()),
+        labels_arg: a.matrix.train.labels.clone(),
+        views_arg: a.matrix.train.views.clone(),
         out: a.out.clone(),
         stats: a.matrix.stats(),
         alpha: 0.05,

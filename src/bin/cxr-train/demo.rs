@@ -15,6 +15,7 @@ use cxr::stats::render::{render, Format};
 use cxr::train::Init;
 
 use crate::benchmark::{parse_weights, MatrixArgs};
+use crate::options::defaults;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -38,20 +39,20 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
     let t0 = Instant::now();
     // Demo defaults for the tiny model (20 epochs, lr 1e-3, cosine with warmup), unless the user set them: a randomly initialised ViT
     // needs centred inputs and a larger learning rate than fine-tuning (1e-5).
-    if a.matrix.model.is_none() && a.weights.is_empty() {
-        a.matrix.model = Some(cxr::train::ModelKind::Tiny);
-        if a.matrix.lr == 1e-5 {
-            a.matrix.lr = 1e-3;
+    if a.matrix.train.model.is_none() && a.weights.is_empty() {
+        a.matrix.train.model = Some(cxr::train::ModelKind::Tiny);
+        if a.matrix.train.lr == defaults().lr {
+            a.matrix.train.lr = 1e-3;
         }
-        if a.matrix.input_norm == "none" {
-            a.matrix.input_norm = "inception".into();
+        if a.matrix.train.input_norm == defaults().input_norm {
+            a.matrix.train.input_norm = cxr::model::InputNorm::Inception;
         }
-        if a.matrix.epochs == 10 {
-            a.matrix.epochs = 20;
+        if a.matrix.train.epochs == defaults().epochs {
+            a.matrix.train.epochs = 20;
         }
-        if a.matrix.schedule == cxr::train::Schedule::Constant {
-            a.matrix.schedule = cxr::train::Schedule::Cosine;
-            a.matrix.warmup_steps = a.matrix.warmup_steps.max(20);
+        if a.matrix.train.schedule == defaults().schedule {
+            a.matrix.train.schedule = cxr::train::Schedule::Cosine;
+            a.matrix.train.warmup_steps = a.matrix.train.warmup_steps.max(20);
         }
     }
     let prep = cxr::prep::demo::run_demo(&a.out, a.n, a.size, 0).context("synth + ingest failed")?;
@@ -69,9 +70,9 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
     let plan = BenchmarkPlan {
         datasets: prep.ingests.iter().map(|s| s.dataset.clone()).collect(),
         inits,
-        template: a.matrix.template(prep.store.clone())?,
-        labels_arg: a.matrix.labels.clone(),
-        views_arg: a.matrix.views.clone(),
+        template: a.matrix.template(prep.store.clone()),
+        labels_arg: a.matrix.train.labels.clone(),
+        views_arg: a.matrix.train.views.clone(),
         out: a.out.join("bench"),
         stats: a.matrix.stats(),
         alpha: 0.05,
@@ -83,9 +84,9 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
         "SYNTHETIC DATA, SMALL MODEL: {} images per dataset drawn by `cxr-prep synth` (not radiographs), a {} ViT at {} px, \
          {} epochs on CPU. The numbers show that the pipeline learns; they say nothing about the real datasets.",
         a.n,
-        a.matrix.model.map(|m| format!("{m:?}")).unwrap_or_else(|| "pretrained".into()),
+        a.matrix.train.model.map(|m| format!("{m:?}")).unwrap_or_else(|| "pretrained".into()),
         a.size,
-        a.matrix.epochs
+        a.matrix.train.epochs
     )?;
     cxr::outln!("table: {}\nreports and ROC plots: {}", outcome.markdown.display(), plan.out.join("reports").display())?;
     cxr::outln!("total {:.0} s", t0.elapsed().as_secs_f64())?;

@@ -12,6 +12,7 @@ use cxr::evaluate::evaluation::{evaluate, select_split, StatOptions};
 use cxr::evaluate::predictions::Predictions;
 use cxr::evaluate::report::{self, InputFile, Report};
 use cxr::model::Precision;
+use cxr::run::{RunConfig, RunDir};
 use cxr::runtime::DeviceSpec;
 
 /// Output format on stdout.
@@ -103,9 +104,7 @@ pub fn run(mut a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if let Some(run) = &a.run {
         a.predictions = Some(run_predictions(run, "test", a.precision, &a.device)?);
         a.val_predictions = Some(run_predictions(run, "val", a.precision, &a.device)?);
-        let cfg_path = run.join("config.json");
-        let text = std::fs::read_to_string(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?;
-        run_config = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", cfg_path.display()))?;
+        run_config = serde_json::to_value(RunConfig::read(&RunDir::new(run).config())?)?;
     }
     let predictions = a.predictions.clone().context("give a run folder or --predictions")?;
     let opts = a.stats.options();

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use cxr::evaluate::export::export_run;
+use cxr::run::export::export_run;
 
 #[derive(Args)]
 pub struct ExportArgs {

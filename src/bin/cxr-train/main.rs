@@ -10,6 +10,7 @@ mod demo;
 mod evaluate;
 mod export;
 mod fit;
+mod options;
 mod predict;
 
 use std::process::ExitCode;

@@ -1,47 +1,61 @@
-//! DICOM decoding: first frame → one grey channel, modality LUT applied, MONOCHROME1 inverted.
+//! DICOM decoding: first frame → one grey channel in MONOCHROME2 sense.
 //!
-//! Order of operations (dicom-pixeldata's [`ConvertOptions`] order, set explicitly here):
+//! Order of operations:
 //! 1. parse the file meta group and check that a decoder exists for the transfer syntax
 //!    ([`DecodeError::UnsupportedTransferSyntax`] otherwise, e.g. JPEG-LS without `jpegls`);
 //! 2. parse the data set, require (7FE0,0010) Pixel Data ([`DecodeError::NoPixelData`]);
-//! 3. decode the first frame only (`decode_pixel_data_frame(0)`);
-//! 4. convert with the modality LUT (Rescale Slope/Intercept) always on and the VOI LUT
-//!    (window) off unless [`DecodeOptions::voi_lut`];
-//! 5. invert MONOCHROME1 ourselves (dicom-pixeldata's `to_vec` does not).
-//!
-//! Output sample type, chosen to keep the native depth and avoid f32 where it is not needed:
-//!
-//! | case | output | MONOCHROME1 inversion |
-//! |---|---|---|
-//! | VOI on, BitsAllocated 8 / >8 | `U8` / `U16` (the VOI LUT's full range 0..=255 / 0..=65535) | `255 − v` / `65535 − v` |
-//! | VOI off, unsigned, identity rescale, BitsAllocated 8 / 16 | `U8` / `U16` (stored values) | `(2^BitsStored − 1) − v` |
-//! | anything else (signed, rescaled, 32-bit) | `F32` (rescaled values) | `lo + hi − v`, `[lo, hi]` = rescaled stored range |
-//!
-//! The inversion reflects samples within their *nominal* range (from BitsStored and the
-//! rescale), not within the image's own min/max, so it does not depend on image content; after
-//! the pixel stage's per-image min–max both give the same result. The study inverts after its
-//! 8-bit conversion (`np.invert`), which equals `255 − x` on the min–max result: the same image.
+//!    read the Image Pixel module ([`super::dicom_attrs`]);
+//! 3. decode the first frame's sample cells ([`first_frame`]): JPEG lossless (.57/.70) with our
+//!    own process-14 decoder ([`super::jpeg_lossless`], restart intervals handled), 12-bit JPEG
+//!    Extended (.51) with [`super::jpeg12`], native cells straight from the element, everything
+//!    else with dicom-pixeldata's codecs (RLE, JPEG baseline/extended 8-bit, JPEG 2000,
+//!    JPEG-LS); only the cells are taken from it, every LUT is applied here;
+//! 4. grey images: stored values → modality LUT / rescale → VOI (only with
+//!    [`DecodeOptions::voi_lut`]) → MONOCHROME1 / Presentation LUT Shape INVERSE inversion →
+//!    sample type chosen from the values alone ([`super::dicom_grey`]); colour images: their
+//!    luminance ([`super::dicom_colour`]).
 //!
 //! The study itself read `pixel_array` (stored values, no rescale); for CXR DICOMs the rescale is
 //! identity or a positive linear map, which per-image min–max removes, so applying it changes
-//! nothing for the study pipeline and is right for signed data.
+//! nothing for the study pipeline and is right for signed data and modality LUTs. The study
+//! inverts MONOCHROME1 after its 8-bit conversion (`np.invert`), which equals `255 − x` on the
+//! min–max result: the same image as inverting before.
 //!
-//! Only technical attributes are read (transfer syntax and the image pixel module through
-//! dicom-pixeldata); nothing identifying is read or returned.
+//! Only technical attributes are read (transfer syntax, image pixel module, LUTs); nothing
+//! identifying is read or returned.
 
-use super::{DecodeError, DecodeOptions, DecodedImage, Photometric, Pixels};
+use super::dicom_attrs::{self, PixelModule};
+use super::dicom_grey::{self, Samples};
+use super::{dicom_colour, jpeg12, jpeg_lossless, jpegls, DecodeError, DecodeOptions, DecodedImage, Photometric};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
-use dicom_object::OpenFileOptions;
 use dicom_object::file::ReadPreamble;
 use dicom_object::meta::FileMetaTable;
-use dicom_pixeldata::{
-    ConvertOptions, DecodedPixelData, ModalityLutOption, PixelDecoder, PixelRepresentation,
-    VoiLutOption,
-};
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
-/// Decode a DICOM Part 10 byte stream (with or without the 128-byte preamble).
+/// JPEG Lossless, Non-Hierarchical (Process 14).
+pub const TS_JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
+/// JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14, Selection Value 1).
+pub const TS_JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
+/// JPEG Extended (Process 2 & 4): 12-bit DCT.
+pub const TS_JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+/// JPEG-LS Lossless and Near-Lossless.
+pub const JPEG_LS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
+/// RLE Lossless.
+pub const TS_RLE: &str = "1.2.840.10008.1.2.5";
+/// Explicit VR Little Endian (what a decoded JPEG 2000 frame continues as).
+const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+
+/// Note recorded on images read from a data set without File Meta Information.
+pub const NOTE_NO_FILE_META: &str =
+    "DICOM data set without preamble, 'DICM' and File Meta Information (older tools write these): read as DCMTK and pydicom `force` do, transfer syntax inferred from the first element";
+
+/// Decode a DICOM Part 10 byte stream (with or without the 128-byte preamble), or a bare data
+/// set without File Meta Information ([`raw_dataset_syntax`]), as DCMTK and pydicom (`force`)
+/// read them; such images carry [`NOTE_NO_FILE_META`].
 pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
         &bytes[128..]
@@ -49,10 +63,20 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         bytes
     };
     if !body.starts_with(b"DICM") {
-        return Err(DecodeError::Dicom {
-            stage: "parse",
-            source: "no DICM magic (not a DICOM Part 10 file)".into(),
-        });
+        let Some(uid) = raw_dataset_syntax(bytes) else {
+            return Err(DecodeError::Dicom {
+                stage: "parse",
+                source: "no DICM magic (not a DICOM Part 10 file) and no data set element at the start".into(),
+            });
+        };
+        let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| DecodeError::UnsupportedTransferSyntax { uid: uid.into() })?;
+        let obj = InMemDicomObject::read_dataset_with_ts(bytes, ts)
+            .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?
+            .with_meta(FileMetaTableBuilder::new().transfer_syntax(uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
+            .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?;
+        let mut img = decode_object(&obj, uid, opts)?;
+        img.notes.push(NOTE_NO_FILE_META.to_string());
+        return Ok(img);
     }
 
     // 1. Transfer syntax, from the meta group alone (cheap, and unknown syntaxes fail cleanly).
@@ -60,12 +84,11 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         stage: "parse meta",
         source: Box::new(e),
     })?;
-    let uid = meta
-        .transfer_syntax()
-        .trim_end_matches(['\0', ' '])
-        .to_string();
+    let uid = meta.transfer_syntax().trim_end_matches(['\0', ' ']).to_string();
     match TransferSyntaxRegistry.get(&uid) {
         Some(ts) if ts.can_decode_all() => {}
+        // Greyscale JPEG-LS: our own decoder (first_frame) when CharLS is not built in.
+        Some(_) if JPEG_LS.contains(&uid.as_str()) => {}
         _ => return Err(DecodeError::UnsupportedTransferSyntax { uid }),
     }
 
@@ -73,192 +96,260 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
-        .map_err(|e| DecodeError::Dicom {
-            stage: "parse",
-            source: Box::new(e),
-        })?;
+        .map_err(|e| DecodeError::Dicom { stage: "parse", source: Box::new(e) })?;
+    decode_object(&obj, &uid, opts)
+}
+
+/// Value representations of PS3.5 Table 6.2-1 (to tell explicit from implicit VR).
+const VRS: [&[u8; 2]; 34] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD", b"OF", b"OL", b"OV",
+    b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+];
+
+/// The transfer syntax of a bare data set (no preamble, no 'DICM', no File Meta), inferred as
+/// DCMTK does from its first element: a little-endian tag of group 0008 (Identifying, where
+/// every image data set starts: Specific Character Set, Image Type, SOP Class…), then a
+/// known VR (Explicit VR Little Endian) or a 32-bit length (Implicit VR Little Endian, what old
+/// tools wrote). `None` when the bytes do not start like a data set.
+pub fn raw_dataset_syntax(b: &[u8]) -> Option<&'static str> {
+    if b.len() < 8 || b[0] != 0x08 || b[1] != 0x00 {
+        return None;
+    }
+    let vr = [b[4], b[5]];
+    if VRS.iter().any(|v| **v == vr) {
+        Some("1.2.840.10008.1.2.1")
+    } else {
+        let len = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        (len == 0xFFFF_FFFF || (len as usize) < b.len()).then_some("1.2.840.10008.1.2")
+    }
+}
+
+/// Steps 2–4 on a parsed object whose transfer syntax is `uid`.
+fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     if obj.get(tags::PIXEL_DATA).is_none() {
         return Err(DecodeError::NoPixelData);
     }
-    let frames = obj
-        .get(tags::NUMBER_OF_FRAMES)
-        .and_then(|e| e.to_int::<u32>().ok())
-        .unwrap_or(1);
-
-    // JPEG 2000: decoded in j2k.rs (reduced resolution, code-stream precision, colour -> grey),
-    // then continued as a native one-frame data set.
+    // JPEG 2000: the first frame is decoded in j2k.rs (reduced resolution, code-stream
+    // precision, colour -> grey) into a native one-frame data set, which continues here.
     #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
-    let (obj, j2k) = super::j2k::route(obj, &uid, frames, opts)?;
-
-    // 3. First frame.
-    let decoded = obj
-        .decode_pixel_data_frame(0)
-        .map_err(|e| DecodeError::Dicom {
-            stage: "decode pixel data",
-            source: Box::new(e),
-        })?;
-    let mut img = convert(&decoded, opts)?;
-    img.frames = frames.max(1);
-    #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
-    j2k.apply(&mut img);
-    Ok(img)
-}
-
-/// Steps 4–5: LUTs, sample type, MONOCHROME1 inversion.
-fn convert(d: &DecodedPixelData<'_>, opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
-    let conv_err = |e: dicom_pixeldata::Error| DecodeError::Dicom {
-        stage: "convert pixels",
-        source: Box::new(e),
-    };
-    let (width, height) = (d.columns(), d.rows());
-    let bits_alloc = d.bits_allocated();
-    let bits_stored = d.bits_stored();
-    if bits_alloc != 8 && bits_alloc != 16 && bits_alloc != 32 {
-        return Err(DecodeError::Unsupported {
-            what: "BitsAllocated",
-            value: bits_alloc.to_string(),
-        });
+    if super::j2k::is_j2k(uid) {
+        let frames = obj.get(tags::NUMBER_OF_FRAMES).and_then(|e| e.to_int::<u32>().ok()).unwrap_or(1);
+        let (native, outcome) = super::j2k::to_native(obj.clone(), frames, opts)?;
+        let mut img = decode_object(&native, EXPLICIT_VR_LE, opts)?;
+        img.frames = frames.max(1);
+        outcome.apply(&mut img);
+        return Ok(img);
     }
-    if bits_stored == 0 || bits_stored > bits_alloc {
-        return Err(DecodeError::Unsupported {
-            what: "BitsStored",
-            value: bits_stored.to_string(),
-        });
-    }
-    let frames = d.number_of_frames();
-    let pi = d.photometric_interpretation();
-    match d.samples_per_pixel() {
-        1 if pi.is_monochrome() => {}
-        3 => return colour(d, width, height, frames),
+    let pm = dicom_attrs::pixel_module(obj)?;
+    let frame = first_frame(obj, uid, &pm)?;
+    let (width, height) = (frame.width, frame.height);
+    let n = width as usize * height as usize;
+    let pm = PixelModule { cols: width, rows: height, ..pm };
+    match pm.samples_per_pixel {
+        1 if frame.photometric == "MONOCHROME1" || frame.photometric == "MONOCHROME2" => {}
+        3 => {
+            let luma = dicom_colour::luminance(&frame.samples, n, &pm, &frame.photometric, frame.planar)?;
+            return Ok(DecodedImage {
+                width,
+                height,
+                pixels: dicom_grey::to_pixels(luma),
+                bits_stored: pm.bits_stored.min(16) as u8,
+                photometric: Photometric::ColorToLuma,
+                frames: pm.frames,
+                notes: Vec::new(),
+            });
+        }
         spp => {
             return Err(DecodeError::Unsupported {
                 what: "SamplesPerPixel/PhotometricInterpretation",
-                value: format!("{spp} / {pi}"),
-            });
+                value: format!("{spp} / {}", frame.photometric),
+            })
         }
     }
-    let mono1 = matches!(pi, dicom_pixeldata::PhotometricInterpretation::Monochrome1);
-    let photometric = if mono1 {
-        Photometric::Monochrome1Inverted
-    } else {
-        Photometric::Monochrome2
+    let pm_frame = PixelModule { bits_stored: frame.bits_stored, high_bit: frame.high_bit, ..pm.clone() };
+    let stored = dicom_grey::stored_values(&frame.samples, n, &pm_frame)?;
+    let t = dicom_attrs::grey_transforms(obj, pm.signed, opts.voi_lut)?;
+    let (mut values, mut range) = dicom_grey::modality(stored, &t.modality, frame.bits_stored, pm.signed);
+    let mut bits = match &t.modality {
+        dicom_attrs::Modality::Lut(l) => l.bits,
+        dicom_attrs::Modality::Rescale { .. } => frame.bits_stored.min(255) as u8,
     };
-
-    let rescale =
-        d.rescale()
-            .map_err(conv_err)?
-            .first()
-            .copied()
-            .unwrap_or(dicom_pixeldata::Rescale {
-                slope: 1.0,
-                intercept: 0.0,
-            });
-    let signed = d.pixel_representation() == PixelRepresentation::Signed;
-    let identity = rescale.slope == 1.0 && rescale.intercept == 0.0;
-
-    let (pixels, out_bits) = if opts.voi_lut {
-        let o = ConvertOptions::new()
-            .with_modality_lut(ModalityLutOption::Default)
-            .with_voi_lut(VoiLutOption::First);
-        if bits_alloc == 8 {
-            let mut v: Vec<u8> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                v.iter_mut().for_each(|x| *x = u8::MAX - *x);
-            }
-            (Pixels::U8(v), 8)
-        } else {
-            let mut v: Vec<u16> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                v.iter_mut().for_each(|x| *x = u16::MAX - *x);
-            }
-            (Pixels::U16(v), 16)
-        }
-    } else {
-        let o = ConvertOptions::new()
-            .with_modality_lut(ModalityLutOption::Default)
-            .with_voi_lut(VoiLutOption::Identity);
-        if identity && !signed && bits_alloc == 8 {
-            let mut v: Vec<u8> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                let top = ((1u32 << bits_stored) - 1) as u8;
-                v.iter_mut().for_each(|x| *x = top.saturating_sub(*x));
-            }
-            (Pixels::U8(v), bits_stored)
-        } else if identity && !signed && bits_alloc == 16 {
-            let mut v: Vec<u16> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                let top = ((1u32 << bits_stored) - 1) as u16;
-                v.iter_mut().for_each(|x| *x = top.saturating_sub(*x));
-            }
-            (Pixels::U16(v), bits_stored)
-        } else {
-            let mut v: Vec<f32> = d.to_vec_with_options(&o).map_err(conv_err)?;
-            if mono1 {
-                let (smin, smax) = stored_range(bits_stored, signed);
-                let lo = rescale.slope * smin + rescale.intercept;
-                let hi = rescale.slope * smax + rescale.intercept;
-                let sum = (lo + hi) as f32;
-                v.iter_mut().for_each(|x| *x = sum - *x);
-            }
-            (Pixels::F32(v), bits_stored)
-        }
-    };
+    if let Some(voi) = t.voi.as_ref().filter(|_| opts.voi_lut) {
+        (values, range, bits) = dicom_grey::voi(&values, voi)?;
+    }
+    let inverted = frame.photometric == "MONOCHROME1" || t.presentation_inverse;
+    if inverted {
+        values = dicom_grey::invert(values, range);
+    }
     Ok(DecodedImage {
         width,
         height,
-        pixels,
-        bits_stored: out_bits.min(u8::MAX as u16) as u8,
-        photometric,
-        frames,
+        pixels: dicom_grey::to_pixels(values),
+        bits_stored: bits,
+        photometric: if inverted { Photometric::Monochrome1Inverted } else { Photometric::Monochrome2 },
+        frames: pm.frames,
         notes: Vec::new(),
     })
 }
 
-/// Smallest and largest stored value for `bits` bits, two's complement if `signed`.
-fn stored_range(bits: u16, signed: bool) -> (f64, f64) {
-    let bits = i32::from(bits);
-    if signed {
-        (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1) - 1.0)
-    } else {
-        (0.0, 2f64.powi(bits) - 1.0)
-    }
+/// The first frame's sample cells as the codec delivered them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFrame {
+    /// Columns and rows of the decoded cells (the data set's, unless a codec decoded at a
+    /// reduced resolution).
+    pub width: u32,
+    pub height: u32,
+    pub samples: Samples,
+    /// Photometric interpretation of the cells: the file's, except `RGB` where the codec
+    /// converted colour (JPEG and JPEG 2000 decoders return RGB).
+    pub photometric: String,
+    /// Planar configuration of the cells (decoders return interleaved cells).
+    pub planar: u16,
+    /// Significant bits per cell (BitsStored, unless the code stream says otherwise).
+    pub bits_stored: u16,
+    /// Bit of the cell holding the value's most significant bit.
+    pub high_bit: u16,
 }
 
-/// Three-sample (RGB after decoding) DICOM → OpenCV luminance, like the PNG/JPEG path.
-fn colour(
-    d: &DecodedPixelData<'_>,
-    width: u32,
-    height: u32,
-    frames: u32,
-) -> Result<DecodedImage, DecodeError> {
-    let o = ConvertOptions::new().with_modality_lut(ModalityLutOption::None);
-    let conv_err = |e: dicom_pixeldata::Error| DecodeError::Dicom {
-        stage: "convert pixels",
-        source: Box::new(e),
-    };
-    let luma = |r: u32, g: u32, b: u32| (r * 4899 + g * 9617 + b * 1868 + (1 << 13)) >> 14;
-    let pixels = if d.bits_allocated() == 8 {
-        let v: Vec<u8> = d.to_vec_with_options(&o).map_err(conv_err)?;
-        Pixels::U8(
-            v.chunks_exact(3)
-                .map(|p| luma(p[0].into(), p[1].into(), p[2].into()) as u8)
-                .collect(),
-        )
+/// The bytes of frame 0 of encapsulated pixel data: the fragments up to the one that ends the
+/// first code stream (a JPEG frame may span fragments; PS3.5 A.4).
+fn first_frame_stream(obj: &DefaultDicomObject) -> Result<Vec<u8>, DecodeError> {
+    let err = |what: &str| DecodeError::Dicom { stage: "read pixel data", source: what.to_string().into() };
+    let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
+    let fragments = pd.value().fragments().ok_or_else(|| err("encapsulated transfer syntax but native pixel data"))?;
+    let mut out = Vec::new();
+    for f in fragments {
+        out.extend_from_slice(f);
+        let end = out.iter().rposition(|&b| b != 0).unwrap_or(0);
+        if end >= 1 && out[end - 1] == 0xFF && out[end] == 0xD9 {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Err(err("no pixel data fragments"));
+    }
+    Ok(out)
+}
+
+/// Step 3: decode the first frame's cells.
+pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Result<RawFrame, DecodeError> {
+    if uid == TS_JPEG_LOSSLESS || uid == TS_JPEG_LOSSLESS_SV1 {
+        let stream = first_frame_stream(obj)?;
+        let img = jpeg_lossless::decode(&stream).map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
+        if img.width != pm.cols || img.height != pm.rows || img.components != usize::from(pm.samples_per_pixel) {
+            return Err(DecodeError::Dicom {
+                stage: "decode pixel data",
+                source: format!(
+                    "JPEG lossless stream is {}x{}x{}, the data set says {}x{}x{}",
+                    img.width, img.height, img.components, pm.cols, pm.rows, pm.samples_per_pixel
+                )
+                .into(),
+            });
+        }
+        // The code stream's precision is what the samples hold (PS3.5 A.4.1: it equals
+        // BitsStored in a conformant file; the larger of the two never masks a value).
+        let bits = pm.bits_stored.max(u16::from(img.precision)).min(pm.bits_allocated.max(16));
+        return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
+            samples: Samples::U16(img.samples),
+            photometric: pm.photometric.clone(),
+            planar: 0,
+            bits_stored: bits,
+            high_bit: bits - 1,
+        });
+    }
+    if JPEG_LS.contains(&uid) && !cfg!(feature = "jpegls") {
+        if pm.samples_per_pixel != 1 {
+            return Err(DecodeError::UnsupportedTransferSyntax { uid: uid.to_string() });
+        }
+        let stream = first_frame_stream(obj)?;
+        let img = jpegls::decode(&stream)
+            .map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: format!("JPEG-LS: {e}").into() })?;
+        if img.width != pm.cols || img.height != pm.rows {
+            return Err(DecodeError::Dicom {
+                stage: "decode pixel data",
+                source: format!("JPEG-LS stream is {}x{}, the data set says {}x{}", img.width, img.height, pm.cols, pm.rows).into(),
+            });
+        }
+        let bits = pm.bits_stored.max(u16::from(img.precision)).min(16);
+        return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
+            samples: Samples::U16(img.samples),
+            photometric: pm.photometric.clone(),
+            planar: 0,
+            bits_stored: bits,
+            high_bit: bits - 1,
+        });
+    }
+    if uid == TS_JPEG_EXTENDED && pm.samples_per_pixel == 1 {
+        let stream = first_frame_stream(obj)?;
+        if jpeg12::precision(&stream) == Some(12) {
+            let img = jpeg12::decode(&stream).map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
+            if img.width != pm.cols || img.height != pm.rows {
+                return Err(DecodeError::Dicom {
+                    stage: "decode pixel data",
+                    source: format!("JPEG stream is {}x{}, the data set says {}x{}", img.width, img.height, pm.cols, pm.rows).into(),
+                });
+            }
+            return Ok(RawFrame {
+                width: pm.cols,
+                height: pm.rows,
+                samples: Samples::U16(img.samples),
+                photometric: pm.photometric.clone(),
+                planar: 0,
+                bits_stored: 12,
+                high_bit: 11,
+            });
+        }
+    }
+    let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
+    if pd.value().fragments().is_none() {
+        // Native: the first frame's cells straight from the element (PS3.5 8.1.1). YBR_FULL_422
+        // holds two cells per pixel (Y1 Y2 Cb Cr per pair of columns, PS3.3 C.7.6.3.1.2).
+        let bytes = pd
+            .value()
+            .to_bytes()
+            .map_err(|e| DecodeError::Dicom { stage: "read pixel data", source: Box::new(e) })?;
+        let n = pm.rows as usize * pm.cols as usize;
+        let cells = if pm.photometric == "YBR_FULL_422" { n * 2 } else { n * usize::from(pm.samples_per_pixel) };
+        let need = cells * usize::from(pm.bits_allocated / 8);
+        let frame = bytes.get(..need).ok_or(DecodeError::Dicom {
+            stage: "read pixel data",
+            source: format!("PixelData has {} bytes, the first frame needs {need}", bytes.len()).into(),
+        })?;
+        return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
+            samples: Samples::from_bytes(frame, pm.bits_allocated)?,
+            photometric: pm.photometric.clone(),
+            planar: pm.planar,
+            bits_stored: pm.bits_stored,
+            high_bit: pm.high_bit,
+        });
+    }
+    let decoded = obj
+        .decode_pixel_data_frame(0)
+        .map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
+    // Decoders return interleaved cells; JPEG and JPEG 2000 decoders also convert colour to RGB
+    // (RLE does not: its cells keep the file's interpretation).
+    let photometric = if uid != TS_RLE && pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
+    // CharLS: a JPEG-LS stream may declare more bits than BitsStored (near-lossless
+    // reconstruction can exceed it); use the larger so no value is masked (as jpegls.rs does).
+    let bits_stored = if JPEG_LS.contains(&uid) {
+        let p = first_frame_stream(obj).ok().and_then(|s| jpegls::precision(&s)).unwrap_or(0);
+        pm.bits_stored.max(u16::from(p)).min(pm.bits_allocated)
     } else {
-        let v: Vec<u16> = d.to_vec_with_options(&o).map_err(conv_err)?;
-        Pixels::U16(
-            v.chunks_exact(3)
-                .map(|p| luma(p[0].into(), p[1].into(), p[2].into()) as u16)
-                .collect(),
-        )
+        pm.bits_stored
     };
-    Ok(DecodedImage {
-        width,
-        height,
-        pixels,
-        bits_stored: d.bits_stored().min(16) as u8,
-        photometric: Photometric::ColorToLuma,
-        frames,
-        notes: Vec::new(),
+    Ok(RawFrame {
+        width: pm.cols,
+        height: pm.rows,
+        samples: Samples::from_bytes(decoded.data(), pm.bits_allocated)?,
+        photometric,
+        planar: 0,
+        bits_stored,
+        high_bit: if uid != TS_RLE { bits_stored - 1 } else { pm.high_bit },
     })
 }

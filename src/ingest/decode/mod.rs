@@ -4,11 +4,13 @@
 //! bit depth, in MONOCHROME2 sense (higher value = brighter = more attenuation). What differs per
 //! format is only how the samples are obtained:
 //!
-//! * DICOM ([`dicom`]): dicom-pixeldata decodes the first frame; the modality LUT
-//!   (Rescale Slope/Intercept) is always applied, the VOI LUT (window) only with
-//!   [`DecodeOptions::voi_lut`], and MONOCHROME1 is inverted here (dicom-pixeldata's `to_vec`
-//!   does not invert). JPEG 2000 / HTJ2K frames are decoded by [`j2k`] first (reduced
-//!   resolution with [`DecodeOptions::j2k_min_side`], code-stream precision, colour → grey).
+//! * DICOM ([`dicom`]): the first frame's cells (our own JPEG lossless and 12-bit decoders,
+//!   dicom-pixeldata's codecs for the rest); the modality transform (Modality LUT Sequence or
+//!   Rescale Slope/Intercept) is always applied, the VOI transform (VOI LUT Sequence or window)
+//!   only with [`DecodeOptions::voi_lut`], MONOCHROME1 / Presentation LUT Shape INVERSE are
+//!   inverted, colour becomes luminance ([`dicom_grey`], [`dicom_colour`]).
+//!   JPEG 2000 / HTJ2K frames are decoded by [`j2k`] first (reduced resolution with
+//!   [`DecodeOptions::j2k_min_side`], code-stream precision, colour → grey).
 //! * PNG / JPEG ([`raster`]): the `image` crate; 8-bit and 16-bit grey are kept as they are,
 //!   colour is reduced to OpenCV's `BGR2GRAY` luminance (what the study's `cv2.imread` +
 //!   `cvtColor` does), alpha is dropped.
@@ -18,9 +20,16 @@
 //! No identifying attribute (names, IDs, dates) is read or returned.
 
 pub mod dicom;
+pub mod dicom_attrs;
+pub mod dicom_colour;
+pub mod dicom_grey;
+pub mod jpeg12;
 #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
 pub mod j2k;
 pub mod jpeg_dc;
+pub mod jpeg_lossless;
+pub mod jpeg_stream;
+pub mod jpegls;
 pub mod raster;
 
 use std::path::{Path, PathBuf};
@@ -39,7 +48,8 @@ pub enum ImageKind {
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 impl ImageKind {
-    /// Guess the kind from the first bytes of a file (at least 132 for a DICOM preamble), then,
+    /// Guess the kind from the first bytes of a file (at least 132 for a DICOM preamble; a bare
+    /// DICOM data set is recognised by its first element, see [`dicom::raw_dataset_syntax`]), then,
     /// if the magic bytes say nothing, from the extension (`.dcm`/`.dicom`, `.png`,
     /// `.jpg`/`.jpeg`, case-insensitive). `None` if neither matches.
     pub fn sniff(path: &Path, first_bytes: &[u8]) -> Option<ImageKind> {
@@ -47,6 +57,9 @@ impl ImageKind {
             return Some(ImageKind::Dicom);
         }
         if first_bytes.starts_with(b"DICM") {
+            return Some(ImageKind::Dicom);
+        }
+        if dicom::raw_dataset_syntax(first_bytes).is_some() {
             return Some(ImageKind::Dicom);
         }
         if first_bytes.starts_with(PNG_MAGIC) {
@@ -85,11 +98,13 @@ pub struct DecodeOptions {
 /// Decoded samples, one channel, row-major, `width * height` long.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pixels {
-    /// 8-bit samples (PNG/JPEG 8-bit, DICOM BitsAllocated 8).
+    /// 8-bit samples (PNG/JPEG 8-bit; DICOM whose values are integers in 0..=255).
     U8(Vec<u8>),
-    /// 16-bit unsigned samples (PNG 16-bit, unsigned DICOM without rescale).
+    /// 16-bit unsigned samples (PNG 16-bit; DICOM whose values are integers in 0..=65535, or
+    /// other integers spanning at most 65535, shifted by their minimum).
     U16(Vec<u16>),
-    /// Real-valued samples (signed DICOM, DICOM with a non-identity rescale, 32-bit DICOM).
+    /// Real-valued samples (DICOM whose modality values are not all integers, or span more
+    /// than 65535).
     F32(Vec<f32>),
 }
 
@@ -177,8 +192,9 @@ pub enum DecodeError {
     /// The DICOM object has no (7FE0,0010) Pixel Data.
     #[error("DICOM object has no PixelData")]
     NoPixelData,
-    /// No decoder is built in for this transfer syntax (e.g. JPEG-LS without the `jpegls` feature).
-    #[error("unsupported DICOM transfer syntax {uid}")]
+    /// No decoder is built in for this transfer syntax (e.g. JPEG-LS without the `jpegls`
+    /// feature: the message then names the feature to enable).
+    #[error("unsupported DICOM transfer syntax {uid}{}", feature_hint(.uid))]
     UnsupportedTransferSyntax { uid: String },
     /// An image property this decoder does not handle (e.g. 4 samples per pixel).
     #[error("unsupported {what}: {value}")]
@@ -206,6 +222,18 @@ pub enum DecodeError {
     /// A third-party decoder panicked; the panic was caught.
     #[error("decoder panicked: {message}")]
     DecoderPanic { message: String },
+}
+
+/// JPEG-LS Lossless (.80) and Near-Lossless (.81), PS3.5 A.4.3.
+const JPEG_LS_UIDS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
+
+/// What to enable for a transfer syntax this build cannot decode ("" when nothing would help).
+fn feature_hint(uid: &str) -> &'static str {
+    if JPEG_LS_UIDS.contains(&uid) && !cfg!(feature = "jpegls") {
+        " (colour JPEG-LS is not handled by the built-in greyscale decoder; rebuild with `cargo build --features jpegls`, which needs cmake and a C++ compiler for CharLS)"
+    } else {
+        ""
+    }
 }
 
 /// Read and decode one file. The kind is sniffed from the content first, the extension second.

@@ -1,4 +1,5 @@
-//! ROC curves as PNG files, drawn with `plotters` into an RGB buffer and encoded by `image`.
+//! Figures as PNG files, drawn with `plotters` into an RGB buffer and encoded by `image`: ROC
+//! curves here, the training curve of a run in [`crate::run::curve`].
 //!
 //! Text uses an embedded ASCII subset of DejaVu Sans Mono (`font/`, 8 KB, licence in
 //! `font/LICENSE.md`) through plotters' `ab_glyph` feature, so no system font or fontconfig is
@@ -31,7 +32,7 @@ pub struct Curve<'a> {
 }
 
 /// Distinct colours for up to ten curves (Tableau 10), then they repeat.
-const PALETTE: [RGBColor; 10] = [
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -56,15 +57,24 @@ fn ensure_font() {
 
 /// Writes a `size`×`size` PNG with `curves`, the chance diagonal, axis labels and a legend.
 pub fn roc_png(path: &Path, title: &str, curves: &[Curve<'_>], size: u32) -> Result<(), PlotError> {
+    png(path, (size, size), |root| draw(root, title, curves))
+}
+
+/// The drawing area of one figure.
+pub type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// Draws a `width`×`height` figure with `draw` (the embedded font registered) and writes it to
+/// `path` as PNG, creating the parent folder.
+pub fn png(path: &Path, (width, height): (u32, u32), draw: impl FnOnce(&Area<'_>) -> DrawResult) -> Result<(), PlotError> {
     ensure_font();
-    let mut buf = vec![255u8; (size * size * 3) as usize];
+    let mut buf = vec![255u8; (width * height * 3) as usize];
     let draw_err = |e: Box<dyn std::error::Error + Send + Sync>| PlotError::Draw { path: path.to_path_buf(), source: e };
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (size, size)).into_drawing_area();
-        draw(&root, title, curves).map_err(draw_err)?;
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        draw(&root).map_err(draw_err)?;
         root.present().map_err(|e| draw_err(Box::new(e)))?;
     }
-    let img = image::RgbImage::from_raw(size, size, buf).ok_or_else(|| {
+    let img = image::RgbImage::from_raw(width, height, buf).ok_or_else(|| {
         draw_err(Box::new(std::io::Error::other("pixel buffer has the wrong length")))
     })?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -75,15 +85,18 @@ pub fn roc_png(path: &Path, title: &str, curves: &[Curve<'_>], size: u32) -> Res
         .map_err(|source| PlotError::Write { path: path.to_path_buf(), source })
 }
 
-type DrawResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+/// A drawing error as a boxed error (plotters' error type borrows the backend's).
+pub fn boxed<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(std::io::Error::other(e.to_string()))
+}
+
+/// What a drawing function returns.
+pub type DrawResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, title: &str, curves: &[Curve<'_>]) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
-    let boxed = |e: DrawingAreaErrorKind<DB::ErrorType>| -> Box<dyn std::error::Error + Send + Sync> {
-        Box::new(std::io::Error::other(e.to_string()))
-    };
     root.fill(&WHITE).map_err(boxed)?;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 18))
@@ -114,16 +127,27 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     }
     if !curves.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(boxed)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
+}
+
+/// Draws the legend of `chart`'s labelled series at `position`, on a light box.
+pub fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(boxed)
 }
 
 /// A file-name-safe version of a finding or model name (`[A-Za-z0-9_-]`, others → `_`).

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::checkpoint_file;
 use crate::model::{export_safetensors, load_vit, ExportError, ExportOutput, ExportSidecar, LoadError, LoadTarget, Preprocessing, ViTConfig, VisionTransformer};
 use crate::runtime::Cpu;
 
@@ -21,11 +22,6 @@ pub enum ExportRunError {
     Load(#[from] LoadError),
     #[error("Writing the export failed")]
     Export(#[from] ExportError),
-}
-
-/// The checkpoint file of a run folder (`checkpoints/<which>.safetensors`) or the file itself.
-pub fn checkpoint_file(run: &Path, which: &str) -> PathBuf {
-    if run.is_dir() { run.join("checkpoints").join(format!("{which}.safetensors")) } else { run.to_path_buf() }
 }
 
 /// Exports `run`'s `which` checkpoint (or the checkpoint file `run`) to `out`.

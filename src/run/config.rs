@@ -2,6 +2,9 @@
 //! before training starts and reloaded by `--resume` (the run folder, not the command line, is
 //! the truth for a resumed run).
 //!
+//! The enumerated options are `clap::ValueEnum`s: the command line spells them as
+//! `config.json` does (`dinov2`, `vit_base_patch16_224`, `zeros`, `cosine`).
+//!
 //! Defaults are the study's (paper.md §4): AdamW, lr 1e-5, weight decay 0, batch 32, no
 //! schedule, no clipping, uncertain → 0. Differences from the study are options, documented
 //! on each field.
@@ -13,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{InputNorm, Precision};
 
 /// Where the backbone weights come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Init {
     /// torch.hub `dinov2_vitb14` (`.pth`) or any DINOv2-keyed file: ViT-B/14 with LayerScale.
@@ -27,21 +30,9 @@ pub enum Init {
     Random,
 }
 
-impl std::str::FromStr for Init {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "dinov2" => Ok(Init::Dinov2),
-            "imagenet" => Ok(Init::Imagenet),
-            "mimic" => Ok(Init::Mimic),
-            "random" => Ok(Init::Random),
-            _ => Err(format!("`{s}`: expected dinov2, imagenet, mimic or random")),
-        }
-    }
-}
 
 /// What uncertain (−1) and unstated (null) labels of an annotated finding become.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Uncertain {
     /// U-Zeros (the study): uncertain and unstated count as negative.
@@ -52,48 +43,26 @@ pub enum Uncertain {
     Ignore,
 }
 
-impl std::str::FromStr for Uncertain {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "zeros" => Ok(Uncertain::Zeros),
-            "ones" => Ok(Uncertain::Ones),
-            "ignore" => Ok(Uncertain::Ignore),
-            _ => Err(format!("`{s}`: expected zeros, ones or ignore")),
-        }
-    }
-}
 
 /// Model architecture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum ModelKind {
     /// timm ViT-B/16 (ImageNet-21k init).
     #[serde(rename = "vit_base_patch16_224")]
+    #[value(name = "vit_base_patch16_224")]
     VitB16,
     /// DINOv2 ViT-B/14 with LayerScale.
     #[serde(rename = "vit_base_patch14_dinov2")]
+    #[value(name = "vit_base_patch14_dinov2")]
     VitB14Dinov2,
     /// The 2-block, 24-wide test ViT (patch 8); for tests and CPU smoke runs.
     #[serde(rename = "tiny")]
     Tiny,
 }
 
-impl std::str::FromStr for ModelKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "vit_base_patch16_224" => Ok(ModelKind::VitB16),
-            "vit_base_patch14_dinov2" => Ok(ModelKind::VitB14Dinov2),
-            "tiny" => Ok(ModelKind::Tiny),
-            _ => Err(format!(
-                "`{s}`: expected vit_base_patch16_224, vit_base_patch14_dinov2 or tiny"
-            )),
-        }
-    }
-}
 
 /// Learning-rate schedule over optimizer steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
     /// Constant lr (the study).
@@ -102,16 +71,6 @@ pub enum Schedule {
     Cosine,
 }
 
-impl std::str::FromStr for Schedule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "constant" => Ok(Schedule::Constant),
-            "cosine" => Ok(Schedule::Cosine),
-            _ => Err(format!("`{s}`: expected constant or cosine")),
-        }
-    }
-}
 
 /// Every option of a run. Serialised to `config.json` (with provenance added by the run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -230,8 +189,7 @@ impl ViewFilter {
 
 impl TrainConfig {
     /// Checks the values a run can be resumed with (a `config.json` may have been edited):
-    /// datasets and labels present, labels in the vocabulary, positive batch/epochs/window/
-    /// prefetch, finite positive learning rate and epsilon, flip probability in [0, 1].
+    /// datasets and labels present, labels in the vocabulary, and [`Self::check_options`].
     pub fn check(&self) -> Result<(), String> {
         if self.datasets.is_empty() {
             return Err("`datasets` is empty".into());
@@ -241,6 +199,17 @@ impl TrainConfig {
         }
         if let Some(l) = self.labels.iter().find(|l| crate::labels::finding_index(l).is_none()) {
             return Err(format!("label `{l}` is not a finding of the vocabulary"));
+        }
+        self.check_options()
+    }
+
+    /// Checks the options of a request before its labels are resolved: weights for every init
+    /// but random, positive batch/epochs/window/prefetch, finite positive learning rate and
+    /// epsilon, flip probability in [0, 1].
+    pub fn check_options(&self) -> Result<(), String> {
+        if self.init != Init::Random && self.weights.is_none() {
+            let init = serde_json::to_string(&self.init).unwrap_or_default();
+            return Err(format!("--init {} needs --weights (a file, or a run folder for mimic)", init.trim_matches('"')));
         }
         for (name, v) in [("batch", self.batch), ("epochs", self.epochs), ("shuffle_window", self.shuffle_window), ("prefetch", self.prefetch)] {
             if v == 0 {
@@ -295,6 +264,36 @@ mod tests {
         assert!(except.keeps(Some("PA")) && except.keeps(None) && !except.keeps(Some("LATERAL")));
         let only = ViewFilter::Only(vec!["PA".into(), "AP".into()]);
         assert!(only.keeps(Some("AP")) && !only.keeps(None) && !only.keeps(Some("LL")));
+    }
+
+    /// The command line spells every enumerated option as `config.json` does.
+    #[test]
+    fn cli_names_are_the_config_names() {
+        use clap::ValueEnum;
+        fn same<T: ValueEnum + Serialize>() -> Vec<String> {
+            T::value_variants()
+                .iter()
+                .map(|v| {
+                    let cli = v.to_possible_value().map(|p| p.get_name().to_string()).unwrap_or_default();
+                    assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(cli.clone()));
+                    cli
+                })
+                .collect()
+        }
+        assert_eq!(same::<Init>(), ["dinov2", "imagenet", "mimic", "random"]);
+        assert_eq!(same::<Uncertain>(), ["zeros", "ones", "ignore"]);
+        assert_eq!(same::<ModelKind>(), ["vit_base_patch16_224", "vit_base_patch14_dinov2", "tiny"]);
+        assert_eq!(same::<Schedule>(), ["constant", "cosine"]);
+        let norms: Vec<_> = InputNorm::value_variants().iter().map(|v| v.to_possible_value().unwrap().get_name().to_string()).collect();
+        assert_eq!(norms, ["none", "imagenet", "inception"]);
+    }
+
+    #[test]
+    fn a_pretrained_init_needs_weights() {
+        let cfg = TrainConfig { init: Init::Dinov2, ..TrainConfig::default() };
+        assert_eq!(cfg.check_options().unwrap_err(), "--init dinov2 needs --weights (a file, or a run folder for mimic)");
+        assert!(TrainConfig { weights: Some("w.pth".into()), ..cfg }.check_options().is_ok());
+        assert!(TrainConfig { batch: 0, ..TrainConfig::default() }.check_options().is_err());
     }
 
     #[test]

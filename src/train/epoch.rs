@@ -1,0 +1,250 @@
+//! The epoch loop of `fit`: per epoch one shuffled, augmented pass of optimizer steps, the
+//! validation pass, the best/last checkpoints, `last.state/` for `--resume`, `metrics.*` and
+//! `curve.png`, and the early stop after `patience` epochs without a better mean val AUROC.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::Optimizer;
+use burn::record::Recorder;
+use burn::tensor::backend::AutodiffBackend;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::TrainError;
+use super::data::{DataIndex, Pass, spawn_batches};
+use super::fit::{Adam, FitOutcome, Log, Rec};
+use super::step::{LossSum, step, validate};
+use crate::model::{ExportSidecar, VisionTransformer, export_safetensors};
+use crate::run::{EpochMetrics, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM, TrainConfig, TrainerState};
+
+/// Steps between reads of the running loss (progress bar, divergence check). Each read waits
+/// for the device, so the loop reads rarely; the epoch's end always reads.
+const LOSS_READ_EVERY: usize = 25;
+
+/// What the epoch loop trains with.
+pub(super) struct Training<'a, B: AutodiffBackend> {
+    pub cfg: &'a TrainConfig,
+    pub index: Arc<DataIndex>,
+    /// Per-label positive weights of the loss.
+    pub pw: Vec<f32>,
+    pub devices: &'a [B::Device],
+    pub log: &'a Log<'a>,
+    /// Written next to each checkpoint.
+    pub sidecar: ExportSidecar,
+    /// Stop after this epoch as if killed (tests of `--resume`).
+    pub halt_after_epoch: Option<usize>,
+}
+
+/// One training pass over the train split.
+struct PassResult {
+    steps: usize,
+    images: usize,
+    /// The learning rate of the last step.
+    lr: f64,
+    /// Sum of the step losses.
+    loss_sum: f64,
+}
+
+impl<B: AutodiffBackend> Training<'_, B> {
+    fn run(&self) -> &RunDir {
+        self.log.run
+    }
+
+    /// Trains from `state` until the last epoch, an early stop or `halt_after_epoch`.
+    pub fn epochs(
+        &self,
+        mut model: VisionTransformer<B>,
+        mut optim: Adam<B>,
+        mut state: TrainerState,
+    ) -> Result<FitOutcome, TrainError> {
+        let cfg = self.cfg;
+        let mut outcome = FitOutcome {
+            run: self.run().root.clone(),
+            metrics: vec![],
+            best_epoch: state.best_epoch,
+            best_auroc: state.best_auroc,
+            stopped_early: false,
+            halted: false,
+        };
+        let stop_now = |s: &TrainerState| cfg.patience.is_some_and(|p| s.bad_epochs >= p);
+        outcome.stopped_early = stop_now(&state);
+        while state.epochs_done < cfg.epochs && !outcome.stopped_early {
+            let epoch = state.epochs_done + 1;
+            let t0 = Instant::now();
+            let pass;
+            (model, pass) = self.train_pass(model, &mut optim, &mut state, epoch)?;
+            let train_secs = t0.elapsed().as_secs_f64();
+            let device = &self.devices[0];
+            let (val_loss, per_ds, mean) = validate(&model.valid().fork(device), &self.index, cfg, &self.pw)?;
+            let m = EpochMetrics {
+                epoch,
+                steps: pass.steps,
+                lr: pass.lr,
+                train_loss: pass.loss_sum / pass.steps.max(1) as f64,
+                val_loss,
+                val_auroc_mean: mean,
+                val_auroc: per_ds,
+                images_per_s: pass.images as f64 / train_secs.max(1e-9),
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            let better = self.record_epoch(&model, &optim, &mut state, m.clone())?;
+            self.log.say(&format!(
+                "epoch {epoch}: train loss {:.4}, val loss {:.4}, val AUROC {}, {:.0} img/s, {:.1} s{}",
+                m.train_loss,
+                m.val_loss,
+                mean.map_or("n/a".into(), |a| format!("{a:.4}")),
+                m.images_per_s,
+                m.seconds,
+                if better { ", new best" } else { "" }
+            ))?;
+            outcome.metrics.push(m);
+            if stop_now(&state) && state.epochs_done < cfg.epochs {
+                self.log.say(&format!(
+                    "early stop: no better val AUROC for {} epochs",
+                    state.bad_epochs
+                ))?;
+                outcome.stopped_early = true;
+            }
+            if self.halt_after_epoch == Some(epoch) {
+                outcome.halted = true;
+                break;
+            }
+        }
+        outcome.best_epoch = state.best_epoch;
+        outcome.best_auroc = state.best_auroc;
+        outcome.metrics = state.metrics;
+        Ok(outcome)
+    }
+
+    /// One pass of optimizer steps over the shuffled, augmented train split of `epoch`.
+    fn train_pass(
+        &self,
+        mut model: VisionTransformer<B>,
+        optim: &mut Adam<B>,
+        state: &mut TrainerState,
+        epoch: usize,
+    ) -> Result<(VisionTransformer<B>, PassResult), TrainError> {
+        let cfg = self.cfg;
+        let steps = self.index.steps_per_epoch(cfg.batch);
+        let total_steps = steps * cfg.epochs;
+        let t0 = Instant::now();
+        let bar = if self.log.progress {
+            ProgressBar::new(steps as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
+        let pass = Pass {
+            units: self.index.train.clone(),
+            batch: cfg.batch,
+            shuffle: Some((cfg.seed, epoch as u64)),
+            window: cfg.shuffle_window,
+            flip_p: cfg.flip_p,
+            rotate_deg: cfg.rotate_deg,
+            drop_last: true,
+            prefetch: cfg.prefetch,
+        };
+        let mut done = PassResult { steps: 0, images: 0, lr: cfg.lr, loss_sum: 0.0 };
+        // Step losses are summed on the device and read every LOSS_READ_EVERY steps and at
+        // the end: no step waits for the device (a NaN is caught at the next read).
+        let mut losses = LossSum::default();
+        for batch in spawn_batches(self.index.clone(), pass) {
+            let b = batch?;
+            done.lr = cfg.lr_at(state.global_step, total_steps);
+            done.images += b.n;
+            let values;
+            (model, values) = step(model, optim, b, cfg, &self.pw, done.lr, self.devices);
+            losses.add(values);
+            state.global_step += 1;
+            done.steps += 1;
+            if done.steps.is_multiple_of(LOSS_READ_EVERY) || done.steps == steps {
+                done.loss_sum = losses.read();
+                if !done.loss_sum.is_finite() {
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        step: state.global_step,
+                        loss: done.loss_sum,
+                    });
+                }
+                let ips = done.images as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                bar.set_message(format!(
+                    "loss {:.4} {ips:.0} img/s",
+                    done.loss_sum / done.steps as f64
+                ));
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        // The workers end the channel early only if they died (a panic): never train on a
+        // silently shortened epoch.
+        if done.steps != steps {
+            return Err(TrainError::Worker);
+        }
+        Ok((model, done))
+    }
+
+    /// Keeps the checkpoints of a finished epoch (best when it [`TrainerState::improves`],
+    /// always last), then `last.state/` and the metrics; returns whether it is the new best.
+    fn record_epoch(
+        &self,
+        model: &VisionTransformer<B>,
+        optim: &Adam<B>,
+        state: &mut TrainerState,
+        m: EpochMetrics,
+    ) -> Result<bool, TrainError> {
+        let run = self.run();
+        let better = state.improves(m.val_auroc_mean);
+        if better {
+            export_safetensors(model, &run.checkpoint("best"), &self.sidecar)?;
+            state.best_auroc = m.val_auroc_mean;
+            state.best_epoch = Some(m.epoch);
+            state.bad_epochs = 0;
+        } else {
+            state.bad_epochs += 1;
+        }
+        export_safetensors(model, &run.checkpoint("last"), &self.sidecar)?;
+        state.epochs_done = m.epoch;
+        state.metrics.push(m);
+        save_state(run, model, optim, state)?;
+        run.write_metrics(&state.metrics)?;
+        Ok(better)
+    }
+}
+
+/// Writes model + optimizer records and the trainer state into `last.state` (temp dir + rename,
+/// so a kill mid-save leaves the previous state intact).
+fn save_state<B: AutodiffBackend>(
+    run: &RunDir,
+    model: &VisionTransformer<B>,
+    optim: &Adam<B>,
+    state: &TrainerState,
+) -> Result<(), TrainError> {
+    let dir = run.state_dir();
+    let tmp = dir.with_extension("tmp");
+    let serr = |path: &std::path::Path, reason: String| TrainError::State {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|source| TrainError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    model
+        .clone()
+        .save_file(tmp.join(STATE_MODEL), &Rec::new())
+        .map_err(|e| serr(&tmp, e.to_string()))?;
+    Recorder::<B>::record(&Rec::new(), optim.to_record(), tmp.join(STATE_OPTIM))
+        .map_err(|e| serr(&tmp, e.to_string()))?;
+    RunDir::write_json(&tmp.join(STATE_JSON), state)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).map_err(|source| TrainError::Io {
+        path: dir.clone(),
+        source,
+    })
+}

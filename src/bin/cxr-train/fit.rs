@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use burn::backend::Autodiff;
 use clap::Args;
 
@@ -98,7 +98,7 @@ pub fn run(a: FitArgs) -> anyhow::Result<ExitCode> {
             fit::<Autodiff<cxr::runtime::Gpu>>(req, &devices)
         }
         #[cfg(not(feature = "cuda-base"))]
-        DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
+        DeviceSpec::Cuda(_) => anyhow::bail!("this cxr-train was built without GPU support"),
     }
     .context("fit failed")?;
     // With a progress bar the epochs were already reported on stderr as they finished.

@@ -405,17 +405,16 @@ fn fuzzed_dicom_header_values_never_panic_the_decoder() {
 }
 
 /// Structural damage (a tag, VR or length byte changed, bytes inserted or deleted) must fail
-/// fast. Today a corrupted VR or length makes dicom-object allocate and zero the declared
-/// length before failing (up to 4 GiB: seconds and gigabytes per file, so a few damaged files
-/// on many threads can exhaust memory). The fix belongs to the DICOM decoding
-/// (src/ingest/decode/dicom.rs: bound declared lengths by the bytes left before parsing).
+/// fast. dicom-object allocates and zeroes a declared length before it reads the value (up to
+/// 4 GiB: seconds and gigabytes per file), so the decoder first bounds every declared length by
+/// the bytes left (`ingest::decode::dicom_lengths`).
 #[test]
-#[ignore = "damaged DICOM lengths allocate up to 4 GiB in dicom-object; fix in src/ingest/decode/dicom.rs"]
 fn structurally_damaged_dicom_headers_fail_fast() {
     let original = std::fs::read(fixture("robust/tiny_mono2.dcm")).unwrap();
     let header_len = original.len() - 512;
     let mut rng = Rng::new(0x5_7A7C);
     let mut slow = Vec::new();
+    let mut decoded = 0usize;
     for case in 0..300 {
         let mut b = original.clone();
         let i = 132 + rng.below(header_len - 136);
@@ -425,12 +424,17 @@ fn structurally_damaged_dicom_headers_fail_fast() {
             _ => b.drain(i..i + rng.below(4) + 1).for_each(drop),
         }
         let t0 = std::time::Instant::now();
-        assert!(decode_outcome(&b).is_ok(), "case {case} panicked");
+        let outcome = decode_outcome(&b);
+        assert!(outcome.is_ok(), "case {case} panicked");
         if t0.elapsed() > std::time::Duration::from_millis(500) {
+            eprintln!("slow case {case} ({:?}): {outcome:?}", t0.elapsed());
             slow.push(case);
         }
+        decoded += usize::from(matches!(outcome, Ok(Ok(()))));
     }
     assert!(slow.is_empty(), "decoding took over 0.5 s on cases {slow:?}");
+    // The bound rejects damaged lengths only: harmless mutations still decode.
+    assert!(decoded > 20, "only {decoded} of 300 mutated files decoded");
 }
 
 // ---------------------------------------------------------------------------------------------

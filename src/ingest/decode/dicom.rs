@@ -26,7 +26,7 @@
 
 use super::dicom_attrs::{self, PixelModule};
 use super::dicom_grey::{self, Samples};
-use super::{dicom_colour, jpeg12, jpeg_lossless, jpegls, DecodeError, DecodeOptions, DecodedImage, Photometric};
+use super::{dicom_colour, dicom_lengths, jpeg12, jpeg_lossless, jpegls, DecodeError, DecodeOptions, DecodedImage, Photometric};
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
@@ -70,6 +70,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
             });
         };
         let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| DecodeError::UnsupportedTransferSyntax { uid: uid.into() })?;
+        bound_lengths(bytes, dicom_lengths::Encoding::of(uid))?;
         let obj = InMemDicomObject::read_dataset_with_ts(bytes, ts)
             .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?
             .with_meta(FileMetaTableBuilder::new().transfer_syntax(uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
@@ -80,6 +81,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     }
 
     // 1. Transfer syntax, from the meta group alone (cheap, and unknown syntaxes fail cleanly).
+    bound_lengths(&body[4..], None)?;
     let meta = FileMetaTable::from_reader(body).map_err(|e| DecodeError::Dicom {
         stage: "parse meta",
         source: Box::new(e),
@@ -93,11 +95,21 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     }
 
     // 2. Data set.
+    if let Some(enc) = dicom_lengths::Encoding::of(&uid) {
+        bound_lengths(&body[4..], Some(enc))?;
+    }
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
         .map_err(|e| DecodeError::Dicom { stage: "parse", source: Box::new(e) })?;
     decode_object(&obj, &uid, opts)
+}
+
+/// Fails on a declared element length that runs past the end of `bytes`, before dicom-object
+/// would allocate it (see [`dicom_lengths`]).
+fn bound_lengths(bytes: &[u8], data_set: Option<dicom_lengths::Encoding>) -> Result<(), DecodeError> {
+    dicom_lengths::check_lengths(bytes, data_set)
+        .map_err(|e| DecodeError::Dicom { stage: "parse", source: format!("damaged element header: {e}").into() })
 }
 
 /// Value representations of PS3.5 Table 6.2-1 (to tell explicit from implicit VR).

@@ -23,6 +23,7 @@ pub mod dicom;
 pub mod dicom_attrs;
 pub mod dicom_colour;
 pub mod dicom_grey;
+pub mod dicom_lengths;
 pub mod jpeg12;
 #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
 pub mod j2k;

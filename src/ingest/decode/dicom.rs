@@ -223,6 +223,22 @@ pub struct RawFrame {
     pub high_bit: u16,
 }
 
+impl RawFrame {
+    /// A grey frame of `pm`'s size decoded by one of our own codecs (JPEG lossless, 12-bit
+    /// JPEG, JPEG-LS) into 16-bit cells holding `bits` significant bits.
+    fn grey_u16(pm: &PixelModule, samples: Vec<u16>, bits: u16) -> RawFrame {
+        RawFrame {
+            width: pm.cols,
+            height: pm.rows,
+            samples: Samples::U16(samples),
+            photometric: pm.photometric.clone(),
+            planar: 0,
+            bits_stored: bits,
+            high_bit: bits - 1,
+        }
+    }
+}
+
 /// The bytes of frame 0 of encapsulated pixel data: the fragments up to the one that ends the
 /// first code stream (a JPEG frame may span fragments; PS3.5 A.4).
 fn first_frame_stream(obj: &DefaultDicomObject) -> Result<Vec<u8>, DecodeError> {
@@ -261,15 +277,7 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
         // The code stream's precision is what the samples hold (PS3.5 A.4.1: it equals
         // BitsStored in a conformant file; the larger of the two never masks a value).
         let bits = pm.bits_stored.max(u16::from(img.precision)).min(pm.bits_allocated.max(16));
-        return Ok(RawFrame {
-            width: pm.cols,
-            height: pm.rows,
-            samples: Samples::U16(img.samples),
-            photometric: pm.photometric.clone(),
-            planar: 0,
-            bits_stored: bits,
-            high_bit: bits - 1,
-        });
+        return Ok(RawFrame::grey_u16(pm, img.samples, bits));
     }
     if JPEG_LS.contains(&uid) && !cfg!(feature = "jpegls") {
         if pm.samples_per_pixel != 1 {
@@ -285,15 +293,7 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
             });
         }
         let bits = pm.bits_stored.max(u16::from(img.precision)).min(16);
-        return Ok(RawFrame {
-            width: pm.cols,
-            height: pm.rows,
-            samples: Samples::U16(img.samples),
-            photometric: pm.photometric.clone(),
-            planar: 0,
-            bits_stored: bits,
-            high_bit: bits - 1,
-        });
+        return Ok(RawFrame::grey_u16(pm, img.samples, bits));
     }
     if uid == TS_JPEG_EXTENDED && pm.samples_per_pixel == 1 {
         let stream = first_frame_stream(obj)?;
@@ -305,15 +305,7 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
                     source: format!("JPEG stream is {}x{}, the data set says {}x{}", img.width, img.height, pm.cols, pm.rows).into(),
                 });
             }
-            return Ok(RawFrame {
-                width: pm.cols,
-                height: pm.rows,
-                samples: Samples::U16(img.samples),
-                photometric: pm.photometric.clone(),
-                planar: 0,
-                bits_stored: 12,
-                high_bit: 11,
-            });
+            return Ok(RawFrame::grey_u16(pm, img.samples, 12));
         }
     }
     let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;

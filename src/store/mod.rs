@@ -11,9 +11,12 @@
 
 pub mod conform;
 pub mod meta;
+pub mod options;
 pub mod reader;
 pub mod rejects;
+pub mod row;
 pub mod schema;
+pub mod staging;
 pub mod validate;
 pub mod writer;
 
@@ -34,6 +37,8 @@ pub enum StoreError {
     MetaJson { path: PathBuf, #[source] source: serde_json::Error },
     #[error("Store `{path}` has schema version {found}, this cxr reads version {expected}")]
     SchemaVersion { path: PathBuf, found: u32, expected: u32 },
+    #[error("An interrupted ingest in `{path}` was made with other options or another manifest; pass --overwrite to start over")]
+    StagingMismatch { path: PathBuf },
 }
 
 /// Folder of a dataset's partition.

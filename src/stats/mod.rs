@@ -99,9 +99,7 @@ pub fn compute(store: &Path, dataset: Option<&str>, split: Option<&str>) -> Resu
             continue;
         }
         let dir = crate::store::partition_dir(store, name);
-        let has_parts = std::fs::read_dir(&dir)
-            .map(|rd| rd.flatten().any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
-            .unwrap_or(false);
+        let has_parts = crate::store::reader::list_parts(&dir).is_ok_and(|p| !p.is_empty());
         if !has_parts {
             continue;
         }

@@ -31,6 +31,10 @@ pub enum StoreError {
     Read { path: PathBuf, #[source] source: std::io::Error },
     #[error("Parquet error in `{path}`")]
     Parquet { path: PathBuf, #[source] source: parquet::errors::ParquetError },
+    #[error("Failed to read part `{path}`")]
+    ReadPart { path: PathBuf, #[source] source: arrow::error::ArrowError },
+    #[error("Part `{path}`, column `{column}`: {reason}")]
+    Column { path: PathBuf, column: String, reason: String },
     #[error("Arrow error while building a batch")]
     Arrow(#[source] arrow::error::ArrowError),
     #[error("Store metadata `{path}` is not valid JSON")]

@@ -261,7 +261,7 @@ impl Ingest<'_> {
             }
             let i = pass.chunks;
             let chunk_len = chunk.len() as u64;
-            if !opts.shard.is_none_or(|(k, n)| i % n == k - 1) {
+            if opts.shard.is_some_and(|(k, n)| i % n != k - 1) {
                 pass.other_shards += 1;
             } else if staging.is_done(i) {
                 pass.resumed += 1;

@@ -84,13 +84,11 @@ fn str_at(df: &DataFrame, name: &str, i: usize) -> String {
 /// Computes statistics for the store, optionally one dataset and one split.
 pub fn compute(store: &Path, dataset: Option<&str>, split: Option<&str>) -> Result<Stats, StatsError> {
     let meta = meta::read(store)?.ok_or_else(|| StatsError::NotAStore(store.to_path_buf()))?;
-    if let Some(d) = dataset {
-        if !meta.datasets.contains_key(d) {
-            return Err(StatsError::UnknownDataset {
-                dataset: d.to_string(),
-                available: meta.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
-            });
-        }
+    if let Some(d) = dataset.filter(|d| !meta.datasets.contains_key(*d)) {
+        return Err(StatsError::UnknownDataset {
+            dataset: d.to_string(),
+            available: meta.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
     }
     let mut findings = Vec::new();
     let mut groups = Vec::new();

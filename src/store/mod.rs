@@ -8,6 +8,11 @@
 //!   _rejects/<name>.csv                 rows that could not be stored, with file, row, stage and reason
 //!   _staging/<name>/                    an ingest in progress (resumable); swapped in when complete
 //! ```
+//!
+//! The store is the contract between the stages and imports none of them (only the shared
+//! vocabulary `labels` and `fsutil`): it owns its row type ([`row`]), the options recorded per
+//! dataset ([`options`]), the staging protocol of a partition ([`staging`]) and the one reader
+//! of part files ([`reader`]); `harmonize` produces its rows, `prep` drives its staging.
 
 pub mod conform;
 pub mod meta;

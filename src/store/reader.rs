@@ -39,7 +39,7 @@ pub fn list_parts(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(v)
 }
 
-/// Keeps a row by its `split` and `view` values (`None`: null or column absent).
+/// Keeps a row by its `split` and `view` values (`None`: null).
 pub type RowKeep = Arc<dyn Fn(Option<&str>, Option<&str>) -> bool + Send + Sync>;
 
 /// What [`PartFile::read`] reads.
@@ -127,12 +127,14 @@ impl PartFile {
         if let Some(keep) = what.keep.clone() {
             let fmask = ProjectionMask::columns(&descr, [COL_SPLIT, COL_VIEW]);
             let pred = ArrowPredicateFn::new(fmask, move |b: RecordBatch| {
-                // Other tools' encodings (large_string, string_view, dictionary) are cast to Utf8.
-                let (split, view) = (conform::text(&b, COL_SPLIT)?, conform::text(&b, COL_VIEW)?);
-                let at = |c: &Option<StringArray>, i: usize| c.as_ref().filter(|c| c.is_valid(i)).map(|c| c.value(i).to_string());
-                Ok(BooleanArray::from_iter((0..b.num_rows()).map(|i| {
-                    Some(keep(at(&split, i).as_deref(), at(&view, i).as_deref()))
-                })))
+                // Other tools' encodings (large_string, string_view, dictionary) are cast to Utf8;
+                // a part without the columns is an error, never a silently empty read.
+                let split = conform::required(conform::text(&b, COL_SPLIT)?, COL_SPLIT)?;
+                let view = conform::required(conform::text(&b, COL_VIEW)?, COL_VIEW)?;
+                fn at(c: &StringArray, i: usize) -> Option<&str> {
+                    c.is_valid(i).then(|| c.value(i))
+                }
+                Ok(BooleanArray::from_iter((0..b.num_rows()).map(|i| Some(keep(at(&split, i), at(&view, i))))))
             });
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
         }

@@ -113,13 +113,13 @@ pub fn predict<B: Backend>(opts: &PredictOptions, device: &B::Device) -> Result<
             dataset: d.clone(),
             available: reader.meta.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
-        let size = m.options.get("size").and_then(|s| s.as_u64()).unwrap_or(224) as u32;
-        sizes.push((d.clone(), size));
+        sizes.push((d.clone(), m.options.size));
     }
     if sizes.windows(2).any(|w| w[0].1 != w[1].1) {
         return Err(PredictError::MixedSizes(sizes));
     }
-    let size = sizes.first().map(|s| s.1).unwrap_or(224) as usize;
+    let Some(&(_, size)) = sizes.first() else { return Err(PredictError::NoImages) };
+    let size = size as usize;
     let w = resolve_weights(&opts.weights, opts.labels.as_deref())?;
     let mut target = LoadTarget::new(size, w.labels.len());
     target.input_norm = match (&w.vit_config, opts.imagenet_norm) {

@@ -10,6 +10,7 @@ use crate::ingest::RawRecord;
 use crate::labels::{LabelValue, FINDINGS};
 use crate::manifest::Manifest;
 use crate::store::rejects::RejectKind;
+pub use crate::store::row::Row;
 
 /// Why a record's metadata cannot be harmonized (the row is rejected; the message is the reject
 /// reason in `_rejects/<dataset>.csv`).
@@ -40,23 +41,11 @@ impl HarmonizeError {
     }
 }
 
-/// A harmonized row, without pixels (the pipeline adds those).
+/// A harmonized row: the store row's metadata, and the optional values stored as null because
+/// they were unusable (reader's and harmonize's), which the ingest counts into its notes.
 #[derive(Debug, Clone)]
-pub struct Row {
-    pub image_id: String,
-    pub patient_id: String,
-    pub study_id: Option<String>,
-    pub view: Option<String>,
-    pub split: &'static str,
-    pub sex: Option<&'static str>,
-    pub age: Option<f32>,
-    /// One value per finding, in `labels::FINDINGS` order.
-    pub labels: Vec<LabelValue>,
-    /// Verbatim source labels (JSON text).
-    pub source_labels: String,
-    /// 1-based row in the source metadata.
-    pub source_row: u64,
-    /// Optional values stored as null because they were unusable (reader's and harmonize's).
+pub struct Harmonized {
+    pub row: Row,
     pub nulled: Vec<Nulled>,
 }
 
@@ -65,7 +54,7 @@ pub struct Row {
 /// used (a sex code other than M/F/O, a view the manifest does not list) become null and are
 /// added to the row's [`Nulled`] notes; a row the publisher ships without labels
 /// ([`RawRecord::no_labels`]) gets every finding null.
-pub fn harmonize(m: &Manifest, annotated: &[bool], seed: u64, r: &RawRecord) -> Result<Row, HarmonizeError> {
+pub fn harmonize(m: &Manifest, annotated: &[bool], seed: u64, r: &RawRecord) -> Result<Harmonized, HarmonizeError> {
     let labels = if r.no_labels {
         vec![LabelValue::Unstated; FINDINGS.len()]
     } else {
@@ -81,7 +70,7 @@ pub fn harmonize(m: &Manifest, annotated: &[bool], seed: u64, r: &RawRecord) -> 
         nulled.push(Nulled::new("view", "values not in the manifest's view map stored as null", &raw));
         None
     });
-    Ok(Row {
+    let row = Row {
         image_id: r.image_id.clone(),
         patient_id: r.patient_id.clone(),
         study_id: r.study_id.clone(),
@@ -92,6 +81,6 @@ pub fn harmonize(m: &Manifest, annotated: &[bool], seed: u64, r: &RawRecord) -> 
         labels,
         source_labels: r.source_labels.to_string(),
         source_row: r.row,
-        nulled,
-    })
+    };
+    Ok(Harmonized { row, nulled })
 }

@@ -12,7 +12,7 @@ pub enum DemoError {
     #[error("Writing the synthetic corpus failed")]
     Synth(#[from] SynthError),
     #[error("Ingest of the synthetic {dataset} failed")]
-    Ingest { dataset: String, #[source] source: PrepError },
+    Ingest { dataset: String, #[source] source: Box<PrepError> },
 }
 
 /// What the demo produced.
@@ -43,7 +43,7 @@ pub fn run_demo(out: &Path, images_per_dataset: usize, size: u32, threads: usize
             shard: None,
             stored: StoredOptions { size, ..StoredOptions::default() },
         };
-        let summary = run_ingest(&opts).map_err(|source| DemoError::Ingest { dataset: dataset.clone(), source })?;
+        let summary = run_ingest(&opts).map_err(|source| DemoError::Ingest { dataset: dataset.clone(), source: Box::new(source) })?;
         ingests.push(summary);
     }
     Ok(DemoReport { data, store, ingests })

@@ -4,13 +4,13 @@ pub mod demo;
 pub mod nulled;
 pub mod options;
 pub mod process;
-pub mod run;
+pub mod ingest_dataset;
 pub mod summary;
 
 use std::path::PathBuf;
 
 pub use options::{IngestOptions, StoredOptions};
-pub use run::run_ingest;
+pub use ingest_dataset::run_ingest;
 pub use summary::IngestSummary;
 
 use crate::ingest::IngestError;
@@ -28,8 +28,6 @@ pub enum PrepError {
         "The store already holds dataset `{dataset}` made with other options (before: {before}; now: {now}); pass --overwrite to rebuild it"
     )]
     OptionsChanged { dataset: String, before: String, now: String },
-    #[error("An interrupted ingest in `{0}` was made with other options or another manifest; pass --overwrite to start over")]
-    StagingMismatch(PathBuf),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error(transparent)]

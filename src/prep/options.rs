@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-
 use crate::harmonize::pixels::{Fit, PixelOptions};
 use crate::ingest::decode::DecodeOptions;
+pub use crate::store::options::StoredOptions;
 
 /// Everything an ingest needs.
 #[derive(Debug, Clone)]
@@ -28,50 +27,8 @@ pub struct IngestOptions {
     pub stored: StoredOptions,
 }
 
-/// The options that shape stored rows; saved in `_meta.json` and the staging folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredOptions {
-    /// Write metadata rows only (image null), without reading images.
-    pub metadata_only: bool,
-    /// Output side length in pixels.
-    pub size: u32,
-    /// `stretch` (study), `pad` or `center-crop`.
-    pub fit: String,
-    /// Global histogram equalisation after min-max to 8 bit (study: on).
-    pub equalize: bool,
-    /// Apply the DICOM VOI LUT / window (study: off).
-    pub voi_lut: bool,
-    /// Seed of the patient-level hash splits.
-    pub split_seed: u64,
-    /// Rows per part file (also the resume granularity).
-    pub rows_per_part: usize,
-    /// Decode large JPEGs at a reduced DCT scale that still covers the output size (faster,
-    /// anti-aliased); `false` = full-resolution decode as in the study.
-    #[serde(default)]
-    pub jpeg_dct_scaling: bool,
-    /// Decode JPEG 2000 DICOM only up to the wavelet level that still covers the output size
-    /// (faster, anti-aliased); `false` = full resolution (bit-exact for lossless files). Absent
-    /// in stores made before the option existed, which decoded at full resolution.
-    #[serde(default)]
-    pub j2k_reduce: bool,
-}
-
-impl Default for StoredOptions {
-    fn default() -> Self {
-        StoredOptions {
-            metadata_only: false,
-            size: 224,
-            fit: "stretch".into(),
-            equalize: true,
-            voi_lut: false,
-            split_seed: 0,
-            rows_per_part: 2048,
-            jpeg_dct_scaling: true,
-            j2k_reduce: true,
-        }
-    }
-}
-
+/// How the stored options drive the ingest stages (an inherent impl beside the stages it
+/// configures, so the store type itself imports no stage).
 impl StoredOptions {
     /// Pixel-stage settings.
     pub fn pixel_options(&self) -> PixelOptions {
@@ -90,19 +47,5 @@ impl StoredOptions {
             jpeg_min_side: self.jpeg_dct_scaling.then_some(self.size),
             j2k_min_side: self.j2k_reduce.then_some(self.size),
         }
-    }
-
-    /// Validates ranges and names.
-    pub fn check(&self) -> Result<(), String> {
-        if !(8..=4096).contains(&self.size) {
-            return Err(format!("--size {} outside 8..4096", self.size));
-        }
-        if !["stretch", "pad", "center-crop"].contains(&self.fit.as_str()) {
-            return Err(format!("--fit `{}` is not stretch, pad or center-crop", self.fit));
-        }
-        if self.rows_per_part == 0 {
-            return Err("--rows-per-part must be positive".into());
-        }
-        Ok(())
     }
 }

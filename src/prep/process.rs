@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use crate::harmonize::{self, pixels::PixelOptions};
 use crate::ingest::decode::{self, DecodeOptions};
 use crate::ingest::paths::{self, PathProblem};
+use crate::ingest::record::Nulled;
 use crate::ingest::{RawRecord, RowError};
 use crate::manifest::Manifest;
 use crate::store::rejects::{Reject, RejectKind};
-use crate::store::writer::{StoreRow, StoredImage};
+use crate::store::row::{StoreRow, StoredImage};
 
 /// Read-only context shared by the workers.
 pub struct Context<'a> {
@@ -74,9 +75,18 @@ pub fn row_reject(e: RowError) -> Reject {
     }
 }
 
-/// Processes one record into a store row (with the decoder's notes on its image, see
-/// [`decode::DecodedImage::notes`]) or a reject.
-pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<(StoreRow, Vec<String>), Reject> {
+/// A record made into a store row.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub row: StoreRow,
+    /// Optional values stored as null (see [`Nulled`]).
+    pub nulled: Vec<Nulled>,
+    /// The decoder's notes on the image (see [`decode::DecodedImage::notes`]).
+    pub notes: Vec<String>,
+}
+
+/// Processes one record into a store row or a reject.
+pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<Processed, Reject> {
     let reject = |kind: RejectKind, source_path: &str, reason: String| Reject {
         file: file.to_string(),
         row: rec.row,
@@ -87,14 +97,15 @@ pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<(StoreRow, V
         kind,
         reason,
     };
-    let row = harmonize::harmonize(ctx.manifest, ctx.annotated, ctx.seed, &rec).map_err(|e| reject(e.reject_kind(), "", e.to_string()))?;
+    let harmonize::Harmonized { row, nulled } = harmonize::harmonize(ctx.manifest, ctx.annotated, ctx.seed, &rec).map_err(|e| reject(e.reject_kind(), "", e.to_string()))?;
     if ctx.metadata_only {
         let first = rec.image_paths.first().cloned().unwrap_or_default();
         if !paths::is_contained(&first) {
             let p = first.display().to_string();
             return Err(reject(RejectKind::PathEscapesRoot, &p, PathProblem::Escapes(p.clone()).to_string()));
         }
-        return Ok((StoreRow { row, source_path: first.display().to_string(), image: None }, Vec::new()));
+        let row = StoreRow { row, source_path: first.display().to_string(), image: None };
+        return Ok(Processed { row, nulled, notes: Vec::new() });
     }
     let rel = paths::resolve(ctx.root, &ctx.root_canon, &rec.image_paths).map_err(|p| {
         let (kind, path) = match &p {
@@ -120,5 +131,6 @@ pub fn process(ctx: &Context, file: &str, rec: RawRecord) -> Result<(StoreRow, V
         Err(p) => return Err(reject(RejectKind::DecoderPanic, &src, format!("{src}: decoder panicked: {}", panic_message(p)))),
     };
     let side = ctx.pixels.size as u16;
-    Ok((StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels }) }, notes))
+    let row = StoreRow { row, source_path: src, image: Some(StoredImage { height: side, width: side, pixels }) };
+    Ok(Processed { row, nulled, notes })
 }

@@ -84,13 +84,11 @@ fn str_at(df: &DataFrame, name: &str, i: usize) -> String {
 /// Computes statistics for the store, optionally one dataset and one split.
 pub fn compute(store: &Path, dataset: Option<&str>, split: Option<&str>) -> Result<Stats, StatsError> {
     let meta = meta::read(store)?.ok_or_else(|| StatsError::NotAStore(store.to_path_buf()))?;
-    if let Some(d) = dataset {
-        if !meta.datasets.contains_key(d) {
-            return Err(StatsError::UnknownDataset {
-                dataset: d.to_string(),
-                available: meta.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
-            });
-        }
+    if let Some(d) = dataset.filter(|d| !meta.datasets.contains_key(*d)) {
+        return Err(StatsError::UnknownDataset {
+            dataset: d.to_string(),
+            available: meta.datasets.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
     }
     let mut findings = Vec::new();
     let mut groups = Vec::new();
@@ -99,9 +97,7 @@ pub fn compute(store: &Path, dataset: Option<&str>, split: Option<&str>) -> Resu
             continue;
         }
         let dir = crate::store::partition_dir(store, name);
-        let has_parts = std::fs::read_dir(&dir)
-            .map(|rd| rd.flatten().any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
-            .unwrap_or(false);
+        let has_parts = crate::store::reader::list_parts(&dir).is_ok_and(|p| !p.is_empty());
         if !has_parts {
             continue;
         }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::options::StoredOptions;
 use super::schema::SCHEMA_VERSION;
 use super::{write_atomic, StoreError};
 
@@ -25,8 +26,9 @@ pub struct DatasetMeta {
     pub ingested_at: String,
     pub manifest_title: String,
     pub manifest_sha256: String,
-    /// Every option that shapes the stored rows (see `prep::IngestOptions`).
-    pub options: serde_json::Value,
+    /// Every option that shapes the stored rows (older stores lack some fields: they read with
+    /// the defaults documented on [`StoredOptions`]).
+    pub options: StoredOptions,
     /// Findings this dataset annotates (all others are null by construction).
     pub annotated_findings: Vec<String>,
     pub rows: u64,

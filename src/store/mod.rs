@@ -8,12 +8,20 @@
 //!   _rejects/<name>.csv                 rows that could not be stored, with file, row, stage and reason
 //!   _staging/<name>/                    an ingest in progress (resumable); swapped in when complete
 //! ```
+//!
+//! The store is the contract between the stages and imports none of them (only the shared
+//! vocabulary `labels` and `fsutil`): it owns its row type ([`row`]), the options recorded per
+//! dataset ([`options`]), the staging protocol of a partition ([`staging`]) and the one reader
+//! of part files ([`reader`]); `harmonize` produces its rows, `prep` drives its staging.
 
 pub mod conform;
 pub mod meta;
+pub mod options;
 pub mod reader;
 pub mod rejects;
+pub mod row;
 pub mod schema;
+pub mod staging;
 pub mod validate;
 pub mod writer;
 
@@ -28,12 +36,18 @@ pub enum StoreError {
     Read { path: PathBuf, #[source] source: std::io::Error },
     #[error("Parquet error in `{path}`")]
     Parquet { path: PathBuf, #[source] source: parquet::errors::ParquetError },
+    #[error("Failed to read part `{path}`")]
+    ReadPart { path: PathBuf, #[source] source: arrow::error::ArrowError },
+    #[error("Part `{path}`, column `{column}`: {reason}")]
+    Column { path: PathBuf, column: String, reason: String },
     #[error("Arrow error while building a batch")]
     Arrow(#[source] arrow::error::ArrowError),
     #[error("Store metadata `{path}` is not valid JSON")]
     MetaJson { path: PathBuf, #[source] source: serde_json::Error },
     #[error("Store `{path}` has schema version {found}, this cxr reads version {expected}")]
     SchemaVersion { path: PathBuf, found: u32, expected: u32 },
+    #[error("An interrupted ingest in `{path}` was made with other options or another manifest; pass --overwrite to start over")]
+    StagingMismatch { path: PathBuf },
 }
 
 /// Folder of a dataset's partition.

@@ -1,4 +1,4 @@
-//! Writing part files: one RecordBatch of harmonized rows → one Parquet file, written to a
+//! Writing part files: one RecordBatch of [`StoreRow`]s → one Parquet file, written to a
 //! temporary name and renamed, so a reader never sees a half-written part.
 //!
 //! Large binary columns need care (arrow-rs #7490, polars #23498): zstd, no statistics and no
@@ -17,30 +17,13 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use super::row::StoreRow;
 use super::schema::{schema_ref, COL_IMAGE, COL_SOURCE_LABELS};
 use super::StoreError;
-use crate::harmonize::Row;
 use crate::labels::FINDINGS;
 
 /// Rows per row group.
 pub const ROW_GROUP_ROWS: usize = 256;
-
-/// A preprocessed image: `height × width` 8-bit gray pixels, row-major.
-#[derive(Debug, Clone)]
-pub struct StoredImage {
-    pub height: u16,
-    pub width: u16,
-    pub pixels: Vec<u8>,
-}
-
-/// One store row: harmonized metadata, where the image came from, and its pixels.
-#[derive(Debug, Clone)]
-pub struct StoreRow {
-    pub row: Row,
-    pub source_path: String,
-    /// `None` in metadata-only ingests.
-    pub image: Option<StoredImage>,
-}
 
 /// Writer properties for part files.
 pub fn writer_properties() -> WriterProperties {

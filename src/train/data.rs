@@ -1,5 +1,9 @@
 //! Store → device-ready batches.
 //!
+//! Part files are opened and read through the store's reader ([`PartFile`], one footer parse
+//! per file; columns conformed to the store types, a wrong type is an error naming the file
+//! and column).
+//!
 //! 1. [`DataIndex::build`] reads only the split/view/label columns of every row group (no
 //!    image bytes), checks that each dataset has train and val rows, and counts per-label
 //!    positives for the pos-weights.
@@ -13,25 +17,22 @@
 //! Order and augmentation draws are functions of `(seed, epoch, position)` only, so a resumed
 //! run sees exactly the batches an uninterrupted run sees.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
-use arrow::array::{Array, BooleanArray, RecordBatch};
+use arrow::array::Array;
 use arrow::datatypes::Int8Type;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowFilter,
-};
 use rayon::prelude::*;
 
 use super::TrainError;
 use super::augment::{Aug, Rng, augment_into};
 use crate::run::config::{TrainConfig, Uncertain, ViewFilter};
 use super::loss::encode_targets;
-use crate::store::conform;
-use crate::store::schema::{COL_IMAGE, COL_SPLIT, COL_VIEW};
+pub use crate::store::reader::PartFile;
+use crate::store::reader::{PartRead, RowKeep};
+use crate::store::schema::COL_IMAGE;
+use crate::store::StoreError;
 
 /// One kept store row: its dataset (index in run order), labels (run order) and pixels.
 #[derive(Debug, Clone)]
@@ -93,38 +94,6 @@ pub struct Batch {
     pub ds: Vec<usize>,
 }
 
-/// A part file with its footer parsed once (row-group reads reuse it instead of re-parsing).
-#[derive(Debug, Clone)]
-pub struct PartFile {
-    pub path: PathBuf,
-    pub meta: ArrowReaderMetadata,
-}
-
-impl PartFile {
-    /// Opens a part and parses its footer.
-    pub fn open(path: &Path) -> Result<PartFile, TrainError> {
-        let file = File::open(path).map_err(|source| TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let meta = ArrowReaderMetadata::load(&file, Default::default()).map_err(|source| {
-            TrainError::Parquet {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-        Ok(PartFile {
-            path: path.to_path_buf(),
-            meta,
-        })
-    }
-
-    /// Row groups in the file.
-    pub fn row_groups(&self) -> usize {
-        self.meta.metadata().num_row_groups()
-    }
-}
-
 /// Reads the kept rows of some row groups of a part (all row groups when `row_groups` is None).
 /// Rows with no stated value (all null) in `labels` are skipped: they carry no target, and
 /// training them as all-negative would invent labels (PadChest rows shipped without labels,
@@ -152,70 +121,24 @@ pub fn read_rows_counted(
     labels: &[String],
     images: bool,
 ) -> Result<(Vec<Row>, usize), TrainError> {
-    let path = part.path.as_path();
-    let perr = |source| TrainError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    let aerr = |e: arrow::error::ArrowError| perr(parquet::errors::ParquetError::ArrowError(e.to_string()));
-    let file = File::open(path).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, part.meta.clone());
-    let descr = builder.parquet_schema().clone();
-    let mut cols: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let mut columns = labels.to_vec();
     if images {
-        cols.push(COL_IMAGE);
-    }
-    builder = builder
-        .with_projection(ProjectionMask::columns(&descr, cols.iter().copied()))
-        .with_batch_size(1024);
-    if let Some(rg) = row_groups {
-        builder = builder.with_row_groups(rg);
+        columns.push(COL_IMAGE.to_string());
     }
     let (want_split, views) = (split.to_string(), views.clone());
-    let fmask = ProjectionMask::columns(&descr, [COL_SPLIT, COL_VIEW]);
-    let pred = ArrowPredicateFn::new(fmask, move |b: RecordBatch| {
-        // Other tools' encodings (large_string, string_view, dictionary) are cast to Utf8.
-        let split = conform::text(&b, COL_SPLIT)?;
-        let view = conform::text(&b, COL_VIEW)?;
-        Ok(BooleanArray::from_iter((0..b.num_rows()).map(|i| {
-            let s_ok = split
-                .as_ref()
-                .is_some_and(|c| c.is_valid(i) && c.value(i) == want_split);
-            let v = view
-                .as_ref()
-                .and_then(|c| c.is_valid(i).then(|| c.value(i)));
-            Some(s_ok && views.keeps(v))
-        })))
-    });
-    let reader = builder
-        .with_row_filter(RowFilter::new(vec![Box::new(pred)]))
-        .build()
-        .map_err(perr)?;
+    let keep: RowKeep = Arc::new(move |s: Option<&str>, v: Option<&str>| s == Some(want_split.as_str()) && views.keeps(v));
+    let read = PartRead { columns, row_groups, batch_size: 1024, keep: Some(keep) };
     let mut out = Vec::new();
     let mut skipped = 0;
-    for b in reader {
-        let b = b.map_err(aerr)?;
-        let missing = |name: &str| TrainError::Column {
-            path: path.to_path_buf(),
-            column: name.into(),
-        };
-        let mut label_cols = Vec::with_capacity(labels.len());
-        for l in labels {
-            label_cols.push(conform::primitive::<Int8Type>(&b, l).map_err(aerr)?.ok_or_else(|| missing(l))?);
-        }
-        let image = if images {
-            Some(conform::bytes(&b, COL_IMAGE).map_err(aerr)?.ok_or_else(|| missing(COL_IMAGE))?)
-        } else {
-            None
-        };
+    for b in part.read(&read)? {
+        let b = b?;
+        let label_cols = labels
+            .iter()
+            .map(|l| b.required(b.primitive::<Int8Type>(l)?, l))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let image = if images { Some(b.required(b.bytes(COL_IMAGE)?, COL_IMAGE)?) } else { None };
         for i in 0..b.num_rows() {
-            let row_labels: Vec<Option<i8>> = label_cols
-                .iter()
-                .map(|a| a.is_valid(i).then(|| a.value(i)))
-                .collect();
+            let row_labels: Vec<Option<i8>> = label_cols.iter().map(|a| a.is_valid(i).then(|| a.value(i))).collect();
             if row_labels.iter().all(Option::is_none) {
                 skipped += 1;
                 continue;
@@ -223,11 +146,7 @@ pub fn read_rows_counted(
             out.push(Row {
                 ds,
                 labels: row_labels,
-                pixels: image
-                    .as_ref()
-                    .filter(|a| a.is_valid(i))
-                    .map(|a| a.value(i).to_vec())
-                    .unwrap_or_default(),
+                pixels: image.as_ref().filter(|a| a.is_valid(i)).map(|a| a.value(i).to_vec()).unwrap_or_default(),
             });
         }
     }

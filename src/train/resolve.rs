@@ -45,12 +45,8 @@ pub fn resolve(
                 available: available(),
             })?;
         annotated.push((d.clone(), m.annotated_findings.clone()));
-        let stored = m
-            .options
-            .get("size")
-            .and_then(|s| s.as_u64())
-            .unwrap_or(224) as usize;
-        if m.options.get("metadata_only").and_then(|v| v.as_bool()) == Some(true) {
+        let stored = m.options.size as usize;
+        if m.options.metadata_only {
             return Err(TrainError::NoPixels { dataset: d.clone() });
         }
         if cfg.image_size == 0 {

@@ -350,7 +350,7 @@ fn blockers_in_dir_order(scratch: &Path, chunks: usize, candidates: usize) -> Ve
 /// folder planted in the staging folder makes its `remove_file` fail there, after the entries
 /// before it in directory order are gone. Found by this test: the cleanup deleted `options.json`
 /// in directory order with the rest, and the re-run then refused ("made with other options",
-/// exit 2); `prep::run::finalize` now removes it only after the swap.
+/// exit 2); `store::staging::Staging::swap_in` now removes it only after the swap.
 #[test]
 fn ingest_dying_in_the_final_cleanup_resumes() {
     let tmp = tempfile::tempdir().unwrap();

@@ -1,21 +1,20 @@
 //! Per-dataset part checks of `cxr-prep validate`: each part opens and has the store schema;
 //! image ids are unique and every patient is in one split across the dataset's parts; splits and
 //! finding values are in their vocabularies, unannotated findings are null; image byte lengths
-//! equal `height × width`. Metadata columns are read by projection, the image column one row
-//! group at a time.
+//! equal `height × width`. Parts are read through the store reader
+//! ([`PartFile`](crate::store::reader::PartFile)); metadata columns by projection, the image
+//! column one row group at a time.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, RecordBatch};
+use arrow::array::Array;
 use arrow::datatypes::{Int8Type, UInt16Type};
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{IssueKind, ValidationReport, schema_differences};
 use crate::labels::FINDINGS;
-use crate::store::{conform, partition_dir};
+use crate::store::partition_dir;
+use crate::store::reader::{PartBatch, PartFile, PartRead};
 use crate::store::schema::{COL_HEIGHT, COL_IMAGE, COL_IMAGE_ID, COL_PATIENT_ID, COL_SPLIT, COL_WIDTH};
 
 /// Cross-file state of one dataset's checks.
@@ -99,18 +98,14 @@ impl<'a> DatasetCheck<'a> {
     fn check_part(&mut self, path: &Path, fi: usize, report: &mut ValidationReport) -> Result<(), String> {
         let rel = self.files[fi].clone();
         let ds = self.name.clone();
-        let open = || -> Result<ParquetRecordBatchReaderBuilder<File>, String> {
-            let f = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-            ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| format!("not a readable Parquet file: {e}"))
-        };
-        let builder = open()?;
-        let diffs = schema_differences(builder.schema());
+        let part = PartFile::open(path).map_err(|e| error_chain(&e))?;
+        let diffs = schema_differences(part.schema());
         if !diffs.is_empty() {
             self.all_readable = false;
             report.push(IssueKind::SchemaMismatch, Some(&ds), Some(&rel), None, diffs.join("; "));
             return Ok(());
         }
-        let foreign = super::encoding_differences(builder.schema());
+        let foreign = super::encoding_differences(part.schema());
         if !foreign.is_empty() {
             report.push(
                 IssueKind::ForeignEncoding,
@@ -120,17 +115,13 @@ impl<'a> DatasetCheck<'a> {
                 format!("read through a cast: {}", foreign.join("; ")),
             );
         }
-        let arrow_schema = builder.schema().clone();
-        let idx = |c: &str| arrow_schema.index_of(c).map_err(|e| e.to_string());
-        let finding_idx: Vec<usize> = FINDINGS.iter().map(|f| idx(f.name)).collect::<Result<_, _>>()?;
-        let mut meta_cols = vec![idx(COL_IMAGE_ID)?, idx(COL_PATIENT_ID)?, idx(COL_SPLIT)?];
-        meta_cols.extend(&finding_idx);
-        let mask = ProjectionMask::roots(builder.parquet_schema(), meta_cols);
-        let reader = builder.with_projection(mask).with_batch_size(4096).build().map_err(|e| e.to_string())?;
+        let mut meta_cols: Vec<&str> = vec![COL_IMAGE_ID, COL_PATIENT_ID, COL_SPLIT];
+        meta_cols.extend(FINDINGS.iter().map(|f| f.name));
+        let read = PartRead { batch_size: 4096, ..PartRead::columns(meta_cols) };
         let mut unannotated: BTreeMap<&'static str, (u64, u64)> = BTreeMap::new();
         let mut offset = 0u64;
-        for batch in reader {
-            let batch = batch.map_err(|e| format!("read failed after row {offset}: {e}"))?;
+        for batch in part.read(&read).map_err(|e| error_chain(&e))? {
+            let batch = batch.map_err(|e| format!("read failed after row {offset}: {}", error_chain(&e)))?;
             self.check_metadata_batch(&batch, fi, offset, &mut unannotated, report)?;
             offset += batch.num_rows() as u64;
         }
@@ -141,19 +132,11 @@ impl<'a> DatasetCheck<'a> {
             ));
         }
         // Image lengths, one row group at a time.
-        let groups = open()?.metadata().num_row_groups();
         let mut offset = 0u64;
-        for g in 0..groups {
-            let b = open()?;
-            let mask = ProjectionMask::roots(b.parquet_schema(), [idx(COL_HEIGHT)?, idx(COL_WIDTH)?, idx(COL_IMAGE)?]);
-            let reader = b
-                .with_projection(mask)
-                .with_row_groups(vec![g])
-                .with_batch_size(64)
-                .build()
-                .map_err(|e| e.to_string())?;
-            for batch in reader {
-                let batch = batch.map_err(|e| format!("image read failed in row group {g}: {e}"))?;
+        for g in 0..part.row_groups() {
+            let read = PartRead { row_groups: Some(vec![g]), batch_size: 64, ..PartRead::columns([COL_HEIGHT, COL_WIDTH, COL_IMAGE]) };
+            for batch in part.read(&read).map_err(|e| error_chain(&e))? {
+                let batch = batch.map_err(|e| format!("image read failed in row group {g}: {}", error_chain(&e)))?;
                 check_image_batch(&batch, &ds, &rel, offset, report)?;
                 offset += batch.num_rows() as u64;
             }
@@ -164,7 +147,7 @@ impl<'a> DatasetCheck<'a> {
     /// Split, duplicate, patient and label checks of one batch (`offset`: its first row in the file).
     fn check_metadata_batch(
         &mut self,
-        batch: &RecordBatch,
+        batch: &PartBatch,
         fi: usize,
         offset: u64,
         unannotated: &mut BTreeMap<&'static str, (u64, u64)>,
@@ -173,9 +156,7 @@ impl<'a> DatasetCheck<'a> {
         let ds = self.name.clone();
         let rel = self.files[fi].clone();
         let string_col = |name: &str| {
-            conform::text(batch, name)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("column `{name}` unreadable as text"))
+            batch.text(name).map_err(|e| e.to_string())?.ok_or_else(|| format!("column `{name}` unreadable as text"))
         };
         let (ids, pats, splits) = (string_col(COL_IMAGE_ID)?, string_col(COL_PATIENT_ID)?, string_col(COL_SPLIT)?);
         for i in 0..batch.num_rows() {
@@ -227,7 +208,8 @@ impl<'a> DatasetCheck<'a> {
             }
         }
         for f in FINDINGS {
-            let col = conform::primitive::<Int8Type>(batch, f.name)
+            let col = batch
+                .primitive::<Int8Type>(f.name)
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("column `{}` unreadable as int8", f.name))?;
             let annotated = self.annotated.as_ref().is_none_or(|a| a.contains(f.name));
@@ -253,19 +235,21 @@ impl<'a> DatasetCheck<'a> {
 
 /// Checks `height × width == image length` and that the three are null together.
 fn check_image_batch(
-    batch: &RecordBatch,
+    batch: &PartBatch,
     ds: &str,
     rel: &str,
     offset: u64,
     report: &mut ValidationReport,
 ) -> Result<(), String> {
     let dim = |name: &str| {
-        conform::primitive::<UInt16Type>(batch, name)
+        batch
+            .primitive::<UInt16Type>(name)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("column `{name}` unreadable as uint16"))
     };
     let (h, w) = (dim(COL_HEIGHT)?, dim(COL_WIDTH)?);
-    let img = conform::bytes(batch, COL_IMAGE)
+    let img = batch
+        .bytes(COL_IMAGE)
         .map_err(|e| e.to_string())?
         .ok_or("column `image` unreadable as binary")?;
     for i in 0..batch.num_rows() {
@@ -300,6 +284,18 @@ fn check_image_batch(
         }
     }
     Ok(())
+}
+
+/// The error and its causes, joined with `: ` (the report's message).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 fn null_word(valid: bool) -> &'static str {

@@ -51,6 +51,11 @@ impl Rng {
         self.0.random::<f64>()
     }
 
+    /// Uniform in `[0, 1)` (24 random bits, rand's `f32` standard distribution).
+    pub fn unit_f32(&mut self) -> f32 {
+        self.0.random::<f32>()
+    }
+
     /// Fisher–Yates shuffle (`rand::seq::SliceRandom`).
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         rand::seq::SliceRandom::shuffle(v, &mut self.0);

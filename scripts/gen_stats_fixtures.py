@@ -15,8 +15,10 @@ Cases:
               sklearn.metrics.{recall_score, accuracy_score, f1_score}.
   bh          scipy.stats.false_discovery_control(p, method="bh").
   percentile  numpy.percentile(values, [2.5, 97.5]) (method "linear").
-  bootstrap   cxr's replicate draws re-implemented here (xoshiro256** seeded through SplitMix64,
-              Lemire's bounded draws; must mirror src/evaluate/bootstrap.rs), each replicate
+  rng         the replicate generator of src/evaluate/bootstrap.rs re-implemented here (rand 0.10's
+              Xoshiro256++ seeded with SHA-256 of the key (seed, "boot", replicate) as src/rng.rs
+              does, rand's `random_range` by Canon's method): raw words and bounded draws.
+  bootstrap   cxr's replicate draws (the generator above), each replicate
               materialised as a resampled data set and scored with roc_auc_score; single-class
               replicates skipped; percentile CIs of two models' AUROCs, their macro means and the
               paired differences, and the two-sided p-value formula of src/evaluate/compare.rs.
@@ -26,6 +28,7 @@ Scores are float32 values (written as the exact float64 of each float32), as in 
 Usage: python3 scripts/gen_stats_fixtures.py [OUT_JSON]
 """
 
+import hashlib
 import json
 import sys
 import warnings
@@ -149,44 +152,54 @@ for n in (1, 2, 7, 1000):
     percentile.append({"values": v, "level": 0.95, "lo": float(lo), "hi": float(hi)})
 
 M64 = (1 << 64) - 1
+M32 = (1 << 32) - 1
+BOOTSTRAP_STREAM = 0x626F6F74  # src/evaluate/bootstrap.rs BOOTSTRAP_STREAM ("boot")
 
 
-def splitmix64(state):
-    state = (state + 0x9E3779B97F4A7C15) & M64
-    z = state
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return state, z ^ (z >> 31)
+class Xoshiro256pp:
+    """rand 0.10's Xoshiro256PlusPlus (Blackman & Vigna, xoshiro256plusplus.c) seeded the way
+    src/rng.rs `Rng::keyed` seeds it: SHA-256 of the keys' little-endian u64 bytes, read as
+    four little-endian u64 state words (rand_core `read_words`)."""
 
+    def __init__(self, keys):
+        d = hashlib.sha256(b"".join(int(k).to_bytes(8, "little") for k in keys)).digest()
+        self.s = [int.from_bytes(d[8 * i:8 * i + 8], "little") for i in range(4)]
+        assert any(self.s)  # an all-zero state (rand remaps it) has probability 2^-256
 
-class Xoshiro:
-    def __init__(self, seed, stream):
-        _, a = splitmix64(seed)
-        sm = a ^ ((stream * 0xD1B54A32D192ED03) & M64)
-        self.s = []
-        for _ in range(4):
-            sm, v = splitmix64(sm)
-            self.s.append(v)
-
-    def next(self):
+    def next_u64(self):
         s = self.s
         rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & M64
-        r = (rotl((s[1] * 5) & M64, 7) * 9) & M64
+        r = (rotl((s[0] + s[3]) & M64, 23) + s[0]) & M64
         t = (s[1] << 17) & M64
         s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45)
         return r
 
+    def next_u32(self):
+        return self.next_u64() >> 32  # rand: the upper half
+
     def below(self, n):
-        threshold = ((1 << 64) - n) % n
-        while True:
-            m = self.next() * n
-            if (m & M64) >= threshold:
-                return m >> 64
+        """rand 0.10 `random_range(0..n)` for usize n (UniformUsize::sample_single): n <= u32::MAX
+        draws u32s, larger n u64s; both by Canon's method as in UniformInt::sample_single_inclusive
+        without the `unbiased` feature: one widening multiply, and a second draw only when the
+        low word lies within `range` of overflowing, whose carry may add one."""
+        bits, draw = (32, self.next_u32) if n <= M32 else (64, self.next_u64)
+        mask = (1 << bits) - 1
+        m = draw() * n
+        result, lo = m >> bits, m & mask
+        if lo > ((1 << bits) - n) & mask:
+            new_hi = (draw() * n) >> bits
+            if lo + new_hi > mask:
+                result += 1
+        return result
+
+
+def replicate_rng(seed, r):
+    return Xoshiro256pp([seed, BOOTSTRAP_STREAM, r])
 
 
 def weights(n_images, units, seed, r):
     w = np.zeros(n_images, dtype=np.int64)
-    g = Xoshiro(seed, r)
+    g = replicate_rng(seed, r)
     if units is None:
         for _ in range(n_images):
             w[g.below(n_images)] += 1
@@ -198,10 +211,14 @@ def weights(n_images, units, seed, r):
 
 
 def auc_or_none(y, p):
+    """AUROC of one replicate, rounded to 14 decimals: sklearn's trapezoid sum can land one ulp
+    off the exact rational value (0.9999999999999999 for a perfect ranking), and the paired
+    p-value counts the sign of a difference, so two equal AUROCs must differ by exactly 0 (as
+    cxr's exact rank count gives). The rounding moves no value by more than 5e-15."""
     ys, ps = stated(y, p)
     if len(set(ys.tolist())) < 2:
         return None
-    return float(roc_auc_score(ys, ps))
+    return round(float(roc_auc_score(ys, ps)), 14)
 
 
 def pct(vals, level):
@@ -253,6 +270,19 @@ def bootstrap_case(name, n, per_patient, resample, seed, B):
     return out
 
 
+# Raw draws of the replicate generator, checked one by one by tests/it/evaluate.rs. Bounds: the
+# bootstrap's (150 images, 50 patients), a u32 bound near 2^32 and a u64 bound near 2^64 (where
+# Canon's second draw and its carry happen often), and a bound just above u32::MAX (64-bit path).
+rng_cases = []
+for seed, rep in ((7, 0), (1234567890123, 199), (M64, M64)):
+    g = replicate_rng(seed, rep)
+    words = [g.next_u64() for _ in range(8)]
+    below = []
+    for n in (1, 2, 50, 150, 3_000_000_000, M32, (1 << 32) + 7, 0xF000_0000_0000_0000):
+        g = replicate_rng(seed, rep)
+        below.append({"n": n, "draws": [g.below(n) for _ in range(16)]})
+    rng_cases.append({"seed": seed, "replicate": rep, "next_u64": words, "below": below})
+
 bootstrap = [bootstrap_case("images", 150, 1, "images", 7, 200),
              bootstrap_case("patients", 150, 3, "patients", 1234567890123, 200)]
 
@@ -260,7 +290,7 @@ out = {
     "generator": "scripts/gen_stats_fixtures.py",
     "versions": {"scikit-learn": sklearn.__version__, "scipy": scipy.__version__, "numpy": np.__version__},
     "auroc": auroc, "youden": youden, "bh": bh, "percentile": percentile,
-    "bootstrap": bootstrap,
+    "bootstrap": bootstrap, "rng": rng_cases,
 }
 with open(OUT, "w") as f:
     json.dump(out, f, indent=None, separators=(",", ":"), allow_nan=False)

@@ -59,10 +59,11 @@ pub fn write_atomic_with<E>(
     Ok(())
 }
 
-/// Removes the temporary files that killed writes of `path` left behind (`.<name>.*.tmp`, and
-/// the `<name>.*.tmp` of cxr before 0.1's tempfile switch). Only for files that one process at a
-/// time writes (under the store lock, or once per dataset at the end of an ingest): a concurrent
-/// writer's temporary file would be removed under it. Returns how many were removed.
+/// Removes the temporary files or folders that killed writes of `path` left behind
+/// (`.<name>.*.tmp`, and the `<name>.*.tmp` of cxr before 0.1's tempfile switch); a folder is
+/// removed with its contents. Only for paths that one process at a time writes (under the store
+/// lock, once per dataset at the end of an ingest, a run's `last.state/`): a concurrent writer's
+/// temporary would be removed under it. Returns how many were removed.
 pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return Ok(0);
@@ -80,7 +81,9 @@ pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
         let f = entry.file_name();
         let Some(f) = f.to_str() else { continue };
         if f.ends_with(".tmp") && (f.starts_with(&hidden) || f.starts_with(&legacy)) {
-            match std::fs::remove_file(entry.path()) {
+            let is_dir = entry.file_type()?.is_dir();
+            let removed_now = if is_dir { std::fs::remove_dir_all(entry.path()) } else { std::fs::remove_file(entry.path()) };
+            match removed_now {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
@@ -166,7 +169,10 @@ mod tests {
         for n in [".x.json.a1B2c3.tmp", "x.json.123-0.tmp", ".y.json.a1B2c3.tmp", "x.jsonl"] {
             std::fs::write(p.with_file_name(n), b"").unwrap();
         }
-        assert_eq!(remove_stale_temps(&p).unwrap(), 2);
+        // A temporary folder (a killed save of a folder such as `last.state/`) goes with its contents.
+        std::fs::create_dir_all(p.with_file_name(".x.json.d4E5f6.tmp/inner")).unwrap();
+        std::fs::write(p.with_file_name(".x.json.d4E5f6.tmp/inner/model.bin"), b"half").unwrap();
+        assert_eq!(remove_stale_temps(&p).unwrap(), 3);
         let mut names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
         names.sort();
         assert_eq!(names, [".y.json.a1B2c3.tmp", "x.json", "x.jsonl"].map(std::ffi::OsString::from));

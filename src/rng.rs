@@ -1,16 +1,16 @@
-//! The seeded random generator of training (data order, augmentation, `cxr-train bench` data)
-//! and of the fuzz tests: `rand`'s named [`Xoshiro256PlusPlus`] (Blackman & Vigna 2018), whose
-//! output is reproducible across platforms and rand versions, unlike `StdRng`.
+//! The crate's one seeded random generator: `rand`'s named [`Xoshiro256PlusPlus`] (Blackman &
+//! Vigna 2018), whose output is reproducible across platforms and rand versions, unlike `StdRng`.
 //!
 //! A stream is keyed by several integers (`seed, purpose, epoch, index`, …): the key's
 //! little-endian bytes are hashed with SHA-256 into the generator's 32-byte seed, so any key
 //! gives an independent stream and a resumed run draws the same numbers. Integer ranges use
-//! `rand`'s `random_range` (no modulo bias).
+//! `rand`'s `random_range` (Canon's widening-multiply method, no modulo bias).
 //!
-//! Not yet here: the bootstrap's xoshiro256** (`evaluate::bootstrap`), whose replicates are
-//! checked against a Python re-implementation (`scripts/gen_stats_fixtures.py`, to be
-//! regenerated with it), and the synthetic corpus's SplitMix64 (`synth::truth`), whose stream
-//! fixes the demo corpus (with this generator PadChest at `--n 48` draws no `val` patient).
+//! Users: training (data order, augmentation, `cxr-train bench` data), the bootstrap of
+//! `evaluate` (key `seed, "boot", replicate`; `scripts/gen_stats_fixtures.py` re-implements this
+//! generator and `random_range` exactly, and `tests/it/evaluate.rs` checks the draws against it),
+//! the synthetic corpus (`synth::truth`, one stream per dataset, patient and image) and the fuzz
+//! tests. The crate has no other generator.
 
 use rand::distr::uniform::SampleUniform;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -49,6 +49,11 @@ impl Rng {
     /// Uniform in `[0, 1)` (53 random bits).
     pub fn unit(&mut self) -> f64 {
         self.0.random::<f64>()
+    }
+
+    /// Uniform in `[0, 1)` (24 random bits, rand's `f32` standard distribution).
+    pub fn unit_f32(&mut self) -> f32 {
+        self.0.random::<f32>()
     }
 
     /// Fisher–Yates shuffle (`rand::seq::SliceRandom`).

@@ -4,9 +4,12 @@
 //! was drawn), which every statistic in `metrics`/`threshold` consumes directly, so a paired
 //! comparison simply hands the same weights to every model.
 //!
-//! Randomness: xoshiro256** seeded through SplitMix64 from `(seed, replicate)`, so replicate `r`
-//! is the same on every machine, thread count and rayon schedule. Draws in `[0, n)` use
-//! Lemire's unbiased multiply-and-reject method.
+//! Randomness: the crate's seeded generator ([`crate::rng::Rng`], rand's Xoshiro256++ keyed
+//! through SHA-256) with the key `(seed, BOOTSTRAP_STREAM, replicate)`, so replicate `r` is the
+//! same on every machine, thread count and rayon schedule. Draws in `[0, n)` are rand's
+//! `random_range` (Canon's widening-multiply method). `scripts/gen_stats_fixtures.py`
+//! re-implements this stream exactly, and `tests/it/evaluate.rs` checks both the raw draws and
+//! the statistics computed from them against it.
 //!
 //! Units: with [`Resample::Images`] the `n` images are drawn `n` times with replacement (the
 //! study's `np.random.choice(len(test), len(test))`); with [`Resample::Patients`] the `m`
@@ -18,53 +21,15 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// SplitMix64 step (Steele, Lea & Flood 2014): used only to expand seeds.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use crate::rng::Rng;
 
-/// xoshiro256** 1.0 (Blackman & Vigna 2018).
-#[derive(Debug, Clone)]
-pub struct Xoshiro256 {
-    s: [u64; 4],
-}
+/// Purpose key of the bootstrap streams in [`Rng::keyed`] (`seed, BOOTSTRAP_STREAM, replicate`):
+/// the ASCII bytes of "boot", so the streams differ from every other stream keyed by the same seed.
+pub const BOOTSTRAP_STREAM: u64 = 0x626F_6F74;
 
-impl Xoshiro256 {
-    /// Generator for `stream` (e.g. a replicate number) under `seed`.
-    pub fn new(seed: u64, stream: u64) -> Self {
-        let mut seed_state = seed;
-        let mut sm = splitmix64(&mut seed_state) ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        let s = [splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm), splitmix64(&mut sm)];
-        Xoshiro256 { s }
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform integer in `[0, n)`, `n > 0` (Lemire 2019, unbiased).
-    pub fn below(&mut self, n: u64) -> u64 {
-        debug_assert!(n > 0);
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = (self.next_u64() as u128) * (n as u128);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
-            }
-        }
-    }
+/// The generator of replicate `r` under `seed`.
+pub fn replicate_rng(seed: u64, r: u64) -> Rng {
+    Rng::keyed(&[seed, BOOTSTRAP_STREAM, r])
 }
 
 /// What one bootstrap draw picks.
@@ -120,18 +85,18 @@ impl Resampler {
     pub fn weights(&self, r: u64, weights: &mut [u32]) {
         debug_assert_eq!(weights.len(), self.n_images);
         weights.fill(0);
-        let mut rng = Xoshiro256::new(self.seed, r);
+        let mut rng = replicate_rng(self.seed, r);
         match &self.units {
             None => {
-                let n = self.n_images as u64;
+                let n = self.n_images;
                 for _ in 0..n {
-                    weights[rng.below(n) as usize] += 1;
+                    weights[rng.below(n)] += 1;
                 }
             }
             Some(units) => {
-                let m = units.len() as u64;
+                let m = units.len();
                 for _ in 0..m {
-                    for &i in &units[rng.below(m) as usize] {
+                    for &i in &units[rng.below(m)] {
                         weights[i as usize] += 1;
                     }
                 }
@@ -190,21 +155,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn xoshiro_reference_stream() {
-        // xoshiro256** reference: state {1, 2, 3, 4} gives 11520, 0, 1509978240, 1215971899390074240.
-        let mut g = Xoshiro256 { s: [1, 2, 3, 4] };
-        let got: Vec<u64> = (0..4).map(|_| g.next_u64()).collect();
-        assert_eq!(got, vec![11520, 0, 1509978240, 1215971899390074240]);
-    }
-
-    #[test]
-    fn below_stays_in_range() {
-        let mut g = Xoshiro256::new(7, 0);
-        for n in [1u64, 2, 3, 10, 1000] {
-            for _ in 0..1000 {
-                assert!(g.below(n) < n);
-            }
-        }
+    fn replicates_are_keyed_by_seed_and_replicate() {
+        let ids: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+        let rs = Resampler::new(&ids, Resample::Images, 7);
+        let (mut a, mut b) = (vec![0u32; 30], vec![0u32; 30]);
+        rs.weights(3, &mut a);
+        rs.weights(3, &mut b);
+        assert_eq!(a, b);
+        assert_eq!(a.iter().sum::<u32>(), 30);
+        rs.weights(4, &mut b);
+        assert_ne!(a, b);
+        Resampler::new(&ids, Resample::Images, 8).weights(3, &mut b);
+        assert_ne!(a, b);
     }
 
     #[test]

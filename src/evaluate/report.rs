@@ -336,11 +336,9 @@ pub fn write_comparison(dir: &Path, rep: &Report<Comparison>) -> Result<Vec<Path
     Ok(plots)
 }
 
-/// Writes `contents` to `dir/name`, creating `dir`.
+/// Writes `contents` to `dir/name` atomically ([`crate::fsutil::write_atomic`]), creating `dir`.
 pub fn write_file(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, ReportError> {
     let path = dir.join(name);
-    let err = |source| ReportError::Write { path: path.clone(), source };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    std::fs::write(&path, contents).map_err(err)?;
+    crate::fsutil::write_atomic(&path, contents.as_bytes()).map_err(|source| ReportError::Write { path: path.clone(), source })?;
     Ok(path)
 }

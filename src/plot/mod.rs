@@ -64,7 +64,7 @@ pub fn roc_png(path: &Path, title: &str, curves: &[Curve<'_>], size: u32) -> Res
 pub type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// Draws a `width`×`height` figure with `draw` (the embedded font registered) and writes it to
-/// `path` as PNG, creating the parent folder.
+/// `path` as PNG, atomically ([`crate::fsutil::write_atomic_with`]), creating the parent folder.
 pub fn png(path: &Path, (width, height): (u32, u32), draw: impl FnOnce(&Area<'_>) -> DrawResult) -> Result<(), PlotError> {
     ensure_font();
     let mut buf = vec![255u8; (width * height * 3) as usize];
@@ -77,12 +77,16 @@ pub fn png(path: &Path, (width, height): (u32, u32), draw: impl FnOnce(&Area<'_>
     let img = image::RgbImage::from_raw(width, height, buf).ok_or_else(|| {
         draw_err(Box::new(std::io::Error::other("pixel buffer has the wrong length")))
     })?;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| PlotError::Write { path: path.to_path_buf(), source: image::ImageError::IoError(e) })?;
-    }
-    img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|source| PlotError::Write { path: path.to_path_buf(), source })
+    let write_err = |source| PlotError::Write { path: path.to_path_buf(), source };
+    crate::fsutil::write_atomic_with(
+        path,
+        |f| {
+            let mut w = std::io::BufWriter::new(f);
+            img.write_to(&mut w, image::ImageFormat::Png).map_err(write_err)?;
+            std::io::Write::flush(&mut w).map_err(|e| write_err(image::ImageError::IoError(e)))
+        },
+        |e| write_err(image::ImageError::IoError(e)),
+    )
 }
 
 /// A drawing error as a boxed error (plotters' error type borrows the backend's).

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::checkpoint_file;
-use crate::model::{export_safetensors, load_vit, ExportError, ExportOutput, ExportSidecar, LoadError, LoadTarget, Preprocessing, ViTConfig, VisionTransformer};
+use crate::model::{export_safetensors, load_vit, ExportError, ExportOutput, ExportSidecar, LoadError, LoadTarget, VisionTransformer};
 use crate::runtime::Cpu;
 
 /// Errors of `export`.
@@ -32,13 +32,16 @@ pub fn export_run(run: &Path, which: &str, out: &Path) -> Result<ExportOutput, E
     }
     let side_path = file.with_extension("json");
     let bad = |problem: String| ExportRunError::Sidecar { path: side_path.clone(), problem };
-    let text = std::fs::read_to_string(&side_path).map_err(|e| bad(e.to_string()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let field = |k: &str| v.get(k).cloned().ok_or_else(|| bad(format!("no `{k}`")));
-    let labels: Vec<String> = serde_json::from_value(field("labels")?).map_err(|e| bad(e.to_string()))?;
-    let preprocessing: Preprocessing = serde_json::from_value(field("preprocessing")?).map_err(|e| bad(e.to_string()))?;
-    let cfg: ViTConfig = serde_json::from_value(field("vit_config")?).map_err(|e| bad(e.to_string()))?;
-    let timm_model_name = v.get("timm_model_name").and_then(|n| n.as_str()).map(str::to_string);
+    let side = super::sidecar::Sidecar::read(&side_path).map_err(|e| {
+        bad(match e {
+            super::sidecar::SidecarError::Read { source, .. } => source.to_string(),
+            super::sidecar::SidecarError::Parse { source, .. } => source.to_string(),
+        })
+    })?;
+    let labels = side.labels.ok_or_else(|| bad("no `labels`".into()))?;
+    let preprocessing = side.preprocessing.ok_or_else(|| bad("no `preprocessing`".into()))?;
+    let cfg = side.vit_config.ok_or_else(|| bad("no `vit_config`".into()))?;
+    let timm_model_name = side.timm_model_name;
     let mut target = LoadTarget::new(cfg.img_size, labels.len());
     target.num_heads = Some(cfg.num_heads);
     target.input_norm = cfg.input_norm;

@@ -25,6 +25,7 @@ pub mod config;
 pub mod curve;
 pub mod export;
 pub mod record;
+pub mod sidecar;
 pub mod weights;
 
 use std::io::Write;

@@ -46,15 +46,14 @@ pub fn resolve_weights(path: &Path, labels: Option<&[String]>) -> Result<Resolve
     }
     let sidecar = file.with_extension("json");
     let (side_labels, vit_config) = if sidecar.is_file() {
-        let text = std::fs::read_to_string(&sidecar).map_err(|e| WeightsError::Sidecar {
+        let s = super::sidecar::Sidecar::read(&sidecar).map_err(|e| WeightsError::Sidecar {
             path: sidecar.clone(),
-            source: serde_json::Error::io(e),
+            source: match e {
+                super::sidecar::SidecarError::Read { source, .. } => serde_json::Error::io(source),
+                super::sidecar::SidecarError::Parse { source, .. } => source,
+            },
         })?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| WeightsError::Sidecar { path: sidecar.clone(), source })?;
-        let labels: Option<Vec<String>> = v.get("labels").and_then(|l| serde_json::from_value(l.clone()).ok());
-        let cfg: Option<ViTConfig> = v.get("vit_config").and_then(|c| serde_json::from_value(c.clone()).ok());
-        (labels, cfg)
+        (s.labels, s.vit_config)
     } else {
         (None, None)
     };

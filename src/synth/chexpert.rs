@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::SynthError;
 use super::draw::View;
-use super::truth::{Rng, Sign, Truth, patients};
+use super::truth::{Rng, Sign, Split, SplitRule, Truth, patients};
 use super::write::{Encoding, ImageJob, Table};
 
 /// The exact header of `train.csv` and `valid.csv`.
@@ -93,7 +93,11 @@ pub(crate) fn values(t: &Truth, rng: &mut Rng, certain: bool) -> Vec<String> {
 pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>, SynthError> {
     let n_valid = (n / 10).max(2);
     let mut jobs = Vec::with_capacity(n);
-    let mut next_patient = 1;
+    // Patient ids count up; a train.csv patient skips ids until the ingest's val carve (a hash
+    // of the id) agrees with the split it is meant for (its test share stays train: CheXpert's
+    // test split is valid.csv).
+    let rule = SplitRule::builtin("chexpert")?;
+    let mut last_patient = 0u32;
     for (split, count) in [("train", n - n_valid), ("valid", n_valid)] {
         let csv_path = root
             .join("CheXpert-v1.0-small")
@@ -106,8 +110,15 @@ pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>
             if left == 0 {
                 break;
             }
-            let pid = format!("patient{next_patient:05}");
-            next_patient += 1;
+            let want = match (split, p.split) {
+                ("valid", _) => Split::Test,
+                (_, Split::Val) => Split::Val,
+                _ => Split::Train,
+            };
+            let pid = rule.id_for(want, Some(split), || {
+                last_patient += 1;
+                format!("patient{last_patient:05}")
+            })?;
             let mut truth = Truth::draw(&mut rng);
             for s in 0..p.count {
                 if left == 0 {

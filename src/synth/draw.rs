@@ -380,13 +380,9 @@ impl Layout {
         }
         self.anatomy(&mut c);
         self.signs(&mut c, &mut rng);
-        // Fine per-pixel noise (PCG-style LCG, top 24 bits) everywhere, then clamp.
-        let mut state = rng.next_u64();
+        // Fine per-pixel noise everywhere (the image's own stream), then clamp.
         for p in c.px.iter_mut() {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            let r = (state >> 40) as f32 / (1u64 << 24) as f32;
+            let r = rng.f32();
             *p = (*p + 0.04 * (r - 0.5)).clamp(0.0, 1.0);
         }
         c

@@ -19,7 +19,7 @@ use std::path::Path;
 use super::SynthError;
 use super::chexpert;
 use super::draw::View;
-use super::truth::{Rng, Truth, patients};
+use super::truth::{Rng, Split, Truth, patients};
 use super::write::{Encoding, ImageJob, Table};
 
 pub(crate) const METADATA_HEADER: &str = "dicom_id,subject_id,study_id,PerformedProcedureStepDescription,ViewPosition,Rows,Columns,StudyDate,StudyTime,ProcedureCodeSequence_CodeMeaning,ViewCodeSequence_CodeMeaning,PatientOrientationCodeSequence_CodeMeaning";
@@ -62,14 +62,10 @@ pub(crate) fn build(
             break;
         }
         let subject = unique(&mut rng, &mut used_subj, 10_000_000, 10_000_000);
-        let split = match p.index {
-            0 => "test",
-            1 => "validate",
-            _ => match rng.below(10) {
-                0 => "test",
-                1 => "validate",
-                _ => "train",
-            },
+        let split = match p.split {
+            Split::Test => "test",
+            Split::Val => "validate",
+            Split::Train => "train",
         };
         let mut truth = Truth::draw(&mut rng);
         for s in 0..p.count {

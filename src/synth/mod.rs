@@ -5,7 +5,7 @@
 //! One internal `Truth` (`truth.rs`) per image (per study for CheXpert/MIMIC)
 //! drives both the pixels (`draw.rs`) and every dataset's labels, so labels
 //! are learnable from pixels. Everything is deterministic from
-//! [`SynthConfig::seed`] (SplitMix64; images are rendered in parallel but each
+//! [`SynthConfig::seed`] (`crate::rng`'s keyed Xoshiro256++; images are rendered in parallel but each
 //! from its own seed, so the output is byte-identical run to run).
 //!
 //! | sign (truth)         | drawn as                                      | NIH                | CheXpert / MIMIC                 | PadChest             | VinDr                               | UKA                       |

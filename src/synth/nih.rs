@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::SynthError;
 use super::draw::View;
-use super::truth::{Rng, Sign, Truth, patients};
+use super::truth::{Rng, Sign, Split, SplitRule, Truth, patients};
 use super::write::{Encoding, ImageJob, Table, write_lines};
 
 /// The exact header line of `Data_Entry_2017_v2020.csv`.
@@ -56,15 +56,23 @@ pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>
     let mut names = Vec::with_capacity(n);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     let mut jobs = Vec::with_capacity(n);
-    let n_test_min = 1;
+    // Patient ids count up; a train or val patient skips ids until the ingest's val carve (a
+    // hash of the id) agrees with the split it is meant for.
+    let rule = SplitRule::builtin("nih")?;
+    let mut last_id = 0u64;
     for p in &pats {
-        let is_test = rng.chance(0.2) || (p.index + 1 == pats.len() && test.len() < n_test_min);
+        let is_test = p.split == Split::Test;
+        let official = if is_test { "test" } else { "train" };
+        let id = rule.id_for(p.split, Some(official), || {
+            last_id += 1;
+            last_id.to_string()
+        })?;
         let mut truth = Truth::draw(&mut rng);
         for k in 0..p.count {
             if k > 0 {
                 truth = truth.evolve(&mut rng);
             }
-            let name = format!("{:08}_{:03}.png", p.index + 1, k);
+            let name = format!("{id:0>8}_{k:03}.png");
             let view = if rng.chance(0.6) { "PA" } else { "AP" };
             let (w, h) = (2000 + rng.below(1000), 2000 + rng.below(1000));
             let spacing = ["0.143", "0.168", "0.139"][rng.below(3) as usize];
@@ -72,7 +80,7 @@ pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>
                 name.clone(),
                 finding_labels(&truth),
                 k.to_string(),
-                (p.index + 1).to_string(),
+                id.clone(),
                 (p.age + k as u32 / 2).to_string(),
                 if p.male { "M" } else { "F" }.to_string(),
                 view.to_string(),

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::SynthError;
 use super::draw::View;
-use super::truth::{Rng, Side, Sign, Truth, patients};
+use super::truth::{Rng, Side, Sign, SplitRule, Truth, patients};
 use super::write::{Encoding, ImageJob, Table};
 
 /// The exact 36-column header (first column name empty).
@@ -245,9 +245,14 @@ pub(crate) fn build(
     let mut table = Table::new(root.join(CSV_NAME), HEADER);
     let mut jobs = Vec::with_capacity(n);
     let mut row_idx = 0usize;
+    let rule = SplitRule::builtin("padchest")?;
     for p in patients(&mut rng, n, 4) {
-        let len = 36 + rng.below(4) as usize;
-        let patient_id = rng.digits(len);
+        // PadChest has no official split: the ingest hashes the patient id, so ids are drawn
+        // until the hash agrees with the split the patient is meant for.
+        let patient_id = rule.id_for(p.split, None, || {
+            let len = 36 + rng.below(4) as usize;
+            rng.digits(len)
+        })?;
         let mut truth = Truth::draw(&mut rng);
         let (mut study, mut study_year, mut report_id, mut lateral_ok) =
             (String::new(), 0, 0, false);

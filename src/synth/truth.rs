@@ -1,39 +1,44 @@
-//! Ground truth shared by every synthetic dataset: a seeded PRNG, the visible
-//! "signs" a phantom can carry, and per-patient / per-image draws.
+//! Ground truth shared by every synthetic dataset: the seeded generator, the visible
+//! "signs" a phantom can carry, per-patient / per-image draws, and the split each synthetic
+//! patient is meant for.
 //!
 //! Every dataset writer turns one [`Truth`] per image (or per study) into its
 //! publisher's label vocabulary, and `draw.rs` turns the same [`Truth`] into
 //! pixels, so labels and pixels always agree.
 
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for
-/// synthetic data. Same seed → same stream on every platform.
+/// The synthetic corpus's view of the crate's generator ([`crate::rng::Rng`], rand's
+/// Xoshiro256++ keyed through SHA-256): the same stream plus the key it was made from, so
+/// [`Rng::fork`] gives a child stream keyed `(key…, salt)`. Same seed → same stream on every
+/// platform; each dataset draws from its own fork and each image is rendered from its own
+/// keyed stream, so parallel rendering cannot change the output.
 #[derive(Clone, Debug)]
-pub(crate) struct Rng(u64);
+pub(crate) struct Rng {
+    key: Vec<u64>,
+    stream: crate::rng::Rng,
+}
 
 impl Rng {
+    /// The stream keyed `[seed]`.
     pub(crate) fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng { key: vec![seed], stream: crate::rng::Rng::keyed(&[seed]) }
     }
 
-    /// A child stream for a named purpose, independent of how much of `self`
+    /// A child stream for a named purpose (`key…, salt`), independent of how much of `self`
     /// has been consumed by the caller afterwards.
     pub(crate) fn fork(&self, salt: u64) -> Rng {
-        let mut r = Rng(self.0 ^ salt.wrapping_mul(0xD6E8_FEB8_6659_FD93));
-        r.next_u64();
-        r
+        let mut key = self.key.clone();
+        key.push(salt);
+        let stream = crate::rng::Rng::keyed(&key);
+        Rng { key, stream }
     }
 
     pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.stream.next_u64()
     }
 
-    /// Uniform in [0, 1).
+    /// Uniform in [0, 1) (24 random bits).
     pub(crate) fn f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+        self.stream.unit_f32()
     }
 
     /// Uniform in [lo, hi).
@@ -41,9 +46,9 @@ impl Rng {
         lo + (hi - lo) * self.f32()
     }
 
-    /// Uniform integer in [0, n); `n == 0` gives 0.
+    /// Uniform integer in [0, n) (rand's `random_range`); `n == 0` gives 0.
     pub(crate) fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
+        self.stream.below(n)
     }
 
     pub(crate) fn chance(&mut self, p: f32) -> bool {
@@ -262,11 +267,91 @@ impl Truth {
     }
 }
 
+/// The split a synthetic patient is meant for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+impl Split {
+    /// The deterministic stratified rule over a patient's 0-based index: in every block of ten
+    /// patients, indices 0 and 5 are test, 1 is val and the other seven train (20 % / 10 % /
+    /// 70 %, the manifests' `test_fraction` / `val_fraction`). Any dataset with at least three
+    /// patients therefore has all three splits, whatever the seed (a random draw left PadChest
+    /// at 48 images without a val patient).
+    pub(crate) fn of_patient(index: usize) -> Split {
+        match index % 10 {
+            0 | 5 => Split::Test,
+            1 => Split::Val,
+            _ => Split::Train,
+        }
+    }
+
+    /// The store's split name (`train`, `val`, `test`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// cxr-prep's default `--split-seed` (`StoredOptions::default()`), under which
+/// [`SplitRule::id_for`] places hashed patients in their target split.
+pub(crate) const INGEST_SPLIT_SEED: u64 = 0;
+
+/// Where `cxr-prep ingest` puts a row of one dataset: the built-in manifest's `[split]` rule
+/// applied by [`crate::harmonize::split::assign`] with [`INGEST_SPLIT_SEED`]. Datasets whose
+/// split (or validation part) is a hash of the patient id get ids chosen through this rule, so
+/// the split a synthetic patient is meant for is the split the store gives it.
+pub(crate) struct SplitRule(crate::manifest::SplitSpec);
+
+/// Candidate ids tried by [`SplitRule::id_for`] before giving up: the rarest target (val, 10 %
+/// of hashed patients) is found within 10 000 tries except with probability 0.9^10000.
+const MAX_ID_TRIES: usize = 10_000;
+
+impl SplitRule {
+    /// The rule of a built-in dataset (`nih`, `chexpert`, `padchest`, …).
+    pub(crate) fn builtin(dataset: &str) -> Result<SplitRule, super::SynthError> {
+        crate::manifest::Manifest::builtin(dataset)
+            .map(|m| SplitRule(m.split))
+            .map_err(|e| super::SynthError::Config { reason: format!("built-in manifest {dataset}: {e}") })
+    }
+
+    /// The split the ingest gives a row with patient id `id` and official split value `official`.
+    pub(crate) fn split_of(&self, official: Option<&str>, id: &str) -> Option<&'static str> {
+        crate::harmonize::split::assign(&self.0, INGEST_SPLIT_SEED, official, id).ok()
+    }
+
+    /// The first id from `next` that the ingest places in `want` (see [`Self::split_of`]).
+    pub(crate) fn id_for(
+        &self,
+        want: Split,
+        official: Option<&str>,
+        mut next: impl FnMut() -> String,
+    ) -> Result<String, super::SynthError> {
+        for _ in 0..MAX_ID_TRIES {
+            let id = next();
+            if self.split_of(official, &id) == Some(want.as_str()) {
+                return Ok(id);
+            }
+        }
+        Err(super::SynthError::Config {
+            reason: format!("no patient id for split {} in {MAX_ID_TRIES} tries", want.as_str()),
+        })
+    }
+}
+
 /// Demographics shared by all images of a patient.
 #[derive(Clone, Debug)]
 pub(crate) struct Patient {
     /// 0-based index within its dataset.
     pub index: usize,
+    /// The split it is meant for ([`Split::of_patient`]).
+    pub split: Split,
     pub male: bool,
     /// Age in years at the first image.
     pub age: u32,
@@ -283,6 +368,7 @@ pub(crate) fn patients(rng: &mut Rng, total: usize, max_per: usize) -> Vec<Patie
         left -= count;
         out.push(Patient {
             index: out.len(),
+            split: Split::of_patient(out.len()),
             male: rng.chance(0.55),
             age: 18 + rng.below(72) as u32,
             count,

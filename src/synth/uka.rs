@@ -92,15 +92,7 @@ pub(crate) fn build(root: &Path, n: usize, mut rng: Rng) -> Result<Vec<ImageJob>
     let mut jobs = Vec::with_capacity(n);
     let mut next_id = 1_000_000u64;
     for p in patients(&mut rng, n, 4) {
-        let split = match p.index {
-            0 => "test",
-            1 => "val",
-            _ => match rng.below(10) {
-                0 => "test",
-                1 => "val",
-                _ => "train",
-            },
-        };
+        let split = p.split.as_str();
         let patient_id = format!("{:06}", 200_000 + p.index * 7 + rng.below(7) as usize);
         let mut truth = Truth::draw(&mut rng);
         for k in 0..p.count {

@@ -216,8 +216,11 @@ impl<B: AutodiffBackend> Training<'_, B> {
     }
 }
 
-/// Writes model + optimizer records and the trainer state into `last.state` (temp dir + rename,
-/// so a kill mid-save leaves the previous state intact).
+/// Writes model + optimizer records and the trainer state into `last.state/`. They are written
+/// into a fresh `tempfile` folder next to it (`.last.state.<random>.tmp`), which then replaces
+/// the old state by two renames (the old folder into a second temporary folder that is deleted
+/// when dropped, the new one into place): a kill mid-save leaves the previous state intact, and
+/// what a killed save left behind is removed by the next one ([`crate::fsutil::remove_stale_temps`]).
 fn save_state<B: AutodiffBackend>(
     run: &RunDir,
     model: &VisionTransformer<B>,
@@ -225,26 +228,45 @@ fn save_state<B: AutodiffBackend>(
     state: &TrainerState,
 ) -> Result<(), TrainError> {
     let dir = run.state_dir();
-    let tmp = dir.with_extension("tmp");
+    let parent = dir.parent().unwrap_or(std::path::Path::new("."));
+    let ioerr = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::Io { path, source }
+    };
     let serr = |path: &std::path::Path, reason: String| TrainError::State {
         path: path.to_path_buf(),
         reason,
     };
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|source| TrainError::Io {
-        path: tmp.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(parent).map_err(ioerr(parent))?;
+    crate::fsutil::remove_stale_temps(&dir).map_err(ioerr(parent))?;
+    // The fixed temporary name of cxr before the tempfile switch.
+    let _ = std::fs::remove_dir_all(dir.with_extension("tmp"));
+    let temp = || {
+        tempfile::Builder::new()
+            .prefix(".last.state.")
+            .suffix(".tmp")
+            .tempdir_in(parent)
+            .map_err(ioerr(parent))
+    };
+    let new = temp()?;
     model
         .clone()
-        .save_file(tmp.join(STATE_MODEL), &Rec::new())
-        .map_err(|e| serr(&tmp, e.to_string()))?;
-    Recorder::<B>::record(&Rec::new(), optim.to_record(), tmp.join(STATE_OPTIM))
-        .map_err(|e| serr(&tmp, e.to_string()))?;
-    RunDir::write_json(&tmp.join(STATE_JSON), state)?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).map_err(|source| TrainError::Io {
-        path: dir.clone(),
-        source,
-    })
+        .save_file(new.path().join(STATE_MODEL), &Rec::new())
+        .map_err(|e| serr(new.path(), e.to_string()))?;
+    Recorder::<B>::record(&Rec::new(), optim.to_record(), new.path().join(STATE_OPTIM))
+        .map_err(|e| serr(new.path(), e.to_string()))?;
+    RunDir::write_json(&new.path().join(STATE_JSON), state)?;
+    let old = temp()?;
+    let previous = old.path().join("last.state");
+    if dir.exists() {
+        std::fs::rename(&dir, &previous).map_err(ioerr(&dir))?;
+    }
+    let new = new.keep();
+    if let Err(source) = std::fs::rename(&new, &dir) {
+        // Put the previous state back; the new one goes.
+        let _ = std::fs::rename(&previous, &dir);
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(TrainError::Io { path: dir, source });
+    }
+    Ok(())
 }

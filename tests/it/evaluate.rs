@@ -6,12 +6,13 @@
 use std::path::Path;
 use std::process::Command;
 
-use cxr::evaluate::bootstrap::{percentile_ci, Resample, Resampler, Xoshiro256};
+use cxr::evaluate::bootstrap::{percentile_ci, replicate_rng, Resample, Resampler};
 use cxr::evaluate::compare::{benjamini_hochberg, compare};
 use cxr::evaluate::evaluation::{evaluate, select_split, StatOptions};
 use cxr::evaluate::metrics::ScoredFinding;
 use cxr::evaluate::predictions::Predictions;
 use cxr::fsutil::sha256_file;
+use cxr::rng::Rng;
 use cxr::evaluate::threshold::{youden, Confusion};
 use serde_json::Value;
 
@@ -96,6 +97,35 @@ fn percentile_interval_matches_numpy() {
     assert_eq!(percentile_ci([None, None], 0.95), None);
 }
 
+/// The bootstrap's generator (rand's Xoshiro256++ keyed through SHA-256, `random_range` by
+/// Canon's method) draws exactly what the independent Python re-implementation in
+/// `scripts/gen_stats_fixtures.py` draws: raw 64-bit words and bounded indices, including
+/// bounds above 2^32 (the 64-bit path) and bounds where Canon's second draw decides.
+#[test]
+fn bootstrap_stream_matches_the_python_reimplementation() {
+    let r = reference();
+    let cases = r["rng"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for c in cases {
+        let (seed, rep) = (c["seed"].as_u64().unwrap(), c["replicate"].as_u64().unwrap());
+        let mut g = replicate_rng(seed, rep);
+        let words: Vec<u64> = (0..c["next_u64"].as_array().unwrap().len()).map(|_| g.next_u64()).collect();
+        let want: Vec<u64> = c["next_u64"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert_eq!(words, want, "seed {seed} replicate {rep}: raw words");
+        for b in c["below"].as_array().unwrap() {
+            let n = b["n"].as_u64().unwrap();
+            let want: Vec<u64> = b["draws"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+            let mut g = replicate_rng(seed, rep);
+            let got: Vec<u64> = if n <= u32::MAX as u64 {
+                want.iter().map(|_| g.below(n as usize) as u64).collect()
+            } else {
+                want.iter().map(|_| g.below(n)).collect()
+            };
+            assert_eq!(got, want, "seed {seed} replicate {rep}: below({n})");
+        }
+    }
+}
+
 /// Bootstrap intervals and p-values equal a Python re-implementation of the same replicate
 /// draws scored by scikit-learn on the materialised resampled data sets (images and patients).
 #[test]
@@ -152,9 +182,9 @@ fn bootstrap_matches_sklearn_on_the_same_replicates() {
 fn synthetic(n: usize, skill: f32, noise_seed: u64) -> Predictions {
     let findings = vec!["Effusion".to_string(), "Nodule".into(), "Hernia".into()];
     let mut p = Predictions::new(findings);
-    let mut lab = Xoshiro256::new(1, 0);
-    let mut noise = Xoshiro256::new(noise_seed, 1);
-    let u = |g: &mut Xoshiro256| (g.next_u64() >> 11) as f32 / (1u64 << 53) as f32;
+    let mut lab = Rng::keyed(&[1, 0]);
+    let mut noise = Rng::keyed(&[noise_seed, 1]);
+    let u = |g: &mut Rng| g.unit() as f32;
     for i in 0..n {
         p.image_id.push(format!("img{i:04}"));
         p.patient_id.push(format!("pat{:04}", i / 2));

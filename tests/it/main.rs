@@ -47,3 +47,5 @@ mod robust;
 mod benchmark;
 // binaries: a closed stdout (`| head`) is a quiet exit with status 0
 mod cli;
+// architecture: stage imports and file sizes of src/ (issue 12), with the known exceptions listed
+mod architecture;

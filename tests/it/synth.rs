@@ -3,7 +3,7 @@
 //! output is byte-identical for the same seed.
 //!
 //! One shared corpus (48 images of 64 px per dataset) is generated once per
-//! test process under `CARGO_TARGET_TMPDIR`; the determinism test makes two
+//! test process under `CARGO_TARGET_TMPDIR` (a folder per process); the determinism test makes two
 //! small private ones in temp dirs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -23,7 +23,9 @@ const SIZE: u32 = 64;
 fn corpus() -> &'static (PathBuf, SynthReport) {
     static C: OnceLock<(PathBuf, SynthReport)> = OnceLock::new();
     C.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("synth-shared");
+        // One folder per test process: CARGO_TARGET_TMPDIR lies in the build directory, which
+        // concurrent checkouts may share (CARGO_BUILD_BUILD_DIR).
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("synth-shared-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let cfg = SynthConfig {
             out: out.clone(),

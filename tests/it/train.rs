@@ -234,8 +234,13 @@ fn resume_after_a_kill_ends_where_an_uninterrupted_run_ends() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(json(&b.join("metrics.json")).as_array().unwrap().len(), 1);
+    // What a save killed mid-write leaves (a temporary state folder) is removed by the next save.
+    let stale = b.join("checkpoints/.last.state.k1ll3d.tmp");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("model.bin"), b"half").unwrap();
     train_ok(&["fit", "--resume", "--out", b.to_str().unwrap(), "--quiet"]);
     assert_same_run(&a, &b);
+    assert_eq!(temporaries(&b.join("checkpoints")), Vec::<String>::new());
     // A real SIGKILL as soon as epoch 1's state is on disk (mostly mid-epoch 2; wherever it
     // lands, the resumed run must end where the uninterrupted one ended).
     let c = dir.path().join("c");
@@ -254,6 +259,7 @@ fn resume_after_a_kill_ends_where_an_uninterrupted_run_ends() {
     child.wait().unwrap();
     train_ok(&["fit", "--resume", "--out", c.to_str().unwrap(), "--quiet"]);
     assert_same_run(&a, &c);
+    assert_eq!(temporaries(&c.join("checkpoints")), Vec::<String>::new());
     // Killed before the first epoch finished: config.json but no state; resume restarts it.
     let d = dir.path().join("d");
     let mut halted = fit_args("nih", d.to_str().unwrap(), "2");
@@ -262,6 +268,15 @@ fn resume_after_a_kill_ends_where_an_uninterrupted_run_ends() {
     std::fs::remove_dir_all(d.join("checkpoints")).unwrap();
     train_ok(&["fit", "--resume", "--out", d.to_str().unwrap(), "--quiet"]);
     assert_same_run(&a, &d);
+}
+
+/// Names of the `*.tmp` entries in `dir`.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
 }
 
 /// Same per-epoch metrics (to 1e-5) and same last weights (to 1e-5).

@@ -1,4 +1,4 @@
-//! The six synthetic native layouts (and the Kaggle VinDr layout) ingest without rejects,
+//! Every synthetic native layout (and the Kaggle VinDr layout) ingest without rejects,
 //! patients never straddle splits, and no DICOM identifier reaches the store.
 
 use std::collections::{HashMap, HashSet};

@@ -77,6 +77,15 @@ findings! {
     "atelectasis_left" => "Left atelectasis / ventilation disturbance (UKA)",
     "pneumothorax_right" => "Right pneumothorax (UKA)",
     "pneumothorax_left" => "Left pneumothorax (UKA)",
+    "bronchitis" => "Bronchitis, a global diagnosis (VinDr-PCXR `Bronchitis`)",
+    "bronchiolitis" => "Bronchiolitis, a global diagnosis (VinDr-PCXR `Bronchiolitis`)",
+    "bronchopneumonia" => "Bronchopneumonia, a global diagnosis (VinDr-PCXR `Brocho-pneumonia`, sic); kept apart from pneumonia, which VinDr-PCXR labels separately",
+    "pleuropneumonia" => "Pleuropneumonia, a global diagnosis (VinDr-PCXR `Pleuro-pneumonia`); kept apart from pneumonia",
+    "situs_inversus" => "Situs inversus (VinDr-PCXR)",
+    "congenital_emphysema" => "Congenital (lobar) emphysema (VinDr-PCXR); never merged into emphysema, a different disease",
+    "cpam" => "Congenital pulmonary airway malformation (VinDr-PCXR `CPAM`)",
+    "hyaline_membrane_disease" => "Hyaline membrane disease / neonatal respiratory distress syndrome (VinDr-PCXR)",
+    "mediastinal_tumor" => "Mediastinal tumor, a global diagnosis (VinDr-PCXR)",
 }
 
 /// Position of a finding in [`FINDINGS`] (= its store column order), if it exists.

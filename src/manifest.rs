@@ -1,12 +1,17 @@
 //! Typed view of `data-manifests/<dataset>.toml`: the per-dataset knowledge (metadata files,
 //! column names, label mapping, view normalisation, split rule) as data, not code branches.
 //!
-//! The six manifests are compiled into the binary (so `cxr-prep` works outside the repository)
-//! and can be replaced at run time with `--manifest FILE`. A new dataset is a new manifest plus,
-//! at most, a small reader in `ingest::sources`.
+//! The built-in manifests are compiled into the binary (so `cxr-prep` works outside the
+//! repository) and can be replaced at run time with `--manifest FILE`. They are the one list of
+//! datasets cxr knows ([`DATASETS`], [`dataset_names`]): a new dataset is a new manifest (added to
+//! [`MANIFESTS`]) plus, at most, a small reader in `ingest::sources` named by its `reader` key.
+//!
+//! Each manifest also carries the study's knowledge of its dataset (`[study]`: the label set in
+//! head output order and the view filter, paper.md §1.2–1.3), read by `train::labels`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,19 +26,81 @@ pub enum ManifestError {
     Parse { name: String, #[source] source: toml::de::Error },
     #[error("Manifest `{name}`: {problem}")]
     Invalid { name: String, problem: String },
-    #[error("Unknown dataset `{0}` (known: nih, chexpert, mimic, padchest, vindr, uka)")]
+    #[error("Unknown dataset `{0}` (known: {known})", known = dataset_names().join(", "))]
     UnknownDataset(String),
 }
 
-/// The datasets cxr knows, with their embedded manifests.
-pub const DATASETS: &[(&str, &str)] = &[
-    ("nih", include_str!("../data-manifests/nih.toml")),
-    ("chexpert", include_str!("../data-manifests/chexpert.toml")),
-    ("mimic", include_str!("../data-manifests/mimic.toml")),
-    ("padchest", include_str!("../data-manifests/padchest.toml")),
-    ("vindr", include_str!("../data-manifests/vindr.toml")),
-    ("uka", include_str!("../data-manifests/uka.toml")),
+/// The embedded manifests, in the order datasets are listed everywhere (CLI help, synth, demo).
+/// This is the only list of datasets in the code; names come from each manifest's `dataset`.
+pub const MANIFESTS: &[&str] = &[
+    include_str!("../data-manifests/nih.toml"),
+    include_str!("../data-manifests/chexpert.toml"),
+    include_str!("../data-manifests/mimic.toml"),
+    include_str!("../data-manifests/padchest.toml"),
+    include_str!("../data-manifests/vindr.toml"),
+    include_str!("../data-manifests/uka.toml"),
+    include_str!("../data-manifests/vindr-pcxr.toml"),
 ];
+
+/// `(dataset name, embedded manifest text)` for every entry of [`MANIFESTS`], in order. A text
+/// whose `dataset` key cannot be read gets an empty name (and fails [`Manifest::parse`]; a test
+/// parses every built-in manifest).
+pub static DATASETS: LazyLock<Vec<(String, &'static str)>> = LazyLock::new(|| {
+    #[derive(Deserialize)]
+    struct Name {
+        dataset: String,
+    }
+    MANIFESTS
+        .iter()
+        .map(|t| (toml::from_str::<Name>(t).map(|n| n.dataset).unwrap_or_default(), *t))
+        .collect()
+});
+
+/// Names of the built-in datasets, in [`MANIFESTS`] order.
+pub fn dataset_names() -> Vec<&'static str> {
+    DATASETS.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+/// A built-in dataset, as a command-line value: its variants are read from [`MANIFESTS`], so a
+/// new manifest is a new accepted value without touching the binaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dataset(usize);
+
+impl Dataset {
+    /// The dataset name (`dataset` key of its manifest).
+    pub fn name(self) -> &'static str {
+        DATASETS[self.0].0.as_str()
+    }
+
+    /// Every built-in dataset, in [`MANIFESTS`] order.
+    pub fn all() -> &'static [Dataset] {
+        static ALL: LazyLock<Vec<Dataset>> = LazyLock::new(|| (0..DATASETS.len()).map(Dataset).collect());
+        &ALL
+    }
+}
+
+impl std::fmt::Display for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl clap::ValueEnum for Dataset {
+    fn value_variants<'a>() -> &'a [Self] {
+        Dataset::all()
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        static TITLES: LazyLock<Vec<String>> = LazyLock::new(|| {
+            #[derive(Deserialize)]
+            struct Title {
+                title: String,
+            }
+            MANIFESTS.iter().map(|t| toml::from_str::<Title>(t).map(|t| t.title).unwrap_or_default()).collect()
+        });
+        Some(clap::builder::PossibleValue::new(self.name()).help(TITLES[self.0].as_str()))
+    }
+}
 
 /// The PadChest term table referenced by `padchest.toml` (`labels.term_table`).
 pub const PADCHEST_TERMS: &str = include_str!("../schemas/padchest_terms.toml");
@@ -54,9 +121,50 @@ pub struct Manifest {
     /// Column names in the metadata files, by role.
     #[serde(default)]
     pub columns: BTreeMap<String, ColumnSpec>,
+    /// Which reader of `ingest::sources` parses the published files (several datasets may share
+    /// one: VinDr-CXR and VinDr-PCXR both use `vindr`).
+    pub reader: Reader,
     pub labels: LabelSpec,
     pub view: ViewSpec,
     pub split: SplitSpec,
+    /// The study's use of the dataset; absent in a user manifest that defines no study.
+    #[serde(default)]
+    pub study: Option<StudySpec>,
+}
+
+/// The readers of `ingest::sources`, one per published layout family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reader {
+    Nih,
+    Chexpert,
+    Mimic,
+    Padchest,
+    Vindr,
+    Uka,
+}
+
+/// The study's label set and view filter of one dataset (paper.md §1.2–1.3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudySpec {
+    /// Findings of the vocabulary, in head output order; each must be one the manifest maps to.
+    pub labels: Vec<String>,
+    /// The study's view filter (applied to train and val rows alike); absent = every row.
+    #[serde(default)]
+    pub views: StudyViews,
+}
+
+/// A view filter over normalised view names: at most one of `only` / `except`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyViews {
+    /// Keep only rows with one of these views (rows without a view are dropped).
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+    /// Keep every row whose view is not one of these (rows without a view are kept).
+    #[serde(default)]
+    pub except: Option<Vec<String>>,
 }
 
 /// A metadata file role.
@@ -167,10 +275,15 @@ impl Manifest {
     pub fn builtin(dataset: &str) -> Result<Manifest, ManifestError> {
         let text = DATASETS
             .iter()
-            .find(|(n, _)| *n == dataset)
+            .find(|(n, _)| n == dataset)
             .map(|(_, t)| *t)
             .ok_or_else(|| ManifestError::UnknownDataset(dataset.to_string()))?;
-        Manifest::parse(dataset, text)
+        Manifest::parse(&format!("data-manifests/{dataset}.toml"), text)
+    }
+
+    /// Every embedded manifest, parsed, in [`MANIFESTS`] order.
+    pub fn builtins() -> Result<Vec<Manifest>, ManifestError> {
+        DATASETS.iter().map(|(n, t)| Manifest::parse(&format!("data-manifests/{n}.toml"), t)).collect()
     }
 
     /// Loads a manifest file from disk (`--manifest`).
@@ -224,6 +337,38 @@ impl Manifest {
         let fr = self.split.val_fraction + self.split.test_fraction;
         if !(0.0..1.0).contains(&fr) {
             return Err(invalid("val_fraction + test_fraction must be in [0, 1)".into()));
+        }
+        if let Some(study) = &self.study {
+            self.check_study(study).map_err(invalid)?;
+        }
+        Ok(())
+    }
+
+    /// A study label must be a finding the manifest maps to, listed once; views must be
+    /// normalised names; `only` and `except` exclude each other.
+    fn check_study(&self, study: &StudySpec) -> Result<(), String> {
+        if study.labels.is_empty() {
+            return Err("`study.labels` is empty".into());
+        }
+        for (i, l) in study.labels.iter().enumerate() {
+            if finding_index(l).is_none() {
+                return Err(format!("study label `{l}` is not a finding of the vocabulary"));
+            }
+            if !self.labels.map.values().flatten().any(|f| f == l) {
+                return Err(format!("study label `{l}` is not mapped from any source label"));
+            }
+            if study.labels[..i].contains(l) {
+                return Err(format!("study label `{l}` is listed twice"));
+            }
+        }
+        let v = &study.views;
+        if v.only.is_some() && v.except.is_some() {
+            return Err("`study.views` has both `only` and `except`".into());
+        }
+        for view in v.only.iter().chain(&v.except).flatten() {
+            if !VIEWS.contains(&view.as_str()) {
+                return Err(format!("study view `{view}` is not one of {VIEWS:?}"));
+            }
         }
         Ok(())
     }

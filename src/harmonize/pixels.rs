@@ -32,8 +32,8 @@ use fast_image_resize::{
     images::{Image, ImageRef},
 };
 
-/// How a non-square image is made square.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How a non-square image is made square (`--fit stretch|pad|center-crop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Fit {
     /// Resize width and height independently (the study; aspect ratio not kept).
     #[default]

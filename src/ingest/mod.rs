@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use record::{RawRecord, RecordIter, RowError, SourceData};
 
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::{Manifest, ManifestError, Reader};
 
 /// Fatal ingest errors (a bad row is a [`RowError`], never one of these).
 #[derive(Debug, thiserror::Error)]
@@ -30,15 +30,14 @@ pub enum IngestError {
     Manifest(#[from] ManifestError),
 }
 
-/// Opens the dataset the manifest describes, dispatching to its reader.
+/// Opens the dataset the manifest describes, with the reader its `reader` key names.
 pub fn open_source(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
-    match m.dataset.as_str() {
-        "nih" => sources::nih::open(m, root),
-        "chexpert" => sources::chexpert::open(m, root),
-        "mimic" => sources::mimic::open(m, root),
-        "padchest" => sources::padchest::open(m, root),
-        "vindr" => sources::vindr::open(m, root),
-        "uka" => sources::uka::open(m, root),
-        other => Err(ManifestError::UnknownDataset(other.to_string()).into()),
+    match m.reader {
+        Reader::Nih => sources::nih::open(m, root),
+        Reader::Chexpert => sources::chexpert::open(m, root),
+        Reader::Mimic => sources::mimic::open(m, root),
+        Reader::Padchest => sources::padchest::open(m, root),
+        Reader::Vindr => sources::vindr::open(m, root),
+        Reader::Uka => sources::uka::open(m, root),
     }
 }

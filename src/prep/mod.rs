@@ -1,5 +1,6 @@
 //! The `cxr-prep ingest` orchestration: ingest → harmonize → store for one dataset.
 
+pub mod args;
 pub mod demo;
 pub mod nulled;
 pub mod options;

@@ -2,8 +2,8 @@
 
 use super::Stats;
 
-/// Output format of `cxr-prep stats`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Output format of `cxr-prep stats` (`--format table|csv|json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Csv,

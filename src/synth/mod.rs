@@ -1,5 +1,5 @@
 //! Synthetic corpus generator: a small set of chest-X-ray phantoms written in
-//! each publisher's NATIVE layout (file names, CSV headers, encodings), so the
+//! each built-in dataset's NATIVE layout (file names, CSV headers, encodings), so the
 //! ingest code and the end-to-end demo run anywhere without the real data.
 //!
 //! One internal `Truth` (`truth.rs`) per image (per study for CheXpert/MIMIC)
@@ -30,6 +30,10 @@
 //! | aortic enlargement   | large bright aortic knob                      | –                  | –                                | aortic elongation    | Aortic enlargement                  | –                         |
 //! | calcification        | five tiny very bright dots                    | –                  | –                                | –                    | Calcification                       | –                         |
 //! | scoliosis            | S-curved spine                                | –                  | –                                | scoliosis            | Other disease(s)                    | –                         |
+//!
+//! VinDr-PCXR draws from the same signs (see `vindr::PCXR`): Bronchitis = edema streaks,
+//! Brocho-pneumonia = pneumonia blobs, Bronchiolitis = emphysema, Pneumonia = consolidation,
+//! Pleuro-pneumonia = effusion, Lung tumor = mass, Other disease = hernia or scoliosis.
 //!
 //! Each image is healthy with probability 0.35; otherwise each sign is present
 //! with probability 0.30, so every sign has a prevalence of about 20 %
@@ -81,8 +85,8 @@ impl SynthConfig {
 /// What was written.
 #[derive(Clone, Debug, Default)]
 pub struct SynthReport {
-    /// `(dataset, root to pass as --root, images)` for nih, chexpert, mimic,
-    /// padchest, vindr (PhysioNet layout) and uka, in that order.
+    /// `(dataset, root to pass as --root, images)` for every built-in dataset, in manifest
+    /// order: nih, chexpert, mimic, padchest, vindr (PhysioNet layout), uka, vindr-pcxr.
     pub datasets: Vec<(String, PathBuf, usize)>,
     /// Alternative layouts of the same data: `("vindr", <out>/vindr-kaggle, images)`
     /// for the Kaggle VinBigData `train.csv` layout.
@@ -120,7 +124,8 @@ pub enum SynthError {
     },
 }
 
-/// Writes all six datasets (plus the VinDr Kaggle layout) under `cfg.out`.
+/// Writes every built-in dataset (plus the VinDr Kaggle layout) under `cfg.out`, in manifest
+/// order (`manifest::MANIFESTS`); a dataset without a generator here is a `Config` error.
 ///
 /// Existing files with the same names are overwritten; nothing else is removed.
 pub fn synthesize(cfg: &SynthConfig) -> Result<SynthReport, SynthError> {
@@ -138,34 +143,30 @@ pub fn synthesize(cfg: &SynthConfig) -> Result<SynthReport, SynthError> {
     let n = cfg.images_per_dataset;
     let mut report = SynthReport::default();
     let mut jobs = Vec::new();
-    let mut add = |name: &str, root: PathBuf, js: Vec<write::ImageJob>, count: usize| {
+    // Every built-in dataset, in manifest order; dataset i draws from fork i + 1.
+    for (i, name) in crate::manifest::dataset_names().into_iter().enumerate() {
+        let rng = base.fork(i as u64 + 1);
+        let root = cfg.out.join(name);
+        let js = match name {
+            "nih" => nih::build(&root, n, rng)?,
+            "chexpert" => chexpert::build(&root, n, rng)?,
+            "mimic" => mimic::build(&root, n, cfg.image_size, rng)?,
+            "padchest" => padchest::build(&root, n, cfg.image_size, rng)?,
+            "vindr" => {
+                let kaggle = cfg.out.join("vindr-kaggle");
+                let (js, n_kaggle) = vindr::build(&vindr::CXR, &root, Some(&kaggle), n, cfg.image_size, rng)?;
+                report.alternates.push((name.to_string(), kaggle, n_kaggle));
+                js
+            }
+            "vindr-pcxr" => vindr::build(&vindr::PCXR, &root, None, n, cfg.image_size, rng)?.0,
+            "uka" => uka::build(&root, n, rng)?,
+            other => {
+                return Err(SynthError::Config { reason: format!("no synthetic generator for dataset `{other}`") })
+            }
+        };
         jobs.extend(js);
-        report.datasets.push((name.to_string(), root, count));
-    };
-
-    let root = cfg.out.join("nih");
-    let js = nih::build(&root, n, base.fork(1))?;
-    add("nih", root, js, n);
-    let root = cfg.out.join("chexpert");
-    let js = chexpert::build(&root, n, base.fork(2))?;
-    add("chexpert", root, js, n);
-    let root = cfg.out.join("mimic");
-    let js = mimic::build(&root, n, cfg.image_size, base.fork(3))?;
-    add("mimic", root, js, n);
-    let root = cfg.out.join("padchest");
-    let js = padchest::build(&root, n, cfg.image_size, base.fork(4))?;
-    add("padchest", root, js, n);
-    let root = cfg.out.join("vindr");
-    let kaggle = cfg.out.join("vindr-kaggle");
-    let (js, n_kaggle) = vindr::build(&root, &kaggle, n, cfg.image_size, base.fork(5))?;
-    add("vindr", root, js, n);
-    let root = cfg.out.join("uka");
-    let js = uka::build(&root, n, base.fork(6))?;
-    add("uka", root, js, n);
-    report
-        .alternates
-        .push(("vindr".to_string(), kaggle, n_kaggle));
-
+        report.datasets.push((name.to_string(), root, n));
+    }
     write::run_jobs(&jobs, cfg.image_size)?;
     Ok(report)
 }

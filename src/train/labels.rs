@@ -1,114 +1,33 @@
-//! The study's label sets and view filters per dataset (paper.md §1.2–1.3), in our vocabulary,
-//! and the resolution of `--labels` / `--views` against what the store annotates.
+//! The study's label sets and view filters per dataset, and the resolution of `--labels` /
+//! `--views` against what the store annotates.
 //!
-//! Mapping of the study's column names to our vocabulary: NIH `effusion` → `pleural_effusion`,
-//! VinDr `Pulmonary fibrosis` → `fibrosis`, VinDr/PadChest `Nodule/Mass` → `nodule_mass`,
-//! PadChest `infiltrates` → `infiltration`, `COPD_signs` → `copd_signs`, UKA `healthy` →
-//! `no_finding`; the UKA sided labels keep their sided names.
-//!
-//! MIMIC-CXR: the study trained MIMIC with a *reduced* subset matching each target (because it
-//! loaded the pretrained head with `load_state_dict`); here the MIMIC run uses the full 10-label
-//! CheXpert set, and a `--init mimic` run gets a new head for the target's own full label set,
-//! so MIMIC-init AUROCs average over the same labels as the DINOv2/ImageNet runs.
+//! The per-dataset knowledge is not here: each `data-manifests/<dataset>.toml` has a `[study]`
+//! table (its label set in head output order, in our vocabulary, with the study's source lines as
+//! comments, and its view filter; paper.md §1.2–1.3). This module only reads it.
 
 use super::TrainError;
+use crate::manifest::{Manifest, StudyViews};
 use crate::run::config::ViewFilter;
 
-/// The study's label set of a dataset (its order = the head's output order), if known.
-pub fn study_labels(dataset: &str) -> Option<&'static [&'static str]> {
-    Some(match dataset {
-        // vit-med HEAD data_provider.py line 72 (11 labels).
-        "vindr" => &[
-            "cardiomegaly",
-            "pleural_effusion",
-            "pneumonia",
-            "atelectasis",
-            "no_finding",
-            "consolidation",
-            "pneumothorax",
-            "pleural_thickening",
-            "lung_opacity",
-            "fibrosis",
-            "nodule_mass",
-        ],
-        // line 167 (10 labels); MIMIC's full set (line 276) is the same.
-        "chexpert" | "mimic" => &[
-            "cardiomegaly",
-            "pleural_effusion",
-            "pneumonia",
-            "atelectasis",
-            "no_finding",
-            "consolidation",
-            "pneumothorax",
-            "lung_opacity",
-            "lung_lesion",
-            "fracture",
-        ],
-        // line 396 (14 labels; Infiltration not used).
-        "nih" => &[
-            "cardiomegaly",
-            "pleural_effusion",
-            "pneumonia",
-            "atelectasis",
-            "no_finding",
-            "consolidation",
-            "pneumothorax",
-            "fibrosis",
-            "emphysema",
-            "hernia",
-            "pleural_thickening",
-            "edema",
-            "nodule",
-            "mass",
-        ],
-        // line 503 (17 labels).
-        "padchest" => &[
-            "cardiomegaly",
-            "pleural_effusion",
-            "pneumonia",
-            "atelectasis",
-            "no_finding",
-            "consolidation",
-            "pneumothorax",
-            "emphysema",
-            "hernia",
-            "scoliosis",
-            "congestion",
-            "aortic_elongation",
-            "kyphosis",
-            "copd_signs",
-            "pleural_thickening",
-            "nodule_mass",
-            "infiltration",
-        ],
-        // vit-med@d38490b lines 502–503 (9 labels).
-        "uka" => &[
-            "cardiomegaly",
-            "congestion",
-            "pleural_effusion_right",
-            "pleural_effusion_left",
-            "pneumonic_infiltrates_right",
-            "pneumonic_infiltrates_left",
-            "atelectasis_right",
-            "atelectasis_left",
-            "no_finding",
-        ],
-        _ => return None,
-    })
+/// The study's label set of a built-in dataset (its order = the head's output order), if its
+/// manifest defines one.
+pub fn study_labels(dataset: &str) -> Option<Vec<String>> {
+    Manifest::builtin(dataset).ok()?.study.map(|s| s.labels)
 }
 
-/// The study's view filter of a dataset (applied to train and val rows alike).
-///
-/// CheXpert `view == 'Frontal'` is "not lateral" in our store: frontal rows carry PA/AP/LL and
-/// `OTHER` (RL), or no view when AP/PA is empty. MIMIC keeps PA/AP; PadChest PA/AP/AP_SUPINE
-/// (`AP_horizontal`); NIH, VinDr and UKA are not filtered.
+/// The study's view filter of a built-in dataset (applied to train and val rows alike); every
+/// row for a dataset whose manifest defines none.
 pub fn study_views(dataset: &str) -> ViewFilter {
-    let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-    match dataset {
-        "chexpert" => ViewFilter::Except(list(&["LATERAL"])),
-        "mimic" => ViewFilter::Only(list(&["PA", "AP"])),
-        "padchest" => ViewFilter::Only(list(&["PA", "AP", "AP_SUPINE"])),
-        _ => ViewFilter::All,
+    let views = Manifest::builtin(dataset).ok().and_then(|m| m.study).map(|s| s.views).unwrap_or_default();
+    view_filter(&views)
+}
+
+/// A manifest's `study.views` as a run's view filter.
+pub fn view_filter(v: &StudyViews) -> ViewFilter {
+    match (&v.only, &v.except) {
+        (Some(only), _) => ViewFilter::Only(only.clone()),
+        (None, Some(except)) => ViewFilter::Except(except.clone()),
+        (None, None) => ViewFilter::All,
     }
 }
 
@@ -148,7 +67,7 @@ pub fn resolve_labels(
             for (d, annotated) in datasets {
                 let set = study_labels(d)
                     .ok_or_else(|| TrainError::NoStudyLabels { dataset: d.clone() })?;
-                for l in set {
+                for l in &set {
                     // A store ingested from a release that lacks one of the study's findings
                     // is an error, not a silently smaller head.
                     if !annotated.iter().any(|a| a == l) {
@@ -203,17 +122,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn study_sets_use_the_vocabulary() {
-        for d in ["nih", "chexpert", "mimic", "padchest", "vindr", "uka"] {
-            let set = study_labels(d).unwrap();
-            for l in set {
+    fn every_builtin_dataset_has_a_study_set_in_the_vocabulary() {
+        for d in crate::manifest::dataset_names() {
+            let set = study_labels(d).unwrap_or_else(|| panic!("{d}: no [study] labels"));
+            for l in &set {
                 assert!(crate::labels::finding_index(l).is_some(), "{d}: {l}");
             }
         }
-        assert_eq!(study_labels("nih").unwrap().len(), 14);
-        assert_eq!(study_labels("padchest").unwrap().len(), 17);
-        assert_eq!(study_labels("vindr").unwrap().len(), 11);
-        assert_eq!(study_labels("uka").unwrap().len(), 9);
+        // Sizes and order per dataset: tests/it/vocabulary.rs.
+        assert_eq!(study_labels("no-such-dataset"), None);
+        assert_eq!(study_views("no-such-dataset"), ViewFilter::All);
     }
 
     #[test]
@@ -223,6 +141,7 @@ mod tests {
             ViewFilter::Except(vec!["LATERAL".into()])
         );
         assert_eq!(parse_views("study", "nih"), ViewFilter::All);
+        assert_eq!(parse_views("study", "mimic"), ViewFilter::Only(vec!["PA".into(), "AP".into()]));
         assert_eq!(parse_views("all", "mimic"), ViewFilter::All);
         assert_eq!(
             parse_views("PA, AP", "mimic"),

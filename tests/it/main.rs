@@ -21,9 +21,9 @@ mod harmonize;
 mod pixels;
 // ingest with images: layouts, rejects, path escapes, re-ingest, resume
 mod ingest_images;
-// synth: the synthetic corpus is written in the six native layouts
+// synth: the synthetic corpus is written in every built-in dataset's native layout
 mod synth;
-// ingest: the six synthetic native layouts end to end, without DICOM identifiers in the store
+// ingest: the synthetic native layouts end to end, without DICOM identifiers in the store
 mod synth_ingest;
 // model: ViT parity with PyTorch on committed fixtures, weight import/export, load errors
 mod model;

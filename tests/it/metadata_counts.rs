@@ -117,3 +117,84 @@ fn padchest_rows_without_labels_are_kept_with_every_finding_null() {
     assert!(pats.iter().flatten().any(|p| p.len() >= 36 && p.chars().all(|c| c.is_ascii_digit())));
     assert!(Path::new(&store.join("_meta.json")).exists());
 }
+
+/// Column → finding of VinDr-PCXR, written out independently of the manifest.
+const PCXR_COLUMNS: [(&str, &str); 15] = [
+    ("No finding", "no_finding"), ("Bronchitis", "bronchitis"), ("Brocho-pneumonia", "bronchopneumonia"),
+    ("Other disease", "other_disease"), ("Bronchiolitis", "bronchiolitis"), ("Situs inversus", "situs_inversus"),
+    ("Pneumonia", "pneumonia"), ("Pleuro-pneumonia", "pleuropneumonia"), ("Diagphramatic hernia", "hernia"),
+    ("Tuberculosis", "tuberculosis"), ("Congenital emphysema", "congenital_emphysema"), ("CPAM", "cpam"),
+    ("Hyaline membrane disease", "hyaline_membrane_disease"), ("Mediastinal tumor", "mediastinal_tumor"),
+    ("Lung tumor", "lung_tumor"),
+];
+
+/// Positives per finding and the ids of a VinDr-PCXR label CSV, counted here with the csv crate
+/// (rows with a cell other than 0/1 skipped: the ingest rejects them).
+pub(crate) fn pcxr_counts(path: &Path) -> (std::collections::BTreeMap<&'static str, u64>, Vec<String>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut ids = Vec::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if !rec.iter().skip(2).all(|v| v == "0" || v == "1") {
+            continue;
+        }
+        ids.push(rec[0].to_string());
+        for (col, finding) in PCXR_COLUMNS {
+            let k = header.iter().position(|h| h == col).unwrap();
+            *counts.entry(finding).or_insert(0) += u64::from(&rec[k] == "1");
+        }
+    }
+    (counts, ids)
+}
+
+/// VinDr-PCXR label CSVs in the published header format (`tests/fixtures/csv/vindr-pcxr`, rows
+/// made by `scripts/make_pcxr_fixture.py`: the release itself needs PhysioNet credentials): every
+/// good row stored with the positives counted independently, the official test file → test, the
+/// train file → train + carved val, the damaged row rejected with its file and row.
+#[test]
+fn vindr_pcxr_published_header_counts_and_official_split() {
+    let root = fixture("csv/vindr-pcxr");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("s");
+    prep_ok(&[
+        "ingest", "vindr-pcxr", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--metadata-only",
+        "--max-reject-fraction", "1",
+    ]);
+    let (train_counts, train_ids) = pcxr_counts(&root.join("image_labels_train.csv"));
+    let (test_counts, test_ids) = pcxr_counts(&root.join("image_labels_test.csv"));
+    let meta = crate::common::meta(&store);
+    let m = &meta["datasets"]["vindr-pcxr"];
+    assert_eq!(m["rows"].as_u64().unwrap() as usize, train_ids.len() + test_ids.len());
+    assert_eq!(m["rejects"], 1);
+    let rej = crate::common::rejects(&store, "vindr-pcxr");
+    assert_eq!(rej.len(), 1);
+    let line = format!("{rej:?}");
+    assert!(line.contains("image_labels_train.csv") && line.contains("Bronchitis") && line.contains('2'), "{line}");
+    let mut annotated: Vec<&str> = m["annotated_findings"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    annotated.sort();
+    let mut want: Vec<&str> = PCXR_COLUMNS.iter().map(|(_, f)| *f).collect();
+    want.sort();
+    assert_eq!(annotated, want);
+    let stats = cxr::stats::compute(&store, Some("vindr-pcxr"), None).unwrap();
+    for f in &stats.findings {
+        let pos = train_counts[f.finding.as_str()] + test_counts[f.finding.as_str()];
+        assert_eq!(f.positive, pos, "{}", f.finding);
+        assert_eq!(f.positive + f.negative, m["rows"].as_u64().unwrap(), "{}: no null, no uncertain", f.finding);
+    }
+    let batches = crate::common::read_batches(&store, "vindr-pcxr");
+    let ids = crate::common::strings(&batches, "image_id");
+    let splits = crate::common::strings(&batches, "split");
+    let views = crate::common::strings(&batches, "view");
+    for ((id, split), view) in ids.iter().zip(&splits).zip(&views) {
+        let (id, split) = (id.as_deref().unwrap(), split.as_deref().unwrap());
+        assert_eq!(test_ids.iter().any(|t| t == id), split == "test", "{id} in {split}");
+        assert!(split != "test" || !train_ids.iter().any(|t| t == id));
+        assert_eq!(view.as_deref(), Some("PA"));
+    }
+    // The study's six labels resolve against this store.
+    let ds = vec![("vindr-pcxr".to_string(), annotated.iter().map(|s| s.to_string()).collect())];
+    let labels = cxr::train::labels::resolve_labels("study", &ds).unwrap();
+    assert_eq!(labels, ["no_finding", "bronchitis", "bronchopneumonia", "other_disease", "bronchiolitis", "pneumonia"]);
+}

@@ -298,8 +298,9 @@ fn fuzzed_csv_cells_never_panic_in_any_reader() {
         }
     }
     assert!(panics.is_empty(), "readers panicked on {} of {cases} cases:\n{}", panics.len(), panics.join("\n"));
-    // The cases reach the row code: many rows, some stored, some rejected.
-    assert!(rows > 1500 && stored > 100 && rejected > 100, "rows {rows}, stored {stored}, rejected {rejected}");
+    // The cases reach the row code: many rows, some stored, some rejected. (A VinDr image with a
+    // damaged reader row is rejected as a whole, not stored from a partial vote: fewer stored.)
+    assert!(rows > 1500 && stored > 50 && rejected > 100, "rows {rows}, stored {stored}, rejected {rejected}");
 }
 
 /// The data elements of the fixture (explicit VR little endian after the 132-byte preamble +

@@ -70,13 +70,14 @@ fn table(path: &Path) -> (String, Vec<csv::StringRecord>) {
 }
 
 #[test]
-fn report_lists_the_six_roots_in_order() {
+fn report_lists_every_builtin_dataset_in_manifest_order() {
     let (out, rep) = corpus();
     let names: Vec<&str> = rep.datasets.iter().map(|d| d.0.as_str()).collect();
     assert_eq!(
         names,
-        ["nih", "chexpert", "mimic", "padchest", "vindr", "uka"]
+        ["nih", "chexpert", "mimic", "padchest", "vindr", "uka", "vindr-pcxr"]
     );
+    assert_eq!(names, cxr::manifest::dataset_names());
     for (name, r, n) in &rep.datasets {
         assert_eq!(r, &out.join(name));
         assert_eq!(*n, N);
@@ -365,6 +366,42 @@ fn vindr_physionet_and_kaggle_layouts_and_dicoms() {
         kinds.insert(pi);
     }
     assert_eq!(kinds.len(), 2);
+}
+
+/// VinDr-PCXR: the release-root CSVs with `rad_ID` and the 15 disease columns as published
+/// (sic), one reader row per train image, `No finding` exactly when no disease is marked,
+/// pediatric ages, no Kaggle layout.
+#[test]
+fn vindr_pcxr_layout_one_reader_per_image() {
+    let r = root("vindr-pcxr");
+    let labels = "No finding,Bronchitis,Brocho-pneumonia,Other disease,Bronchiolitis,Situs inversus,Pneumonia,Pleuro-pneumonia,Diagphramatic hernia,Tuberculosis,Congenital emphysema,CPAM,Hyaline membrane disease,Mediastinal tumor,Lung tumor";
+    let (h, train) = table(&r.join("image_labels_train.csv"));
+    assert_eq!(h, format!("image_id,rad_ID,{labels}"));
+    let (h, test) = table(&r.join("image_labels_test.csv"));
+    assert_eq!(h, format!("image_id,rad_ID,{labels}"));
+    assert!(!r.join("annotations").exists());
+    let ids: HashSet<&str> = train.iter().map(|row| &row[0]).collect();
+    assert_eq!(ids.len(), train.len(), "one row per train image");
+    assert_eq!(train.len() + test.len(), N);
+    assert_eq!(test.len(), N / 6);
+    for (rows, split) in [(&train, "train"), (&test, "test")] {
+        for row in rows.iter() {
+            assert_eq!(row.len(), 17);
+            let marks: Vec<bool> = row.iter().skip(2).map(|v| v == "1").collect();
+            assert!(row.iter().skip(2).all(|v| v == "0" || v == "1"));
+            assert_eq!(marks[0], !marks[1..].iter().any(|m| *m), "No finding iff nothing else");
+            assert!(r.join(split).join(format!("{}.dicom", &row[0])).exists());
+        }
+    }
+    for d in ["Bronchitis", "Brocho-pneumonia", "Bronchiolitis", "Pneumonia", "Other disease"] {
+        let k = 2 + labels.split(',').position(|l| l == d).unwrap();
+        assert!(train.iter().any(|row| &row[k] == "1"), "{d} has train positives");
+    }
+    let dicom = dicom_object::open_file(r.join("train").join(format!("{}.dicom", &train[0][0]))).unwrap();
+    let age = dicom.element(tags::PATIENT_AGE).unwrap().to_str().unwrap().to_string();
+    let years: u32 = age.trim().trim_end_matches('Y').parse().unwrap();
+    assert!(years <= 10, "pediatric age {age}");
+    assert_eq!(corpus().1.alternates.len(), 1, "only VinDr-CXR has a Kaggle layout");
 }
 
 #[test]

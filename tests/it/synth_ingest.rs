@@ -1,4 +1,4 @@
-//! The six synthetic native layouts (and the Kaggle VinDr layout) ingest without rejects,
+//! Every synthetic native layout (and the Kaggle VinDr layout) ingest without rejects,
 //! patients never straddle splits, and no DICOM identifier reaches the store.
 
 use std::collections::{HashMap, HashSet};
@@ -81,4 +81,42 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// `cxr-prep ingest vindr-pcxr` on the synthetic layout (a manifest, no reader of its own): every
+/// image stored with the positives of its CSV row, the official test file → test, train → train
+/// + carved val, `--labels study` resolves to the six diseases.
+#[test]
+fn vindr_pcxr_synthetic_layout_ingests_with_its_counts_and_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = SynthConfig::new(tmp.path().join("data"));
+    cfg.images_per_dataset = 60;
+    cfg.image_size = 32;
+    let report = synthesize(&cfg).unwrap();
+    let (_, root, n) = report.datasets.iter().find(|d| d.0 == "vindr-pcxr").expect("vindr-pcxr synthesized");
+    let store = tmp.path().join("store");
+    let out = prep_ok(&["ingest", "vindr-pcxr", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--size", "16", "--strict"]);
+    assert!(out.contains(&format!("{n} rows written")), "{out}");
+    let (train_counts, train_ids) = crate::metadata_counts::pcxr_counts(&root.join("image_labels_train.csv"));
+    let (test_counts, test_ids) = crate::metadata_counts::pcxr_counts(&root.join("image_labels_test.csv"));
+    assert_eq!(train_ids.len() + test_ids.len(), *n);
+    let stats = cxr::stats::compute(&store, Some("vindr-pcxr"), None).unwrap();
+    assert_eq!(stats.findings.len(), 15, "15 diseases annotated (hernia for the diaphragmatic one)");
+    for f in &stats.findings {
+        assert_eq!(f.positive, train_counts[f.finding.as_str()] + test_counts[f.finding.as_str()], "{}", f.finding);
+    }
+    let b = read_batches(&store, "vindr-pcxr");
+    let mut per_split: HashMap<String, usize> = HashMap::new();
+    for (id, split) in strings(&b, "image_id").into_iter().zip(strings(&b, "split")) {
+        let (id, split) = (id.unwrap(), split.unwrap());
+        assert_eq!(test_ids.contains(&id), split == "test", "{id} in {split}");
+        *per_split.entry(split).or_default() += 1;
+    }
+    assert_eq!(per_split["test"], test_ids.len());
+    assert_eq!(per_split["train"] + per_split.get("val").copied().unwrap_or(0), train_ids.len());
+    assert!(per_split.get("val").copied().unwrap_or(0) > 0, "val carved from train: {per_split:?}");
+    let meta = crate::common::meta(&store);
+    let annotated: Vec<String> = serde_json::from_value(meta["datasets"]["vindr-pcxr"]["annotated_findings"].clone()).unwrap();
+    let labels = cxr::train::labels::resolve_labels("study", &[("vindr-pcxr".to_string(), annotated)]).unwrap();
+    assert_eq!(labels.len(), 6);
 }

@@ -44,11 +44,14 @@ fn vocabulary_has_the_required_names_once() {
 
 #[test]
 fn every_manifest_parses_and_maps_to_known_findings() {
-    for (name, _) in DATASETS {
+    for (name, _) in DATASETS.iter() {
         let m = Manifest::builtin(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(&m.dataset, name);
         assert!(!m.labels.map.is_empty(), "{name}: empty label map");
+        assert!(m.study.is_some(), "{name}: no [study] table");
     }
+    assert_eq!(Manifest::builtins().unwrap().len(), DATASETS.len());
+    assert!(Manifest::builtin("nope").unwrap_err().to_string().contains("vindr-pcxr"), "known names listed");
 }
 
 /// The mapping decisions the issue names, checked on the real manifests.
@@ -146,7 +149,17 @@ fn every_source_label_maps_as_documented() {
     ] {
         table.push(("uka", l, f));
     }
-    for d in ["nih", "chexpert", "mimic", "vindr", "uka"] {
+    for (l, f) in [
+        ("No finding", "no_finding"), ("Bronchitis", "bronchitis"), ("Brocho-pneumonia", "bronchopneumonia"),
+        ("Other disease", "other_disease"), ("Bronchiolitis", "bronchiolitis"), ("Situs inversus", "situs_inversus"),
+        ("Pneumonia", "pneumonia"), ("Pleuro-pneumonia", "pleuropneumonia"), ("Diagphramatic hernia", "hernia"),
+        ("Tuberculosis", "tuberculosis"), ("Congenital emphysema", "congenital_emphysema"), ("CPAM", "cpam"),
+        ("Hyaline membrane disease", "hyaline_membrane_disease"), ("Mediastinal tumor", "mediastinal_tumor"),
+        ("Lung tumor", "lung_tumor"),
+    ] {
+        table.push(("vindr-pcxr", l, vec![f]));
+    }
+    for d in ["nih", "chexpert", "mimic", "vindr", "uka", "vindr-pcxr"] {
         let m = Manifest::builtin(d).unwrap();
         let expected: Vec<_> = table.iter().filter(|(ds, _, _)| *ds == d).collect();
         assert_eq!(m.labels.map.len(), expected.len(), "{d}: manifest has labels the table does not document");
@@ -160,4 +173,60 @@ fn every_source_label_maps_as_documented() {
     for c in &v.labels.layout_labels["kaggle"] {
         assert!(v.findings_for(c).is_some(), "kaggle class {c}");
     }
+}
+
+/// The study's label sets (paper.md §1.2), written out independently of the manifests' `[study]`
+/// tables, in head output order; and the view filters (§1.3).
+#[test]
+fn study_tables_hold_the_papers_label_sets_and_view_filters() {
+    use cxr::run::config::ViewFilter;
+    use cxr::train::labels::{study_labels, study_views};
+    let core = ["cardiomegaly", "pleural_effusion", "pneumonia", "atelectasis", "no_finding", "consolidation", "pneumothorax"];
+    let with = |extra: &[&str]| core.iter().chain(extra).map(|s| s.to_string()).collect::<Vec<_>>();
+    let chexpert = with(&["lung_opacity", "lung_lesion", "fracture"]);
+    let want: Vec<(&str, Vec<String>)> = vec![
+        ("nih", with(&["fibrosis", "emphysema", "hernia", "pleural_thickening", "edema", "nodule", "mass"])),
+        ("chexpert", chexpert.clone()),
+        ("mimic", chexpert),
+        ("padchest", with(&["emphysema", "hernia", "scoliosis", "congestion", "aortic_elongation", "kyphosis", "copd_signs", "pleural_thickening", "nodule_mass", "infiltration"])),
+        ("vindr", with(&["pleural_thickening", "lung_opacity", "fibrosis", "nodule_mass"])),
+        ("uka", ["cardiomegaly", "congestion", "pleural_effusion_right", "pleural_effusion_left", "pneumonic_infiltrates_right", "pneumonic_infiltrates_left", "atelectasis_right", "atelectasis_left", "no_finding"].map(String::from).to_vec()),
+        ("vindr-pcxr", ["no_finding", "bronchitis", "bronchopneumonia", "other_disease", "bronchiolitis", "pneumonia"].map(String::from).to_vec()),
+    ];
+    let sizes: Vec<usize> = want.iter().map(|(_, l)| l.len()).collect();
+    assert_eq!(sizes, [14, 10, 10, 17, 11, 9, 6]);
+    for (d, labels) in &want {
+        assert_eq!(study_labels(d).as_ref(), Some(labels), "{d}");
+    }
+    let names: Vec<&str> = want.iter().map(|(d, _)| *d).collect();
+    assert_eq!(cxr::manifest::dataset_names(), names, "one study set per built-in dataset");
+    let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(study_views("chexpert"), ViewFilter::Except(v(&["LATERAL"])));
+    assert_eq!(study_views("mimic"), ViewFilter::Only(v(&["PA", "AP"])));
+    assert_eq!(study_views("padchest"), ViewFilter::Only(v(&["PA", "AP", "AP_SUPINE"])));
+    for d in ["nih", "vindr", "uka", "vindr-pcxr"] {
+        assert_eq!(study_views(d), ViewFilter::All, "{d}");
+    }
+}
+
+/// A `[study]` that names an unmapped finding, an unknown view or both filters is refused with
+/// the manifest's name in the error.
+#[test]
+fn study_tables_are_checked() {
+    let base = cxr::manifest::DATASETS.iter().find(|(n, _)| n == "vindr").unwrap().1;
+    let base = &base[..base.find("[study]").unwrap()];
+    for (study, needle) in [
+        ("labels = [\"bronchitis\"]", "not mapped from any source label"),
+        ("labels = [\"no_such\"]", "not a finding"),
+        ("labels = [\"cardiomegaly\", \"cardiomegaly\"]", "listed twice"),
+        ("labels = []", "empty"),
+        ("labels = [\"cardiomegaly\"]\nviews.only = [\"FRONT\"]", "not one of"),
+        ("labels = [\"cardiomegaly\"]\nviews.only = [\"PA\"]\nviews.except = [\"AP\"]", "both"),
+    ] {
+        let text = format!("{base}[study]\n{study}\n");
+        let e = Manifest::parse("my.toml", &text).unwrap_err().to_string();
+        assert!(e.contains("my.toml") && e.contains(needle), "{study}: {e}");
+    }
+    let ok = format!("{base}[study]\nlabels = [\"cardiomegaly\"]\nviews.except = [\"LATERAL\"]\n");
+    assert!(Manifest::parse("my.toml", &ok).unwrap().study.is_some());
 }

@@ -19,10 +19,10 @@ fn ids(path: &str) -> Option<(String, String)> {
 /// it), and CheXlocalize's `val/` for `valid/`.
 fn candidates(path: &str) -> Vec<PathBuf> {
     let mut v = vec![PathBuf::from(path)];
-    if let Some((_, rest)) = path.split_once('/') {
-        if path.starts_with("CheXpert-v1.0") {
-            v.push(PathBuf::from(rest));
-        }
+    if let Some((_, rest)) = path.split_once('/')
+        && path.starts_with("CheXpert-v1.0")
+    {
+        v.push(PathBuf::from(rest));
     }
     if path.contains("/valid/") {
         v.push(PathBuf::from(path.replacen("/valid/", "/val/", 1)));

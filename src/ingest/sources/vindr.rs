@@ -1,14 +1,15 @@
-//! VinDr-CXR in either published layout:
+//! The VinDr family (VinDr-CXR, VinDr-PCXR) in either published layout; the manifest names the
+//! files, the reader column and the vote threshold:
 //! - PhysioNet: `annotations/image_labels_train.csv` (3 reader rows per image, 0/1 columns),
 //!   `annotations/image_labels_test.csv` (one consensus row per image), DICOMs
 //!   `train/<image_id>.dicom` and `test/<image_id>.dicom`;
 //! - Kaggle VinBigData: `train.csv`, one row per reader × box (`No finding` rows without box).
 //!
-//! Train labels are the reader majority: positive when at least `labels.min_votes` (2 of 3)
-//! readers marked the finding, as in the study. Rows are grouped per image, so this reader
+//! Train labels are the reader majority: positive when at least `labels.min_votes` readers marked
+//! the finding (VinDr-CXR: 2 of 3, as in the study; VinDr-PCXR: 1, one radiologist per image). Rows are grouped per image, so this reader
 //! holds one small entry per image (18k images) in memory.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::ingest::csvio::{self, cell, Csv};
@@ -61,7 +62,8 @@ fn record(m: &Manifest, id: String, v: Votes, annotated: &[String], folder: &str
     }
 }
 
-/// Reads a multi-reader CSV into per-image votes, in first-appearance order.
+/// Reads a multi-reader CSV into per-image votes, in first-appearance order. An image with a bad
+/// row is left out (its bad rows are the rejects).
 fn gather(
     csv: Csv,
     label: &str,
@@ -71,6 +73,7 @@ fn gather(
 ) -> Result<Vec<(String, Votes)>, IngestError> {
     let mut order = Vec::new();
     let mut by_id: HashMap<String, Votes> = HashMap::new();
+    let mut bad: HashSet<String> = HashSet::new();
     for item in csv.into_records(label.to_string(), |row, line, rec| Ok((row, line, rec.clone()))) {
         let (row, line, rec) = match item {
             Ok(x) => x,
@@ -89,10 +92,17 @@ fn gather(
             Votes { row, line, ..Votes::default() }
         });
         if let Err(reason) = each(&rec, v) {
+            // The image's labels would be built from its other rows only: the row is rejected
+            // and the image not stored (a partial vote is not a label).
+            bad.insert(id.clone());
             errors.push(RowError { file: label.into(), row, line, image_id: Some(id), reason });
         }
     }
-    Ok(order.into_iter().filter_map(|id| by_id.remove(&id).map(|v| (id, v))).collect())
+    Ok(order
+        .into_iter()
+        .filter(|id| !bad.contains(id))
+        .filter_map(|id| by_id.remove(&id).map(|v| (id, v)))
+        .collect())
 }
 
 fn label_columns(m: &Manifest, csv: &Csv, skip: &[usize]) -> Result<Vec<(usize, String)>, IngestError> {
@@ -189,7 +199,7 @@ pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {
                     }
                 }
             }
-            None => notes.push("image_labels_test.csv absent: no consensus test set; test carved by image hash".into()),
+            None => notes.push("no test label file (labels_test): no consensus test set; test carved by image hash".into()),
         }
     } else {
         let kaggle = csvio::find_file(m, "kaggle_train", root).ok_or_else(|| IngestError::MissingMetadata {

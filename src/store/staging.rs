@@ -14,7 +14,7 @@
 //!    atomically: a chunk is finished exactly when [`Staging::is_done`] says so, and a part
 //!    without its done record is rewritten by the resumed run.
 //! 3. [`Staging::swap_in`] removes everything but the parts, moves the old partition aside
-//!    (`_trash/`) in one rename, renames the staging folder to `dataset=<name>/` and deletes the
+//!    (into a `tempfile` folder `<STORE>/.<dataset>.<random>.tmp`) in one rename, renames the staging folder to `dataset=<name>/` and deletes the
 //!    old partition; `options.json` is removed last, so a run killed during the cleanup still
 //!    finds a staging folder that says how it was made.
 
@@ -65,6 +65,11 @@ impl Staging {
     pub fn open(store: &Path, dataset: &str, stamp: &StagingStamp, overwrite: bool) -> Result<Staging, StoreError> {
         let dir = staging_dir(store, dataset);
         let stamp_path = dir.join(STAMP_FILE);
+        // The stamp is written (atomically) before any chunk, so a folder without one holds no
+        // committed chunk: a run killed between creating the folder and stamping it.
+        if dir.exists() && !stamp_path.exists() {
+            std::fs::remove_dir_all(&dir).map_err(write_err(&dir))?;
+        }
         if dir.exists() {
             let same = std::fs::read_to_string(&stamp_path)
                 .ok()
@@ -133,23 +138,68 @@ impl Staging {
                 std::fs::remove_file(&path).map_err(write_err(&path))?;
             }
         }
-        // The old partition is moved aside (`_trash/`, skipped by readers) in one rename and
-        // deleted after the swap, so readers never see a half-deleted partition.
+        // The old partition is moved aside in one rename, into a temporary folder of the store
+        // (`.<dataset>.<random>.tmp`, made with `tempfile`, skipped by readers) that is deleted
+        // after the swap, so readers never see a half-deleted partition. A run killed before the
+        // deletion leaves that folder, which the next swap of the dataset removes.
         let part_dir = partition_dir(&self.store, &self.dataset);
-        let trash_root = self.store.join("_trash");
-        let trash = trash_root.join(format!("{}-{}", self.dataset, std::process::id()));
+        crate::fsutil::remove_stale_temps(&self.store.join(&self.dataset)).map_err(write_err(&self.store))?;
+        let aside = tempfile::Builder::new()
+            .prefix(&format!(".{}.", self.dataset))
+            .suffix(".tmp")
+            .tempdir_in(&self.store)
+            .map_err(write_err(&self.store))?;
         if part_dir.exists() {
-            std::fs::create_dir_all(&trash_root).map_err(write_err(&trash))?;
-            std::fs::rename(&part_dir, &trash).map_err(write_err(&trash))?;
+            let old = aside.path().join("old");
+            std::fs::rename(&part_dir, &old).map_err(write_err(&old))?;
         }
         std::fs::rename(dir, &part_dir).map_err(write_err(&part_dir))?;
-        if trash.exists() {
-            std::fs::remove_dir_all(&trash).map_err(write_err(&trash))?;
-        }
-        let _ = std::fs::remove_dir(&trash_root);
+        let aside_path = aside.path().to_path_buf();
+        aside.close().map_err(write_err(&aside_path))?;
         let moved_stamp = part_dir.join(STAMP_FILE);
         std::fs::remove_file(&moved_stamp).map_err(write_err(&moved_stamp))?;
         let _ = std::fs::remove_dir(self.store.join("_staging"));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(sha: &str) -> StagingStamp {
+        StagingStamp { options: StoredOptions::default(), manifest_sha256: sha.to_string() }
+    }
+
+    #[test]
+    fn a_folder_killed_before_its_stamp_starts_over_and_another_stamp_is_refused() {
+        let store = tempfile::tempdir().unwrap();
+        let dir = staging_dir(store.path(), "nih");
+        // Killed between creating the folder and writing options.json.
+        std::fs::create_dir_all(&dir).unwrap();
+        let staging = Staging::open(store.path(), "nih", &stamp("a"), false).unwrap();
+        assert!(staging.dir().join(STAMP_FILE).is_file());
+        // The same stamp resumes; another one is refused without --overwrite.
+        Staging::open(store.path(), "nih", &stamp("a"), false).unwrap();
+        let err = Staging::open(store.path(), "nih", &stamp("b"), false).unwrap_err();
+        assert!(matches!(err, StoreError::StagingMismatch { .. }), "{err}");
+        Staging::open(store.path(), "nih", &stamp("b"), true).unwrap();
+    }
+
+    #[test]
+    fn swap_in_replaces_the_partition_and_leaves_no_temporary_folder() {
+        let store = tempfile::tempdir().unwrap();
+        let old = partition_dir(store.path(), "nih");
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join("part-00000.parquet"), b"old").unwrap();
+        // A folder a killed swap left behind.
+        std::fs::create_dir_all(store.path().join(".nih.abc123.tmp/old")).unwrap();
+        let staging = Staging::open(store.path(), "nih", &stamp("a"), false).unwrap();
+        std::fs::write(staging.part_path(0), b"new").unwrap();
+        staging.swap_in().unwrap();
+        assert_eq!(std::fs::read(old.join("part-00000.parquet")).unwrap(), b"new");
+        assert!(!old.join(STAMP_FILE).exists());
+        let left: Vec<_> = std::fs::read_dir(store.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("dataset=nih")], "{left:?}");
     }
 }

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use config::{Init, ModelKind, Schedule, TrainConfig, Uncertain, ViewFilter};
-pub use record::{DataSummary, EpochMetrics, InitReport, RunConfig, StoreFingerprint, TrainerState};
+pub use record::{DataSummary, DatasetFingerprint, EpochMetrics, LabelCount, InitReport, RunConfig, StoreFingerprint, TrainerState};
 pub use weights::{ResolvedWeights, WeightsError, checkpoint_file, resolve_weights};
 use crate::model::Precision;
 

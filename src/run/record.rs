@@ -31,7 +31,26 @@ pub struct StoreFingerprint {
     /// sha256 of `<STORE>/_meta.json`.
     pub meta_sha256: String,
     /// Per dataset: manifest sha256, ingest time and row count.
-    pub datasets: BTreeMap<String, serde_json::Value>,
+    pub datasets: BTreeMap<String, DatasetFingerprint>,
+}
+
+/// One dataset of [`StoreFingerprint`], as its `_meta.json` entry said when the run started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetFingerprint {
+    pub manifest_sha256: String,
+    /// RFC 3339 time of the ingest.
+    pub ingested_at: String,
+    pub rows: u64,
+}
+
+/// One label of [`DataSummary::labels`], over the train rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelCount {
+    /// Rows where the label is stated (positive or negative).
+    pub counted: u64,
+    pub positives: u64,
+    /// BCE positive weight `(counted − positives) / positives`, 1.0 without positives.
+    pub pos_weight: f32,
 }
 
 /// Rows and label statistics the run trains on.
@@ -44,8 +63,8 @@ pub struct DataSummary {
     /// (absent in config.json files of earlier versions: 0).
     #[serde(default)]
     pub skipped_unlabelled: (u64, u64),
-    /// Per label: `{ counted, positives, pos_weight }` over the train rows.
-    pub labels: BTreeMap<String, serde_json::Value>,
+    /// Per label: counts and BCE weight over the train rows.
+    pub labels: BTreeMap<String, LabelCount>,
 }
 
 /// `config.json`.

@@ -7,7 +7,9 @@
 //! temporary folder that polars scans instead; the folder is removed afterwards.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use tempfile::TempDir;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Field, Schema};
@@ -17,15 +19,6 @@ use crate::store::reader::{list_parts, PartFile, PartRead};
 use crate::store::schema::COL_IMAGE;
 use crate::store::StoreError;
 
-/// A temporary folder, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `None` when every part of `dir` holds the store types; otherwise a temporary folder with a
 /// conformed copy of every part (all columns but the image).
 pub fn conformed_copy(dir: &Path) -> Result<Option<TempDir>, StoreError> {
@@ -33,14 +26,14 @@ pub fn conformed_copy(dir: &Path) -> Result<Option<TempDir>, StoreError> {
     if !parts.iter().any(PartFile::foreign_encoding) {
         return Ok(None);
     }
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = TempDir(std::env::temp_dir().join(format!("cxr-stats-{}-{seq}", std::process::id())));
-    std::fs::create_dir_all(&tmp.0).map_err(|source| StoreError::Write { path: tmp.0.clone(), source })?;
+    let tmp = tempfile::Builder::new()
+        .prefix("cxr-stats-")
+        .tempdir()
+        .map_err(|source| StoreError::Write { path: std::env::temp_dir(), source })?;
     for (i, part) in parts.iter().enumerate() {
         let keep = part.schema().fields().iter().map(|f| f.name().clone()).filter(|n| n != COL_IMAGE);
         let reader = part.read(&PartRead::columns(keep))?;
-        let out = tmp.0.join(format!("part-{i:05}.parquet"));
+        let out = tmp.path().join(format!("part-{i:05}.parquet"));
         let file = File::create(&out).map_err(|source| StoreError::Write { path: out.clone(), source })?;
         let mut w: Option<ArrowWriter<File>> = None;
         let mut file = Some(file);

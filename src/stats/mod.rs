@@ -105,7 +105,7 @@ pub fn compute(store: &Path, dataset: Option<&str>, split: Option<&str>) -> Resu
         // Parts another tool rewrote in encodings this polars build cannot read are scanned
         // through a conformed copy (store types, no image column).
         let copy = conformed::conformed_copy(&dir)?;
-        let mut lf = scan(store, copy.as_ref().map_or(dir.as_path(), |t| t.0.as_path()))?;
+        let mut lf = scan(store, copy.as_ref().map_or(dir.as_path(), |t| t.path()))?;
         if let Some(s) = split {
             lf = lf.filter(col("split").eq(lit(s)));
         }

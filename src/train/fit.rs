@@ -26,7 +26,7 @@ use super::loss::pos_weights;
 use super::resolve::resolve;
 use crate::model::{ExportSidecar, Preprocessing, VisionTransformer};
 use crate::run::{
-    DataSummary, EpochMetrics, InitReport, RunConfig, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM,
+    DataSummary, EpochMetrics, InitReport, LabelCount, RunConfig, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM,
     StoreFingerprint, TrainConfig, TrainerState,
 };
 
@@ -232,7 +232,7 @@ fn run_config<B: AutodiffBackend>(
         .map(|((l, &(n, p)), w)| {
             (
                 l.clone(),
-                serde_json::json!({ "counted": n, "positives": p, "pos_weight": w }),
+                LabelCount { counted: n, positives: p, pos_weight: *w },
             )
         })
         .collect();

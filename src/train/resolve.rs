@@ -8,7 +8,7 @@ use super::TrainError;
 use crate::run::config::TrainConfig;
 use super::data::DatasetParts;
 use super::labels::{annotation_mask, parse_views, resolve_labels};
-use crate::run::StoreFingerprint;
+use crate::run::{DatasetFingerprint, StoreFingerprint};
 use crate::store::reader::StoreReader;
 
 /// What [`resolve`] finds: the parts to read, `annotated[dataset][label]`, the store fingerprint.
@@ -59,7 +59,10 @@ pub fn resolve(
                 wanted: cfg.image_size,
             });
         }
-        fp.insert(d.clone(), serde_json::json!({ "manifest_sha256": m.manifest_sha256, "ingested_at": m.ingested_at, "rows": m.rows }));
+        fp.insert(
+            d.clone(),
+            DatasetFingerprint { manifest_sha256: m.manifest_sha256.clone(), ingested_at: m.ingested_at.clone(), rows: m.rows },
+        );
     }
     if cfg.datasets.is_empty() {
         return Err(TrainError::Option(format!(

@@ -38,6 +38,8 @@ mod validate;
 mod resume;
 // train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
 mod train;
+// train: --finetune linear|lora freezes the backbone; LoRA merges on export and resumes exactly
+mod finetune;
 // --precision bf16, cxr-train bench
 mod precision;
 // robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never

@@ -40,6 +40,8 @@ mod resume;
 mod train;
 // train: --finetune linear|lora freezes the backbone; LoRA merges on export and resumes exactly
 mod finetune;
+// train/evaluate: fit and predict on a store ingested at 512 px
+mod resolution;
 // --precision bf16, cxr-train bench
 mod precision;
 // robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never

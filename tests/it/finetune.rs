@@ -298,3 +298,47 @@ fn a_lora_run_trains_adapters_and_head_and_resumes_exactly() {
         }
     }
 }
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)
+}
+
+/// peft's own adapters (`scripts/gen_lora_fixture.py`: timm ViT + peft `LoraConfig(r=4,
+/// lora_alpha=8)` on `attn.qkv`/`attn.proj`) load into the adapted model, which then computes
+/// peft's logits; the merged export equals peft's `merge_and_unload()` state dict (what timm
+/// loads) and computes the merged timm model's logits.
+#[test]
+fn peft_adapters_compute_and_merge_as_in_peft() {
+    let device = cpu_device();
+    let fx = |n: &str| crate::common::fixture(&format!("model/{n}"));
+    let mut target = LoadTarget::new(32, 3);
+    target.num_heads = Some(2);
+    let (base, _) = load_vit::<Cpu>(&fx("lora_base.safetensors"), &target, &device).unwrap();
+    let model = load_adapters(base.with_lora(4, 8.0, &device), &fx("lora_adapters.safetensors")).unwrap();
+    let expected = file_tensors(&fx("lora_expected.safetensors"));
+    let x = Tensor::<Cpu, 4>::from_data(burn::tensor::TensorData::new(expected["x"].1.clone(), [2, 3, 32, 32]), &device);
+    let got = model.forward(x.clone()).into_data().into_vec::<f32>().unwrap();
+    let d = max_diff(&got, &expected["lora_logits"].1);
+    assert!(d <= 1e-5, "adapted model vs peft: {d}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("merged.safetensors");
+    let side = ExportSidecar {
+        labels: vec!["a".into(), "b".into(), "c".into()],
+        preprocessing: Preprocessing { image_size: 32, resize: "-".into(), grayscale_to_rgb: true, mean: [0.0; 3], std: [1.0; 3] },
+        timm_model_name: None,
+    };
+    export_safetensors(&model, &file, &side).unwrap();
+    let (ours, peft) = (file_tensors(&file), file_tensors(&fx("lora_merged.safetensors")));
+    assert_eq!(ours.keys().collect::<Vec<_>>(), peft.keys().collect::<Vec<_>>());
+    for (k, (shape, v)) in &peft {
+        assert_eq!(&ours[k].0, shape, "{k}");
+        let d = max_diff(&ours[k].1, v);
+        assert!(d <= 1e-6, "{k}: merged by cxr vs peft merge_and_unload: {d}");
+    }
+    let (merged, _) = load_vit::<Cpu>(&file, &target, &device).unwrap();
+    let got = merged.forward(x).into_data().into_vec::<f32>().unwrap();
+    let d = max_diff(&got, &expected["merged_logits"].1);
+    assert!(d <= 1e-5, "merged export vs timm merged model: {d}");
+}

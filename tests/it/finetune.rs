@@ -342,3 +342,24 @@ fn peft_adapters_compute_and_merge_as_in_peft() {
     let d = max_diff(&got, &expected["merged_logits"].1);
     assert!(d <= 1e-5, "merged export vs timm merged model: {d}");
 }
+
+/// `--precision bf16` with adapters: the adapter products run in bf16 next to the adapted
+/// Linear (the CPU backend's debug build rejects any f32/bf16 mix, so a dtype slip fails here)
+/// and the logits stay within bf16's tolerance of f32.
+#[test]
+fn lora_runs_in_bf16() {
+    use cxr::model::Precision;
+    let device = cpu_device();
+    let fx = |n: &str| crate::common::fixture(&format!("model/{n}"));
+    let mut target = LoadTarget::new(32, 3);
+    target.num_heads = Some(2);
+    let (base, _) = load_vit::<Cpu>(&fx("lora_base.safetensors"), &target, &device).unwrap();
+    let model = load_adapters(base.with_lora(4, 8.0, &device), &fx("lora_adapters.safetensors")).unwrap();
+    let expected = file_tensors(&fx("lora_expected.safetensors"));
+    let x = Tensor::<Cpu, 4>::from_data(burn::tensor::TensorData::new(expected["x"].1.clone(), [2, 3, 32, 32]), &device);
+    let got = model.with_precision(Precision::Bf16).forward(x).into_data().into_vec::<f32>().unwrap();
+    let want = &expected["lora_logits"].1;
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let d = max_diff(&got, want);
+    assert!(d / scale < 2e-2, "bf16 LoRA logits: max |Δ| {d} over max |ref| {scale}");
+}

@@ -9,9 +9,10 @@
 //! [`super::Attention`]).
 //!
 //! [`VisionTransformer::merge_lora`] folds each adapter into its Linear: in burn's `[in, out]`
-//! layout `W' = W + scale · A·B`, which is the timm `[out, in]` `W' = W + scale · Bᵀ… = W +
-//! scale · B_pt · A_pt` of peft's `merge_and_unload`. An export of a LoRA model is merged
-//! ([`super::export_safetensors`]), so it is a plain timm ViT.
+//! layout `W' = W + scale · A·B`, i.e. in timm's `[out, in]` layout `W' = W + scale · B·A` with
+//! peft's `lora_B` `[out, r]` and `lora_A` `[r, in]` — peft's `merge_and_unload`
+//! (`tests/it/finetune.rs` checks equality to 1e-6 on `scripts/gen_lora_fixture.py`'s output).
+//! An export of a LoRA model is merged ([`super::export_safetensors`]), so it is a plain timm ViT.
 //!
 //! Adapter files ([`save_adapters`], [`load_adapters`]) use peft's saved key names
 //! (`base_model.model.blocks.N.attn.qkv.lora_A.weight` `[r, in]`, `…lora_B.weight` `[out, r]`,

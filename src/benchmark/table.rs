@@ -39,11 +39,13 @@ pub struct BenchmarkTable {
     pub inits: Vec<String>,
     pub reference: String,
     pub rows: Vec<Row>,
+    /// What the models trained (`fit --finetune`): `full`, `linear` or `lora (r R, alpha A)`.
+    pub finetune: String,
 }
 
 impl BenchmarkTable {
     pub fn new(inits: Vec<String>, reference: String) -> Self {
-        BenchmarkTable { inits, reference, rows: Vec::new() }
+        BenchmarkTable { inits, reference, rows: Vec::new(), finetune: "full".into() }
     }
 
     fn row(&mut self, dataset: &str) -> &mut Row {
@@ -121,11 +123,12 @@ impl BenchmarkTable {
         s.push_str(&format!(
             "Mean AUROC over each dataset's findings on its test split, [{:.0} % percentile bootstrap interval, {} replicates, seed {}]; \
              p = two-sided paired-bootstrap p-value of the difference to **{}** (same resampled test images for every model); \
-             `*` marks p ≤ 0.05; px = input side in pixels.\n\n",
+             `*` marks p ≤ 0.05; px = input side in pixels. Fine-tuning: {}.\n\n",
             stats.level * 100.0,
             stats.bootstrap,
             stats.seed,
-            self.reference
+            self.reference,
+            self.finetune
         ));
         s.push_str("| dataset | px | test images | findings |");
         for i in &self.inits {

@@ -155,7 +155,7 @@ fn sizes_run_the_matrix_per_resolution_into_one_table() {
     let o = Command::new(env!("CARGO_BIN_EXE_cxr-train")).args(args(placeholder.to_str().unwrap())).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("| dataset | px |"), "{table}");
+    assert!(table.contains("| dataset | px |") && table.contains("Fine-tuning: full."), "{table}");
     assert!(table.contains("| nih | 32 |") && table.contains("| nih | 48 |"), "{table}");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("benchmark.json")).unwrap()).unwrap();
     let sizes: Vec<_> = json["rows"].as_array().unwrap().iter().map(|r| r["image_size"].as_u64().unwrap()).collect();

@@ -17,8 +17,10 @@
 //! <OUT>/reports/<dataset>/               comparison report (JSON, Markdown, ROC plots)
 //! <OUT>/reports/<dataset>/<init>/        evaluation report of the cell
 //! <OUT>/benchmark.md, benchmark.json     the study's table
+//! <OUT>/size-<S>/…                       the same per resolution with `--sizes` ([`sizes`])
 //! ```
 
+pub mod sizes;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ use crate::model::Precision;
 use crate::run::RunDir;
 use crate::train::{fit, FitRequest, Init, TrainConfig, TrainError};
 
+pub use sizes::{SIZE_PLACEHOLDER, plans_for_sizes, run_benchmark_sizes};
 pub use table::{BenchmarkTable, Cell};
 
 /// Benchmark errors (each names the cell it happened in).
@@ -232,29 +235,43 @@ pub fn run_cells<I: Backend>(
     devices: &[I::Device],
     poll: std::time::Duration,
 ) -> Result<Vec<String>, BenchmarkError> {
-    if plan.datasets.is_empty() || plan.inits.is_empty() {
+    run_cells_of::<I>(std::slice::from_ref(plan), shard, devices, poll)
+}
+
+/// [`run_cells`] over several plans (one per resolution, [`sizes::plans_for_sizes`]): the
+/// plans' [`cell_jobs`] are numbered one after another, so `--cells K/N` spreads all of them.
+pub fn run_cells_of<I: Backend>(
+    plans: &[BenchmarkPlan],
+    shard: CellShard,
+    devices: &[I::Device],
+    poll: std::time::Duration,
+) -> Result<Vec<String>, BenchmarkError> {
+    if plans.iter().any(|p| p.datasets.is_empty() || p.inits.is_empty()) || plans.is_empty() {
         return Err(BenchmarkError::Plan("the benchmark needs at least one dataset and one initialisation".into()));
     }
-    let jobs = cell_jobs(plan);
-    let mut mine: Vec<&CellJob> = jobs.iter().enumerate().filter(|(i, _)| shard.owns(*i)).map(|(_, j)| j).collect();
+    let jobs: Vec<(&BenchmarkPlan, CellJob)> =
+        plans.iter().flat_map(|p| cell_jobs(p).into_iter().map(move |j| (p, j))).collect();
+    let mut mine: Vec<&(&BenchmarkPlan, CellJob)> = jobs.iter().enumerate().filter(|(i, _)| shard.owns(*i)).map(|(_, j)| j).collect();
     // Cells that need the pretraining last: the pretraining (job 0, shard 1's) runs meanwhile.
-    let needs_pretrain = |j: &CellJob| matches!(j, CellJob::Cell { init, .. } if plan.inits[*init].init == Init::Mimic && plan.inits[*init].weights.is_none());
-    mine.sort_by_key(|j| needs_pretrain(j));
+    let needs_pretrain = |plan: &BenchmarkPlan, j: &CellJob| matches!(j, CellJob::Cell { init, .. } if plan.inits[*init].init == Init::Mimic && plan.inits[*init].weights.is_none());
+    mine.sort_by_key(|(p, j)| needs_pretrain(p, j));
+    let several = plans.len() > 1;
     let mut done = Vec::new();
-    for job in mine {
+    for (plan, job) in mine {
+        let at = if several { format!(" at {} px", plan.template.image_size) } else { String::new() };
         match job {
             CellJob::MimicPretrain { base } => {
                 pretrain::<I>(plan, *base, devices)?;
-                done.push("mimic pretraining".to_string());
+                done.push(format!("mimic pretraining{at}"));
             }
             CellJob::Cell { dataset, init } => {
                 let mut spec = plan.inits[*init].clone();
-                if needs_pretrain(job) {
+                if needs_pretrain(plan, job) {
                     let run = pretrain_dir(plan);
                     let mut said = false;
                     while !run.join("done.json").is_file() {
                         if !said && plan.progress {
-                            eprintln!("waiting for the MIMIC pretraining ({}; shard 1 runs it)", run.display());
+                            eprintln!("waiting for the MIMIC pretraining ({}; the shard that owns it runs it)", run.display());
                         }
                         said = true;
                         std::thread::sleep(poll);
@@ -262,7 +279,7 @@ pub fn run_cells<I: Backend>(
                     spec.weights = Some(run);
                 }
                 finish_cell::<I>(plan, dataset, &spec, devices)?;
-                done.push(format!("{dataset} × {}", spec.name()));
+                done.push(format!("{dataset} × {}{at}", spec.name()));
             }
         }
     }
@@ -283,6 +300,11 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
     }
     let reference = inits.iter().find(|s| s.init == Init::Dinov2).unwrap_or(&inits[0]).name();
     let mut table = BenchmarkTable::new(inits.iter().map(InitSpec::name).collect(), reference.clone());
+    let t = &plan.template;
+    table.finetune = match t.finetune {
+        crate::run::config::Finetune::Lora => format!("lora (r {}, alpha {})", t.lora_rank, t.lora_alpha),
+        mode => serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+    };
     let mut comparisons = Vec::new();
     for dataset in &plan.datasets {
         let mut models = Vec::new();
@@ -307,6 +329,9 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
                 InputFile::new("val", &val_path).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?,
             ];
             let run = plan.out.join("runs").join(dataset).join(&name);
+            let rc = crate::run::RunConfig::read(&RunDir::new(&run).config())
+                .map_err(|e| BenchmarkError::Plan(format!("{cell}: {e}")))?;
+            table.set_size(dataset, rc.config.image_size);
             let config = serde_json::json!({ "run": run, "dataset": dataset, "init": name });
             let single = (ev.macro_auroc, ev.n_images, ev.macro_over.clone());
             let rep = Report::new("cxr-train benchmark", config, files.clone(), ev);

@@ -1,6 +1,7 @@
-//! The study's table: rows are datasets, columns initialisations; each cell is the mean AUROC
-//! over the dataset's findings with its 95 % bootstrap interval, and the paired-bootstrap p-value
-//! of that initialisation against the reference (DINOv2).
+//! The study's table: rows are datasets (× input resolution, `benchmark --sizes`), columns
+//! initialisations; each cell is the mean AUROC over the dataset's findings with its 95 %
+//! bootstrap interval, and the paired-bootstrap p-value of that initialisation against the
+//! reference (DINOv2) at the same resolution.
 
 use serde::Serialize;
 
@@ -25,6 +26,8 @@ pub struct Cell {
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub dataset: String,
+    /// Input side in pixels the row's models ran at (the run's `image_size`; 0 = unknown).
+    pub image_size: usize,
     pub n_images: usize,
     pub findings: Vec<String>,
     pub cells: Vec<Cell>,
@@ -36,19 +39,44 @@ pub struct BenchmarkTable {
     pub inits: Vec<String>,
     pub reference: String,
     pub rows: Vec<Row>,
+    /// What the models trained (`fit --finetune`): `full`, `linear` or `lora (r R, alpha A)`.
+    pub finetune: String,
 }
 
 impl BenchmarkTable {
     pub fn new(inits: Vec<String>, reference: String) -> Self {
-        BenchmarkTable { inits, reference, rows: Vec::new() }
+        BenchmarkTable { inits, reference, rows: Vec::new(), finetune: "full".into() }
     }
 
     fn row(&mut self, dataset: &str) -> &mut Row {
         if !self.rows.iter().any(|r| r.dataset == dataset) {
             let empty = Cell { macro_auroc: None, p_vs_reference: None, significant: false, note: None };
-            self.rows.push(Row { dataset: dataset.into(), n_images: 0, findings: vec![], cells: vec![empty; self.inits.len()] });
+            self.rows.push(Row { dataset: dataset.into(), image_size: 0, n_images: 0, findings: vec![], cells: vec![empty; self.inits.len()] });
         }
         self.rows.iter_mut().find(|r| r.dataset == dataset).expect("row just added")
+    }
+
+    /// Records the input side of a dataset's row.
+    pub fn set_size(&mut self, dataset: &str, image_size: usize) {
+        self.row(dataset).image_size = image_size;
+    }
+
+    /// One table of several resolutions' tables (same initialisations): rows grouped by
+    /// dataset in first-appearance order, resolutions ascending within a dataset.
+    pub fn merge(tables: Vec<BenchmarkTable>) -> Option<BenchmarkTable> {
+        let mut it = tables.into_iter();
+        let mut out = it.next()?;
+        for t in it {
+            out.rows.extend(t.rows);
+        }
+        let mut order: Vec<String> = Vec::new();
+        for r in &out.rows {
+            if !order.contains(&r.dataset) {
+                order.push(r.dataset.clone());
+            }
+        }
+        out.rows.sort_by_key(|r| (order.iter().position(|d| *d == r.dataset), r.image_size));
+        Some(out)
     }
 
     /// Marks a cell that is not run, with the reason.
@@ -95,23 +123,25 @@ impl BenchmarkTable {
         s.push_str(&format!(
             "Mean AUROC over each dataset's findings on its test split, [{:.0} % percentile bootstrap interval, {} replicates, seed {}]; \
              p = two-sided paired-bootstrap p-value of the difference to **{}** (same resampled test images for every model); \
-             `*` marks p ≤ 0.05.\n\n",
+             `*` marks p ≤ 0.05; px = input side in pixels. Fine-tuning: {}.\n\n",
             stats.level * 100.0,
             stats.bootstrap,
             stats.seed,
-            self.reference
+            self.reference,
+            self.finetune
         ));
-        s.push_str("| dataset | test images | findings |");
+        s.push_str("| dataset | px | test images | findings |");
         for i in &self.inits {
             s.push_str(&format!(" {i} |"));
         }
-        s.push_str("\n|---|---:|---:|");
+        s.push_str("\n|---|---:|---:|---:|");
         for _ in &self.inits {
             s.push_str("---|");
         }
         s.push('\n');
         for r in &self.rows {
-            s.push_str(&format!("| {} | {} | {} |", r.dataset, r.n_images, r.findings.len()));
+            let px = if r.image_size > 0 { r.image_size.to_string() } else { "–".into() };
+            s.push_str(&format!("| {} | {px} | {} | {} |", r.dataset, r.n_images, r.findings.len()));
             for (c, init) in r.cells.iter().zip(&self.inits) {
                 let text = match (&c.macro_auroc, &c.note) {
                     (_, Some(note)) => format!("n/a ({note})"),

@@ -17,6 +17,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::ViTConfig;
+use super::lora::LoraAdapter;
 use super::precision::Precision;
 
 /// timm initialises Linear weights with trunc_normal(std=0.02); we use an untruncated normal
@@ -81,6 +82,10 @@ pub struct Attention<B: Backend> {
     pub proj: Linear<B>,
     /// Number of heads H.
     pub num_heads: usize,
+    /// LoRA adapter added to `qkv` (`--finetune lora`; see [`super::lora`]).
+    pub qkv_lora: Option<LoraAdapter<B>>,
+    /// LoRA adapter added to `proj`.
+    pub proj_lora: Option<LoraAdapter<B>>,
 }
 
 impl<B: Backend> Attention<B> {
@@ -91,6 +96,8 @@ impl<B: Backend> Attention<B> {
             qkv: linear(d, 3 * d, cfg.qkv_bias, device),
             proj: linear(d, d, true, device),
             num_heads: cfg.num_heads,
+            qkv_lora: None,
+            proj_lora: None,
         }
     }
 
@@ -104,13 +111,18 @@ impl<B: Backend> Attention<B> {
         let h = self.num_heads;
         let hd = d / h;
         // bf16: the qkv product stays bf16 up to the scores (as under autocast).
+        let x = precision.compute(x);
         let qkv = match precision {
-            Precision::F32 => self.qkv.forward(x),
+            Precision::F32 => self.qkv.forward(x.clone()),
             Precision::Bf16 => burn::tensor::module::linear(
-                precision.compute(x),
+                x.clone(),
                 precision.compute(self.qkv.weight.val()),
                 self.qkv.bias.as_ref().map(|b| precision.compute(b.val())),
             ),
+        };
+        let qkv = match &self.qkv_lora {
+            Some(l) => qkv + l.delta(x, precision),
+            None => qkv,
         }
         .reshape([b, t, 3, h, hd]); // [B, T, 3, H, hd]
         let take = |i: usize| {
@@ -126,7 +138,10 @@ impl<B: Backend> Attention<B> {
                 // fused op (flash attention on CUDA for inference; decomposed under autodiff).
                 let out = attention(q, k, v, None, None, AttentionModuleOptions::default()); // [B, H, T, hd]
                 let out = out.swap_dims(1, 2).reshape([b, t, d]); // [B, T, D]
-                self.proj.forward(out)
+                match &self.proj_lora {
+                    Some(l) => self.proj.forward(out.clone()) + l.delta(out, precision),
+                    None => self.proj.forward(out),
+                }
             }
             Precision::Bf16 => {
                 // Scores in bf16, softmax in f32, probabilities back to bf16 for `· v`.
@@ -135,10 +150,14 @@ impl<B: Backend> Attention<B> {
                 let out = precision.compute(p).matmul(v); // [B, H, T, hd] bf16
                 let out = out.swap_dims(1, 2).reshape([b, t, d]); // [B, T, D] bf16
                 let proj = burn::tensor::module::linear(
-                    out,
+                    out.clone(),
                     precision.compute(self.proj.weight.val()),
                     self.proj.bias.as_ref().map(|b| precision.compute(b.val())),
                 );
+                let proj = match &self.proj_lora {
+                    Some(l) => proj + l.delta(out, precision),
+                    None => proj,
+                };
                 precision.back(proj)
             }
         }

@@ -1,4 +1,5 @@
 //! Export a trained [`VisionTransformer`] as timm-naming safetensors plus a JSON sidecar.
+//! A model with LoRA adapters is exported merged (`W + scale·B·A`, see `super::lora`).
 //!
 //! The weights file uses timm keys and PyTorch layout (Linear `[out, in]`, LayerNorm
 //! `weight/bias`; burn-store's `BurnToPyTorchAdapter` does the conversion), so it loads with
@@ -144,6 +145,14 @@ pub fn export_safetensors<B: Backend>(
     path: &Path,
     sidecar: &ExportSidecar,
 ) -> Result<ExportOutput, ExportError> {
+    // LoRA adapters are folded into qkv/proj: the file is a plain timm ViT (see `super::lora`).
+    let merged;
+    let model = if model.has_lora() {
+        merged = model.clone().merge_lora();
+        &merged
+    } else {
+        model
+    };
     let cfg = model.config();
     if sidecar.labels.len() != cfg.num_classes {
         return Err(ExportError::LabelCount {

@@ -13,6 +13,7 @@
 //! | `load_types.rs` | [`LoadTarget`], [`LoadReport`], [`LoadError`] |
 //! | `weights.rs` | [`load_vit`]: infer architecture, resample, swap head, verify |
 //! | `export.rs` | [`export_safetensors`]: timm-keyed safetensors + JSON sidecar |
+//! | `lora.rs` | [`LoraAdapter`] on qkv/proj, merging, the frozen backbone, peft-named adapter files |
 //!
 //! Field names are the timm / torch.hub checkpoint keys, so checkpoints load with burn-store's
 //! `PyTorchToBurnAdapter` and no renaming; only Hugging Face files need a rename table and a
@@ -46,6 +47,7 @@ mod config;
 mod export;
 mod input;
 mod load_types;
+mod lora;
 mod pos_embed;
 mod precision;
 mod vit;
@@ -61,6 +63,7 @@ pub use export::{
     timm_model_name,
 };
 pub use input::grey_to_input;
+pub use lora::{LoraAdapter, LoraFileError, META_LORA_ALPHA, META_LORA_RANK, load_adapters, save_adapters};
 pub use load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
 pub use precision::Precision;
 pub use pos_embed::{PosEmbedResample, ResampleError, resample_grid, resample_pos_embed};

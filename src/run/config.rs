@@ -72,6 +72,28 @@ pub enum Schedule {
 }
 
 
+/// Which parameters a run trains (the follow-up study's modes, paper.md §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Finetune {
+    /// Every parameter (the 2024 study).
+    #[default]
+    Full,
+    /// Linear probing: the backbone is frozen (no gradient, no optimizer state), the head trains.
+    Linear,
+    /// LoRA adapters on every block's `attn.qkv` and `attn.proj` plus the head train; the
+    /// backbone is frozen. Checkpoints are exported with the adapters merged.
+    Lora,
+}
+
+fn default_lora_rank() -> usize {
+    8
+}
+
+fn default_lora_alpha() -> f64 {
+    16.0
+}
+
 /// Every option of a run. Serialised to `config.json` (with provenance added by the run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -124,6 +146,16 @@ pub struct TrainConfig {
     /// weights; see [`Precision`]). Runs saved before this option existed read as f32.
     #[serde(default)]
     pub precision: Precision,
+    /// What trains: `full` (the study), `linear` (head only) or `lora`. Runs saved before this
+    /// option existed read as full.
+    #[serde(default)]
+    pub finetune: Finetune,
+    /// LoRA rank r (`--finetune lora`; default 8).
+    #[serde(default = "default_lora_rank")]
+    pub lora_rank: usize,
+    /// LoRA alpha; adapters are scaled by alpha / r (default 16, peft's common choice with r 8).
+    #[serde(default = "default_lora_alpha")]
+    pub lora_alpha: f64,
 }
 
 impl Default for TrainConfig {
@@ -158,6 +190,9 @@ impl Default for TrainConfig {
             rotate_deg: 7.0,
             prefetch: 4,
             precision: Precision::F32,
+            finetune: Finetune::Full,
+            lora_rank: default_lora_rank(),
+            lora_alpha: default_lora_alpha(),
         }
     }
 }
@@ -223,6 +258,9 @@ impl TrainConfig {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0 && self.rotate_deg.is_finite()) {
             return Err("`weight_decay` must be finite and >= 0, `rotate_deg` finite".into());
         }
+        if self.finetune == Finetune::Lora && (self.lora_rank == 0 || !(self.lora_alpha.is_finite() && self.lora_alpha > 0.0)) {
+            return Err("`lora_rank` must be positive and `lora_alpha` finite and positive".into());
+        }
         if !(0.0..=1.0).contains(&self.flip_p) {
             return Err(format!("`flip_p` {} is not a probability", self.flip_p));
         }
@@ -284,6 +322,7 @@ mod tests {
         assert_eq!(same::<Uncertain>(), ["zeros", "ones", "ignore"]);
         assert_eq!(same::<ModelKind>(), ["vit_base_patch16_224", "vit_base_patch14_dinov2", "tiny"]);
         assert_eq!(same::<Schedule>(), ["constant", "cosine"]);
+        assert_eq!(same::<Finetune>(), ["full", "linear", "lora"]);
         let norms: Vec<_> = InputNorm::value_variants().iter().map(|v| v.to_possible_value().unwrap().get_name().to_string()).collect();
         assert_eq!(norms, ["none", "imagenet", "inception"]);
     }
@@ -311,6 +350,8 @@ mod tests {
         assert!((cfg.lr_at(4, 14) - 1.0).abs() < 1e-12);
         assert!((cfg.lr_at(9, 14) - 0.5).abs() < 1e-12);
         assert!(cfg.lr_at(13, 14) < 0.03);
+        // A config.json written before --finetune existed is a full fine-tuning run.
+        assert_eq!((cfg.finetune, cfg.lora_rank, cfg.lora_alpha), (Finetune::Full, 8, 16.0));
         let constant = TrainConfig {
             schedule: Schedule::Constant,
             warmup_steps: 0,

@@ -15,7 +15,7 @@ use super::TrainError;
 use super::data::{DataIndex, Pass, spawn_batches};
 use super::fit::{Adam, FitOutcome, Log, Rec};
 use super::step::{LossSum, step, validate};
-use crate::model::{ExportSidecar, VisionTransformer, export_safetensors};
+use crate::model::{ExportSidecar, VisionTransformer, export_safetensors, save_adapters};
 use crate::run::{EpochMetrics, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM, TrainConfig, TrainerState};
 
 /// Steps between reads of the running loss (progress bar, divergence check). Each read waits
@@ -201,6 +201,7 @@ impl<B: AutodiffBackend> Training<'_, B> {
         let better = state.improves(m.val_auroc_mean);
         if better {
             export_safetensors(model, &run.checkpoint("best"), &self.sidecar)?;
+            save_lora(model, &run.checkpoint("best"))?;
             state.best_auroc = m.val_auroc_mean;
             state.best_epoch = Some(m.epoch);
             state.bad_epochs = 0;
@@ -208,12 +209,29 @@ impl<B: AutodiffBackend> Training<'_, B> {
             state.bad_epochs += 1;
         }
         export_safetensors(model, &run.checkpoint("last"), &self.sidecar)?;
+        save_lora(model, &run.checkpoint("last"))?;
         state.epochs_done = m.epoch;
         state.metrics.push(m);
         save_state(run, model, optim, state)?;
         run.write_metrics(&state.metrics)?;
         Ok(better)
     }
+}
+
+/// Next to a checkpoint of a LoRA run (which is exported merged), its adapters as
+/// `<name>.lora.safetensors` (peft key names; see [`crate::model::save_adapters`]).
+fn save_lora<B: AutodiffBackend>(
+    model: &VisionTransformer<B>,
+    checkpoint: &std::path::Path,
+) -> Result<(), TrainError> {
+    if !model.has_lora() {
+        return Ok(());
+    }
+    let path = checkpoint.with_extension("lora.safetensors");
+    save_adapters(model, &path).map_err(|e| TrainError::State {
+        path,
+        reason: e.to_string(),
+    })
 }
 
 /// Writes model + optimizer records and the trainer state into `last.state/`. They are written

@@ -25,6 +25,7 @@ use super::init::build_model;
 use super::loss::pos_weights;
 use super::resolve::resolve;
 use crate::model::{ExportSidecar, Preprocessing, VisionTransformer};
+use crate::run::config::Finetune;
 use crate::run::{
     DataSummary, EpochMetrics, InitReport, LabelCount, RunConfig, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM,
     StoreFingerprint, TrainConfig, TrainerState,
@@ -154,6 +155,7 @@ pub fn fit<B: AutodiffBackend>(
     let (model, state, resumed) = match start {
         Start::Fresh | Start::Restart(_) => {
             let (model, _kind, init) = build_model::<B>(&cfg, device)?;
+            let model = adapt(model, &cfg, device);
             // burn initialises parameters lazily, and a clone of a not-yet-initialised parameter
             // draws its own random values; fork() materialises them once, so the per-device
             // copies of data-parallel steps (and any later clone) share one initialisation.
@@ -165,13 +167,15 @@ pub fn fit<B: AutodiffBackend>(
             } else {
                 log.say("resume: no finished epoch yet, restarting from epoch 1")?;
             }
+            let (trainable, total) = model.trainable_params();
             log.say(&format!(
-                "start: {} train / {} val rows, {} labels, {} steps/epoch, precision {}",
+                "start: {} train / {} val rows, {} labels, {} steps/epoch, precision {}, finetune {}: {trainable} of {total} parameters train",
                 rc.data.train_rows,
                 rc.data.val_rows,
                 cfg.labels.len(),
                 rc.data.steps_per_epoch,
-                cfg.precision
+                cfg.precision,
+                finetune_name(&cfg),
             ))?;
             (model, TrainerState::new(), false)
         }
@@ -254,15 +258,42 @@ fn run_config<B: AutodiffBackend>(
     }
 }
 
-/// The model saved in `last.state/` of a resumed run.
+/// `--finetune` applied to a freshly built model: LoRA adapters (seeded like the rest of the
+/// init) for `lora`, and the frozen backbone for `linear` and `lora` (see
+/// [`VisionTransformer::freeze_backbone`]: frozen parameters get no gradient, no AdamW state
+/// and no weight decay).
+pub fn adapt<B: AutodiffBackend>(
+    model: VisionTransformer<B>,
+    cfg: &TrainConfig,
+    device: &B::Device,
+) -> VisionTransformer<B> {
+    match cfg.finetune {
+        Finetune::Full => model,
+        Finetune::Linear => model.freeze_backbone(),
+        Finetune::Lora => model
+            .with_lora(cfg.lora_rank, cfg.lora_alpha, device)
+            .freeze_backbone(),
+    }
+}
+
+/// `full`, `linear`, or `lora (r R, alpha A)` for the log.
+fn finetune_name(cfg: &TrainConfig) -> String {
+    match cfg.finetune {
+        Finetune::Full => "full".into(),
+        Finetune::Linear => "linear".into(),
+        Finetune::Lora => format!("lora (r {}, alpha {})", cfg.lora_rank, cfg.lora_alpha),
+    }
+}
+
+/// The model saved in `last.state/` of a resumed run (with its adapters and frozen backbone:
+/// burn's record loading keeps each parameter's `require_grad`).
 fn load_model<B: AutodiffBackend>(
     run: &RunDir,
     rc: &RunConfig,
     device: &B::Device,
 ) -> Result<VisionTransformer<B>, TrainError> {
     let path = run.state_dir().join(STATE_MODEL);
-    rc.vit_config
-        .init::<B>(device)
+    adapt(rc.vit_config.init::<B>(device), &rc.config, device)
         .load_file(path.clone(), &Rec::new(), device)
         .map_err(|e| TrainError::State {
             path,

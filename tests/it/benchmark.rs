@@ -114,3 +114,69 @@ fn cells_split_the_matrix_and_a_final_run_assembles_the_table() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("K/N"));
 }
+
+/// `benchmark --sizes 32,48`: each resolution reads its own store (`{size}` in --store), fits
+/// in `<OUT>/size-<S>/` (the 32 px ImageNet-style weights resampled to 48 px at load), and one
+/// table has a row per dataset × resolution.
+#[test]
+fn sizes_run_the_matrix_per_resolution_into_one_table() {
+    use cxr::model::{export_safetensors, ExportSidecar, Preprocessing, ViTConfig, VisionTransformer};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = cxr::synth::SynthConfig::new(tmp.path().join("data"));
+    cfg.images_per_dataset = 40;
+    cfg.image_size = 64;
+    let report = cxr::synth::synthesize(&cfg).unwrap();
+    let (_, root, _) = report.datasets.iter().find(|d| d.0 == "nih").unwrap();
+    for size in ["32", "48"] {
+        let store = tmp.path().join(format!("store-{size}"));
+        crate::common::prep_ok(&["ingest", "nih", "--root", root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--size", size]);
+    }
+    let weights = tmp.path().join("init.safetensors");
+    let model: VisionTransformer<burn::backend::Flex> = ViTConfig::vit_tiny_test(2).init(&Default::default());
+    let side = ExportSidecar {
+        labels: vec!["cardiomegaly".into(), "edema".into()],
+        preprocessing: Preprocessing { image_size: 32, resize: "-".into(), grayscale_to_rgb: true, mean: [0.0; 3], std: [1.0; 3] },
+        timm_model_name: None,
+    };
+    export_safetensors(&model, &weights, &side).unwrap();
+    let out = tmp.path().join("bench");
+    let imagenet = format!("imagenet={}", weights.display());
+    let args = |store: &str| -> Vec<String> {
+        [
+            "benchmark", "--store", store, "--sizes", "32,48", "--datasets", "nih", "--mimic", "none", "--random",
+            "--weights", &imagenet, "--model", "tiny", "--epochs", "1", "--batch", "8", "--lr", "1e-3",
+            "--input-norm", "inception", "--bootstrap", "20", "--quiet", "--out", out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let placeholder = tmp.path().join("store-{size}");
+    let o = Command::new(env!("CARGO_BIN_EXE_cxr-train")).args(args(placeholder.to_str().unwrap())).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("| dataset | px |") && table.contains("Fine-tuning: full."), "{table}");
+    assert!(table.contains("| nih | 32 |") && table.contains("| nih | 48 |"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("benchmark.json")).unwrap()).unwrap();
+    let sizes: Vec<_> = json["rows"].as_array().unwrap().iter().map(|r| r["image_size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [32, 48]);
+    for size in [32, 48] {
+        for init in ["imagenet", "random"] {
+            let rc = out.join(format!("size-{size}/runs/nih/{init}/config.json"));
+            let rc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rc).unwrap()).unwrap();
+            assert_eq!(rc["config"]["image_size"], size, "{init} at {size}");
+            assert_eq!(rc["vit_config"]["img_size"], size, "{init} at {size}");
+            assert!(rc["config"]["store"].as_str().unwrap().ends_with(&format!("store-{size}")));
+            if init == "imagenet" {
+                // The 32 px weights' position grid is resampled at load for 48 px only.
+                assert_eq!(rc["init"]["load"]["resampled_pos_embed"].is_null(), size == 32, "{}", rc["init"]);
+            }
+        }
+        assert!(out.join(format!("size-{size}/benchmark.md")).is_file());
+    }
+    // Several sizes need the placeholder.
+    let plain = tmp.path().join("store-32");
+    let o = Command::new(env!("CARGO_BIN_EXE_cxr-train")).args(args(plain.to_str().unwrap())).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("{size}"), "{}", String::from_utf8_lossy(&o.stderr));
+}

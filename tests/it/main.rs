@@ -38,6 +38,10 @@ mod validate;
 mod resume;
 // train: cxr-train fit on a synthetic store (tiny ViT): run folder, resume, transfer, masked loss
 mod train;
+// train: --finetune linear|lora freezes the backbone; LoRA merges on export and resumes exactly
+mod finetune;
+// train/evaluate: fit and predict on a store ingested at 512 px
+mod resolution;
 // --precision bf16, cxr-train bench
 mod precision;
 // robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never

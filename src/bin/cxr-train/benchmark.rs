@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
-use cxr::benchmark::{run_benchmark, run_cells, BenchmarkOutcome, BenchmarkPlan, CellShard, InitSpec};
+use cxr::benchmark::{run_benchmark, run_benchmark_sizes, run_cells_of, BenchmarkOutcome, BenchmarkPlan, CellShard, InitSpec};
 use cxr::evaluate::bootstrap::Resample;
 use cxr::evaluate::evaluation::StatOptions;
 use crate::options::{defaults, TrainOptions};
@@ -42,15 +42,15 @@ impl MatrixArgs {
         StatOptions { bootstrap: self.bootstrap, resample: self.resample, ..StatOptions::default() }
     }
 
-    /// Runs one shard of the plan's cells on the requested device.
-    pub fn run_cells(&self, plan: &BenchmarkPlan, shard: CellShard, poll: std::time::Duration) -> anyhow::Result<Vec<String>> {
+    /// Runs one shard of the plans' cells (one plan per resolution) on the requested device.
+    pub fn run_cells(&self, plans: &[BenchmarkPlan], shard: CellShard, poll: std::time::Duration) -> anyhow::Result<Vec<String>> {
         self.device.check_available().map_err(anyhow::Error::msg)?;
         let out = match &self.device {
-            DeviceSpec::Cpu => run_cells::<cxr::runtime::Cpu>(plan, shard, &[cxr::runtime::cpu_device()], poll),
+            DeviceSpec::Cpu => run_cells_of::<cxr::runtime::Cpu>(plans, shard, &[cxr::runtime::cpu_device()], poll),
             #[cfg(feature = "cuda-base")]
             DeviceSpec::Cuda(ids) => {
                 let devices = cxr::runtime::gpu_devices(ids).map_err(anyhow::Error::msg)?;
-                run_cells::<cxr::runtime::Gpu>(plan, shard, &devices, poll)
+                run_cells_of::<cxr::runtime::Gpu>(plans, shard, &devices, poll)
             }
             #[cfg(not(feature = "cuda-base"))]
             DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
@@ -58,15 +58,20 @@ impl MatrixArgs {
         Ok(out?)
     }
 
-    /// Runs the plan on the requested device.
-    pub fn run(&self, plan: &BenchmarkPlan) -> anyhow::Result<BenchmarkOutcome> {
+    /// Runs the plan on the requested device (at each of `sizes` when given).
+    pub fn run(&self, plan: &BenchmarkPlan, sizes: &[usize]) -> anyhow::Result<BenchmarkOutcome> {
         self.device.check_available().map_err(anyhow::Error::msg)?;
         let out = match &self.device {
-            DeviceSpec::Cpu => run_benchmark::<cxr::runtime::Cpu>(plan, &[cxr::runtime::cpu_device()]),
+            DeviceSpec::Cpu if sizes.is_empty() => run_benchmark::<cxr::runtime::Cpu>(plan, &[cxr::runtime::cpu_device()]),
+            DeviceSpec::Cpu => run_benchmark_sizes::<cxr::runtime::Cpu>(plan, sizes, &[cxr::runtime::cpu_device()]),
             #[cfg(feature = "cuda-base")]
             DeviceSpec::Cuda(ids) => {
                 let devices = cxr::runtime::gpu_devices(ids).map_err(anyhow::Error::msg)?;
-                run_benchmark::<cxr::runtime::Gpu>(plan, &devices)
+                if sizes.is_empty() {
+                    run_benchmark::<cxr::runtime::Gpu>(plan, &devices)
+                } else {
+                    run_benchmark_sizes::<cxr::runtime::Gpu>(plan, sizes, &devices)
+                }
             }
             #[cfg(not(feature = "cuda-base"))]
             DeviceSpec::Cuda(_) => bail!("this cxr-train was built without GPU support"),
@@ -91,8 +96,12 @@ pub fn parse_weights(list: &[String]) -> anyhow::Result<Vec<InitSpec>> {
 
 #[derive(Args)]
 pub struct BenchmarkArgs {
+    /// The store; with --sizes, one store per size named by a `{size}` placeholder (e.g. store-{size})
     #[arg(long)]
     store: PathBuf,
+    /// Run the matrix at each input size (e.g. 224,512), each from its own store (see --store), into one table with a resolution column
+    #[arg(long, value_delimiter = ',')]
+    sizes: Vec<usize>,
     /// Datasets (comma-separated) or `all`
     #[arg(long, value_delimiter = ',', default_value = "all")]
     datasets: Vec<String>,
@@ -130,8 +139,15 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
     if a.random {
         inits.push(InitSpec { init: Init::Random, weights: None });
     }
+    let first_store = match a.sizes.first() {
+        Some(&s) => cxr::benchmark::sizes::store_for_size(&a.store, s, a.sizes.len())?,
+        None if a.store.to_string_lossy().contains(cxr::benchmark::SIZE_PLACEHOLDER) => {
+            bail!("--store has a `{}` placeholder: give the sizes with --sizes", cxr::benchmark::SIZE_PLACEHOLDER)
+        }
+        None => a.store.clone(),
+    };
     let datasets = if a.datasets.iter().any(|d| d == "all") {
-        cxr::store::reader::StoreReader::open(&a.store)?.meta.datasets.keys().cloned().collect()
+        cxr::store::reader::StoreReader::open(&first_store)?.meta.datasets.keys().cloned().collect()
     } else {
         a.datasets.clone()
     };
@@ -148,12 +164,13 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(shard) = a.cells {
         let poll = std::time::Duration::from_secs(a.poll_secs.max(1));
-        let done = a.matrix.run_cells(&plan, shard, poll).context("benchmark failed")?;
+        let plans = if a.sizes.is_empty() { vec![plan.clone()] } else { cxr::benchmark::plans_for_sizes(&plan, &a.sizes)? };
+        let done = a.matrix.run_cells(&plans, shard, poll).context("benchmark failed")?;
         cxr::outln!("cells {}/{} finished: {}", shard.k, shard.n, if done.is_empty() { "none (no cell is this shard's)".into() } else { done.join(", ") })?;
         cxr::outln!("when every shard has finished, run the same command without --cells to assemble the table")?;
         return Ok(ExitCode::SUCCESS);
     }
-    let outcome = a.matrix.run(&plan).context("benchmark failed")?;
+    let outcome = a.matrix.run(&plan, &a.sizes).context("benchmark failed")?;
     cxr::out!("{}", outcome.table.markdown(&plan.stats))?;
     cxr::outln!("\nreports: {}", a.out.join("reports").display())?;
     Ok(ExitCode::SUCCESS)

@@ -78,7 +78,7 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
         alpha: 0.05,
         progress: !a.matrix.quiet,
     };
-    let outcome = a.matrix.run(&plan).context("benchmark failed")?;
+    let outcome = a.matrix.run(&plan, &[]).context("benchmark failed")?;
     cxr::outln!("{}", outcome.table.markdown(&plan.stats))?;
     cxr::outln!(
         "SYNTHETIC DATA, SMALL MODEL: {} images per dataset drawn by `cxr-prep synth` (not radiographs), a {} ViT at {} px, \

@@ -4,6 +4,7 @@
 use clap::Args;
 
 use cxr::model::{InputNorm, Precision};
+use cxr::run::config::Finetune;
 use cxr::train::{ModelKind, Schedule, TrainConfig, Uncertain};
 
 /// The library's defaults.
@@ -52,6 +53,15 @@ pub struct TrainOptions {
     /// Matmul precision: f32 (the study) or bf16 (mixed precision: bf16 matmuls, f32 master weights, optimizer state and checkpoints)
     #[arg(long, value_enum, default_value_t = defaults().precision)]
     pub precision: Precision,
+    /// What trains: full (the study), linear (frozen backbone, head only) or lora (adapters on attn.qkv/proj + head; exports merged)
+    #[arg(long, value_enum, default_value_t = defaults().finetune)]
+    pub finetune: Finetune,
+    /// LoRA rank r (--finetune lora)
+    #[arg(long, default_value_t = defaults().lora_rank)]
+    pub lora_rank: usize,
+    /// LoRA alpha; adapters are scaled by alpha / r (--finetune lora)
+    #[arg(long, default_value_t = defaults().lora_alpha)]
+    pub lora_alpha: f64,
 }
 
 impl TrainOptions {
@@ -70,6 +80,9 @@ impl TrainOptions {
             patience: self.patience,
             seed: self.seed,
             precision: self.precision,
+            finetune: self.finetune,
+            lora_rank: self.lora_rank,
+            lora_alpha: self.lora_alpha,
             ..base
         }
     }

@@ -18,6 +18,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 
 use super::config::ViTConfig;
 use super::precision::Precision;
+use super::rope::AttnRope;
 
 /// timm initialises Linear weights with trunc_normal(std=0.02); we use an untruncated normal
 /// with the same std (only matters for training from scratch, which the study never does).
@@ -81,6 +82,8 @@ pub struct Attention<B: Backend> {
     pub proj: Linear<B>,
     /// Number of heads H.
     pub num_heads: usize,
+    /// DINOv3 rotary position embedding of q and k (`None`: learned `pos_embed` models).
+    pub rope: Option<AttnRope>,
 }
 
 impl<B: Backend> Attention<B> {
@@ -91,6 +94,10 @@ impl<B: Backend> Attention<B> {
             qkv: linear(d, 3 * d, cfg.qkv_bias, device),
             proj: linear(d, d, true, device),
             num_heads: cfg.num_heads,
+            rope: cfg.rope.clone().map(|rope| AttnRope {
+                rope,
+                prefix: 1 + cfg.num_registers,
+            }),
         }
     }
 
@@ -120,6 +127,14 @@ impl<B: Backend> Attention<B> {
                 .swap_dims(1, 2) // [B, H, T, hd]
         };
         let (q, k, v) = (take(0), take(1), take(2));
+        // DINOv3: rotate the patch tokens' q and k (`super::rope`); the k bias never acts.
+        let (q, k) = match &self.rope {
+            Some(r) => {
+                let k_bias = self.qkv.bias.as_ref().map(|b| b.val().narrow(0, d, d));
+                r.rope.rotate(q, k, r.prefix, k_bias)
+            }
+            None => (q, k),
+        };
         match precision {
             Precision::F32 => {
                 // Default scale is 1/sqrt(head_dim), as in timm (`head_dim ** -0.5`). burn's

@@ -123,9 +123,11 @@ impl ViTConfig {
     /// blocks, 12 heads, 4 registers, LayerScale, RoPE base 100, LayerNorm eps 1e-5, no qkv bias
     /// (the released ViT-B biases are all zero: timm `eva.py` `vit_base_patch16_dinov3`
     /// `qkv_bias=False` and its `checkpoint_filter_fn` note). `img_size` is any multiple of 16.
+    /// LayerScale init 1.0 as for DINOv2 (a loader's convention: the trained gammas replace it;
+    /// Meta initialises 1e-5 for pretraining from scratch).
     pub fn vit_base_patch16_dinov3(num_classes: usize) -> Self {
         ViTConfig::new(224, 16, 768, 12, 12, num_classes)
-            .with_layer_scale(Some(1e-5))
+            .with_layer_scale(Some(1.0))
             .with_qkv_bias(false)
             .with_layer_norm_eps(1e-5)
             .with_num_registers(4)
@@ -136,7 +138,7 @@ impl ViTConfig {
     /// 32 px, patch 16, 16-d, 2 blocks, 2 heads (head_dim 8), 4 registers, RoPE.
     pub fn vit_tiny_dinov3_test(num_classes: usize) -> Self {
         ViTConfig::new(32, 16, 16, 2, 2, num_classes)
-            .with_layer_scale(Some(1e-5))
+            .with_layer_scale(Some(1.0))
             .with_qkv_bias(false)
             .with_layer_norm_eps(1e-5)
             .with_num_registers(4)

@@ -38,16 +38,31 @@ pub const HF_DINOV3_RENAMES: &[(&str, &str)] = &[
     (r"^embeddings\.register_tokens$", "register_tokens"),
     // DINOv3's patch embedding is the Conv2d itself (no `.projection` as in Dinov2Model).
     (r"^embeddings\.patch_embeddings\.", "patch_embed.proj."),
-    (r"^(?:model\.)?layer\.(\d+)\.norm([12])\.", "blocks.$1.norm$2."),
-    (r"^(?:model\.)?layer\.(\d+)\.attention\.o_proj\.", "blocks.$1.attn.proj."),
+    (
+        r"^(?:model\.)?layer\.(\d+)\.norm([12])\.",
+        "blocks.$1.norm$2.",
+    ),
+    (
+        r"^(?:model\.)?layer\.(\d+)\.attention\.o_proj\.",
+        "blocks.$1.attn.proj.",
+    ),
     (
         r"^(?:model\.)?layer\.(\d+)\.layer_scale([12])\.lambda1$",
         "blocks.$1.ls$2.gamma",
     ),
-    (r"^(?:model\.)?layer\.(\d+)\.mlp\.up_proj\.", "blocks.$1.mlp.fc1."),
-    (r"^(?:model\.)?layer\.(\d+)\.mlp\.down_proj\.", "blocks.$1.mlp.fc2."),
+    (
+        r"^(?:model\.)?layer\.(\d+)\.mlp\.up_proj\.",
+        "blocks.$1.mlp.fc1.",
+    ),
+    (
+        r"^(?:model\.)?layer\.(\d+)\.mlp\.down_proj\.",
+        "blocks.$1.mlp.fc2.",
+    ),
     // Gated (SwiGLU) MLP of the large DINOv3 models: keep a recognisable, unsupported name.
-    (r"^(?:model\.)?layer\.(\d+)\.mlp\.gate_proj\.", "blocks.$1.swiglu.gate."),
+    (
+        r"^(?:model\.)?layer\.(\d+)\.mlp\.gate_proj\.",
+        "blocks.$1.swiglu.gate.",
+    ),
 ];
 
 const HF_DINOV3_QKV: &str = r"^(?:model\.)?layer\.(\d+)\.attention\.(q|k|v)_proj\.(weight|bias)$";

@@ -170,13 +170,21 @@ pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
 /// `checkpoint_filter_fn` in reverse): `register_tokens` -> `reg_token`, `ls{1,2}.gamma` ->
 /// `gamma_{1,2}`, a fused qkv bias -> `q_bias` + `v_bias` (the k third is always zero, see
 /// `super::rope`; timm keeps it as a zero buffer). Returns `(key, shape, f32 LE bytes)`.
-fn eva_tensors(key: String, shape: Vec<usize>, values: Vec<f32>) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+fn eva_tensors(
+    key: String,
+    shape: Vec<usize>,
+    values: Vec<f32>,
+) -> Vec<(String, Vec<usize>, Vec<u8>)> {
     let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     if let Some(prefix) = key.strip_suffix("attn.qkv.bias") {
         let d = values.len() / 3;
         return vec![
             (format!("{prefix}attn.q_bias"), vec![d], bytes(&values[..d])),
-            (format!("{prefix}attn.v_bias"), vec![d], bytes(&values[2 * d..])),
+            (
+                format!("{prefix}attn.v_bias"),
+                vec![d],
+                bytes(&values[2 * d..]),
+            ),
         ];
     }
     let key = if key == "register_tokens" {

@@ -175,7 +175,9 @@ impl<B: Backend> VisionTransformer<B> {
         let hidden = first.map_or(4 * d, |b| b.mlp.fc1.weight.dims()[1]);
         let layer_scale = first.and_then(|b| b.ls1.as_ref()).map(|_| 1.0);
         let qkv_bias = first.is_none_or(|b| b.attn.qkv.bias.is_some());
-        let rope = first.and_then(|b| b.attn.rope.as_ref()).map(|r| r.rope.clone());
+        let rope = first
+            .and_then(|b| b.attn.rope.as_ref())
+            .map(|r| r.rope.clone());
         let registers = self.register_tokens.as_ref().map_or(0, |r| r.dims()[1]);
         ViTConfig::new(
             self.img_size,

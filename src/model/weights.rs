@@ -25,11 +25,11 @@ use burn::tensor::backend::Backend;
 use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, TensorSnapshot};
 
 use super::checkpoint::{CheckpointSource, META_VIT_CONFIG, RawTensor, StateDict, read_checkpoint};
-use super::dinov3_keys::{META_DINOV3, ROPE_PERIODS_KEY};
-use super::rope::{DINOV3_ROPE_BASE, Rope};
 use super::config::ViTConfig;
+use super::dinov3_keys::{META_DINOV3, ROPE_PERIODS_KEY};
 use super::load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
 use super::pos_embed::{PosEmbedResample, resample_pos_embed};
+use super::rope::{DINOV3_ROPE_BASE, Rope};
 use super::vit::VisionTransformer;
 
 /// File tensors that are dropped on purpose, with the reason.
@@ -47,14 +47,20 @@ pub const KNOWN_EXTRAS: &[(&str, &str)] = &[
         "HF Dinov2ForImageClassification head (different pooling)",
     ),
     // DINOv3 ViT-7B pretraining: the norm of local crops' class tokens.
-    ("local_cls_norm.", "DINOv3 local-crop class norm (pretraining only)"),
+    (
+        "local_cls_norm.",
+        "DINOv3 local-crop class norm (pretraining only)",
+    ),
 ];
 
 /// Keys whose presence means an architecture this model does not implement.
 const UNSUPPORTED: &[(&str, &str)] = &[
     // DINOv3 7B: separate norms for class/register and patch tokens.
     ("cls_norm.", "DINOv3 untied class-token norm (ViT-7B)"),
-    ("blocks.0.attn.q_proj.", "unfused q/k/v projections (timm Eva qkv_fused=False)"),
+    (
+        "blocks.0.attn.q_proj.",
+        "unfused q/k/v projections (timm Eva qkv_fused=False)",
+    ),
     (
         "register_tokens",
         "DINOv2 register tokens (dinov2_vit*_reg)",
@@ -118,7 +124,11 @@ fn infer_arch(sd: &StateDict, path: &Path, rope: bool) -> Result<Arch, LoadError
         .map(|m| m + 1)
         .ok_or_else(|| bad("no `blocks.N.*` tensors".into()))?;
     let fc1 = shape_of(sd, "blocks.0.mlp.fc1.weight", path)?;
-    let registers = match sd.tensors.get("register_tokens").map(|t| t.shape.as_slice()) {
+    let registers = match sd
+        .tensors
+        .get("register_tokens")
+        .map(|t| t.shape.as_slice())
+    {
         None => 0,
         Some(&[1, r, d]) if d == dim => r,
         Some(other) => {
@@ -141,7 +151,9 @@ fn infer_arch(sd: &StateDict, path: &Path, rope: bool) -> Result<Arch, LoadError
     if rope {
         // DINOv3: positions come from RoPE; a stray table would be a different model.
         if sd.tensors.contains_key("pos_embed") {
-            return Err(bad("a DINOv3 (RoPE) checkpoint with a pos_embed table".into()));
+            return Err(bad(
+                "a DINOv3 (RoPE) checkpoint with a pos_embed table".into()
+            ));
         }
         return Ok(arch(0));
     }
@@ -228,7 +240,12 @@ pub fn load_vit<B: Backend>(
     let eps = stored.as_ref().map_or(default_eps, |c| c.layer_norm_eps);
     let periods = sd.tensors.remove(ROPE_PERIODS_KEY);
     let rope = if dinov3 {
-        Some(dinov3_rope(stored.as_ref(), periods, arch.dim / heads, path)?)
+        Some(dinov3_rope(
+            stored.as_ref(),
+            periods,
+            arch.dim / heads,
+            path,
+        )?)
     } else {
         None
     };

@@ -336,4 +336,5 @@ mod dinov3;
 mod dinov3_runs;
 mod export;
 mod load_errors;
+mod real_dinov3;
 mod real_weights;

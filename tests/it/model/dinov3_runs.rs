@@ -49,14 +49,20 @@ fn predict_on_a_timm_dinov3_file_equals_its_forward() {
     let pixels = images(&batches);
     let mut worst = 0f32;
     for (r, id) in preds.image_id.iter().enumerate() {
-        let row = ids.iter().position(|i| i.as_deref() == Some(id.as_str())).unwrap();
+        let row = ids
+            .iter()
+            .position(|i| i.as_deref() == Some(id.as_str()))
+            .unwrap();
         let img = pixels[row].clone().unwrap();
         let x = grey_to_input::<B>(img, 1, 32, 32, &Default::default());
         let want = to_vec(sigmoid(model.forward(x)));
         let got: Vec<f32> = preds.p.iter().map(|column| column[r]).collect();
         worst = worst.max(max_abs_diff(&got, &want));
     }
-    eprintln!("predict vs forward: max |diff| = {worst:.3e} over {} images", preds.len());
+    eprintln!(
+        "predict vs forward: max |diff| = {worst:.3e} over {} images",
+        preds.len()
+    );
     assert!(worst <= 1e-6, "{worst}");
 }
 
@@ -79,9 +85,24 @@ fn cxr_file(model: &VisionTransformer<B>, path: &Path) -> PathBuf {
 
 fn fit(init: &str, weights: &Path, out: &Path) -> String {
     train_ok(&[
-        "fit", "--store", store().to_str().unwrap(), "--dataset", "nih", "--init", init,
-        "--weights", weights.to_str().unwrap(), "--epochs", "1", "--batch", "16", "--lr", "1e-4",
-        "--quiet", "--out", out.to_str().unwrap(),
+        "fit",
+        "--store",
+        store().to_str().unwrap(),
+        "--dataset",
+        "nih",
+        "--init",
+        init,
+        "--weights",
+        weights.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch",
+        "16",
+        "--lr",
+        "1e-4",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
     ])
 }
 
@@ -99,13 +120,25 @@ fn fit_init_dinov3_exports_and_reloads() {
     let run = tmp.path().join("run");
     fit("dinov3", &weights, &run);
     let cfg = json(&run.join("config.json"));
-    assert!(cfg["vit_config"]["rope"].is_object(), "{}", cfg["vit_config"]);
+    assert!(
+        cfg["vit_config"]["rope"].is_object(),
+        "{}",
+        cfg["vit_config"]
+    );
     assert_eq!(cfg["vit_config"]["num_registers"], 4);
     assert_eq!(cfg["config"]["init"], "dinov3");
-    assert_eq!(cfg["init"]["head_reinitialized"], true, "NIH labels, not the file's 3");
+    assert_eq!(
+        cfg["init"]["head_reinitialized"], true,
+        "NIH labels, not the file's 3"
+    );
 
     let exported = tmp.path().join("export/run.safetensors");
-    train_ok(&["export", run.to_str().unwrap(), "--out", exported.to_str().unwrap()]);
+    train_ok(&[
+        "export",
+        run.to_str().unwrap(),
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
     let side = json(&exported.with_extension("json"));
     assert_eq!(side["timm_model_name"], "vit_base_patch16_dinov3");
     let (back, report) =
@@ -124,8 +157,20 @@ fn fit_init_dinov3_exports_and_reloads() {
 
     // A learned-position ViT (a cxr run's checkpoint) is not a DINOv3 checkpoint.
     let not = train(&[
-        "fit", "--store", store().to_str().unwrap(), "--dataset", "nih", "--init", "dinov3",
-        "--weights", mimic_run().join("checkpoints/best.safetensors").to_str().unwrap(), "--quiet", "--out",
+        "fit",
+        "--store",
+        store().to_str().unwrap(),
+        "--dataset",
+        "nih",
+        "--init",
+        "dinov3",
+        "--weights",
+        mimic_run()
+            .join("checkpoints/best.safetensors")
+            .to_str()
+            .unwrap(),
+        "--quiet",
+        "--out",
         tmp.path().join("no").to_str().unwrap(),
     ]);
     assert_eq!(not.status.code(), Some(2));
@@ -162,8 +207,17 @@ fn fit_init_rad_dino_takes_a_dinov2_family_file() {
     .unwrap();
     let d3_file = cxr_file(&d3, &tmp.path().join("d3.safetensors"));
     let not = train(&[
-        "fit", "--store", store().to_str().unwrap(), "--dataset", "nih", "--init", "rad-dino",
-        "--weights", d3_file.to_str().unwrap(), "--quiet", "--out",
+        "fit",
+        "--store",
+        store().to_str().unwrap(),
+        "--dataset",
+        "nih",
+        "--init",
+        "rad-dino",
+        "--weights",
+        d3_file.to_str().unwrap(),
+        "--quiet",
+        "--out",
         tmp.path().join("no").to_str().unwrap(),
     ]);
     assert_eq!(not.status.code(), Some(2));

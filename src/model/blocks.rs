@@ -94,10 +94,10 @@ impl<B: Backend> Attention<B> {
             qkv: linear(d, 3 * d, cfg.qkv_bias, device),
             proj: linear(d, d, true, device),
             num_heads: cfg.num_heads,
-            rope: cfg.rope.clone().map(|rope| AttnRope {
-                rope,
-                prefix: 1 + cfg.num_registers,
-            }),
+            rope: cfg
+                .rope
+                .clone()
+                .map(|rope| AttnRope::new(rope, 1 + cfg.num_registers)),
         }
     }
 
@@ -131,7 +131,7 @@ impl<B: Backend> Attention<B> {
         let (q, k) = match &self.rope {
             Some(r) => {
                 let k_bias = self.qkv.bias.as_ref().map(|b| b.val().narrow(0, d, d));
-                r.rope.rotate(q, k, r.prefix, k_bias)
+                r.rotate(q, k, k_bias)
             }
             None => (q, k),
         };

@@ -27,6 +27,9 @@
 //!   models set none; they are pretraining augmentations, disabled at evaluation. cxr never
 //!   applies them (fine-tuning uses the evaluation geometry, as timm does).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -123,6 +126,19 @@ impl Rope {
         prefix: usize,
         k_bias: Option<Tensor<B, 1>>,
     ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let (k, side) = self.prepare(&q, k, prefix, k_bias);
+        let table = self.sin_cos(side, side);
+        self.rotate_with(q, k, prefix, table)
+    }
+
+    /// Removes the k bias and returns the patch grid side (checked square and `head_dim` wide).
+    fn prepare<B: Backend>(
+        &self,
+        q: &Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        prefix: usize,
+        k_bias: Option<Tensor<B, 1>>,
+    ) -> (Tensor<B, 4>, usize) {
         let [_, h, t, hd] = q.dims();
         let k = match k_bias {
             Some(bias) => k - bias.cast(q.dtype()).reshape([1, h, 1, hd]),
@@ -137,7 +153,19 @@ impl Rope {
                 self.head_dim()
             );
         }
-        let (sin, cos) = self.sin_cos(side, side);
+        (k, side)
+    }
+
+    /// [`Self::rotate`] with precomputed `(sin, cos)` `[N, hd]` of the square patch grid.
+    fn rotate_with<B: Backend>(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        prefix: usize,
+        (sin, cos): (Vec<f32>, Vec<f32>),
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let [_, _, t, hd] = q.dims();
+        let n = t - prefix;
         let device = q.device();
         let dtype = q.dtype();
         let sin = Tensor::<B, 2>::from_data(TensorData::new(sin, [n, hd]), &device)
@@ -160,10 +188,47 @@ impl Rope {
 }
 
 /// The RoPE of one attention layer plus how many leading tokens it leaves unrotated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AttnRope {
     /// Periods and coordinate normalisation.
     pub rope: Rope,
     /// Class token + register tokens (`1 + R`), never rotated.
     pub prefix: usize,
+    /// Host-side `(sin, cos)` per grid side, computed once (1024 px: 4096 x 64 values each).
+    cache: Arc<Mutex<HashMap<usize, (Vec<f32>, Vec<f32>)>>>,
+}
+
+impl AttnRope {
+    /// `rope` for a model with `prefix` = 1 + registers leading tokens.
+    pub fn new(rope: Rope, prefix: usize) -> Self {
+        Self {
+            rope,
+            prefix,
+            cache: Arc::default(),
+        }
+    }
+
+    /// [`Rope::rotate`] with the sin/cos table of the grid cached.
+    ///
+    /// # Shapes
+    /// - `q`, `k`: `[B, H, T, hd]`; `k_bias`: `[H * hd]`; output `[B, H, T, hd]` each
+    pub fn rotate<B: Backend>(
+        &self,
+        q: Tensor<B, 4>,
+        k: Tensor<B, 4>,
+        k_bias: Option<Tensor<B, 1>>,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let (k, side) = self.rope.prepare(&q, k, self.prefix, k_bias);
+        let table = {
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            cache
+                .entry(side)
+                .or_insert_with(|| self.rope.sin_cos(side, side))
+                .clone()
+        };
+        self.rope.rotate_with(q, k, self.prefix, table)
+    }
 }

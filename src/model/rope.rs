@@ -187,6 +187,9 @@ impl Rope {
     }
 }
 
+/// `(sin, cos)`, each `[N, head_dim]` row-major.
+type SinCos = (Vec<f32>, Vec<f32>);
+
 /// The RoPE of one attention layer plus how many leading tokens it leaves unrotated.
 #[derive(Debug, Clone)]
 pub struct AttnRope {
@@ -195,7 +198,7 @@ pub struct AttnRope {
     /// Class token + register tokens (`1 + R`), never rotated.
     pub prefix: usize,
     /// Host-side `(sin, cos)` per grid side, computed once (1024 px: 4096 x 64 values each).
-    cache: Arc<Mutex<HashMap<usize, (Vec<f32>, Vec<f32>)>>>,
+    cache: Arc<Mutex<HashMap<usize, SinCos>>>,
 }
 
 impl AttnRope {

@@ -297,9 +297,12 @@ mod tests {
                 })
                 .collect()
         }
-        assert_eq!(same::<Init>(), ["dinov2", "imagenet", "mimic", "random"]);
+        assert_eq!(same::<Init>(), ["dinov2", "imagenet", "mimic", "random", "dinov3", "rad-dino"]);
         assert_eq!(same::<Uncertain>(), ["zeros", "ones", "ignore"]);
-        assert_eq!(same::<ModelKind>(), ["vit_base_patch16_224", "vit_base_patch14_dinov2", "tiny"]);
+        assert_eq!(
+            same::<ModelKind>(),
+            ["vit_base_patch16_224", "vit_base_patch14_dinov2", "tiny", "vit_base_patch16_dinov3", "tiny_dinov3"]
+        );
         assert_eq!(same::<Schedule>(), ["constant", "cosine"]);
         let norms: Vec<_> = InputNorm::value_variants().iter().map(|v| v.to_possible_value().unwrap().get_name().to_string()).collect();
         assert_eq!(norms, ["none", "imagenet", "inception"]);

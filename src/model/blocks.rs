@@ -19,6 +19,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use super::config::ViTConfig;
 use super::lora::LoraAdapter;
 use super::precision::Precision;
+use super::rope::AttnRope;
 
 /// timm initialises Linear weights with trunc_normal(std=0.02); we use an untruncated normal
 /// with the same std (only matters for training from scratch, which the study never does).
@@ -86,6 +87,8 @@ pub struct Attention<B: Backend> {
     pub qkv_lora: Option<LoraAdapter<B>>,
     /// LoRA adapter added to `proj`.
     pub proj_lora: Option<LoraAdapter<B>>,
+    /// DINOv3 rotary position embedding of q and k (`None`: learned `pos_embed` models).
+    pub rope: Option<AttnRope>,
 }
 
 impl<B: Backend> Attention<B> {
@@ -98,6 +101,10 @@ impl<B: Backend> Attention<B> {
             num_heads: cfg.num_heads,
             qkv_lora: None,
             proj_lora: None,
+            rope: cfg
+                .rope
+                .clone()
+                .map(|rope| AttnRope::new(rope, 1 + cfg.num_registers)),
         }
     }
 
@@ -132,6 +139,14 @@ impl<B: Backend> Attention<B> {
                 .swap_dims(1, 2) // [B, H, T, hd]
         };
         let (q, k, v) = (take(0), take(1), take(2));
+        // DINOv3: rotate the patch tokens' q and k (`super::rope`); the k bias never acts.
+        let (q, k) = match &self.rope {
+            Some(r) => {
+                let k_bias = self.qkv.bias.as_ref().map(|b| b.val().narrow(0, d, d));
+                r.rotate(q, k, k_bias)
+            }
+            None => (q, k),
+        };
         match precision {
             Precision::F32 => {
                 // Default scale is 1/sqrt(head_dim), as in timm (`head_dim ** -0.5`). burn's

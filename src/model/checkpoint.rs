@@ -10,6 +10,7 @@
 //! | `Cxr` | `.safetensors` from `super::export` | `safetensors` crate | none; config in metadata |
 //! | `TorchHub` | `.pth` / `.pt` (torch.hub DINOv2) | burn-store `PytorchReader` | none |
 //! | `HuggingFace` | `.safetensors` (`Dinov2Model`) | `safetensors` crate | rename + fuse q/k/v |
+//! | `Timm` / `TorchHub` / `HuggingFace` | DINOv3: timm `Eva`, Meta `.pth`, HF `DINOv3ViTModel` | as above | `super::dinov3_keys` |
 //!
 //! f16 / bf16 / f64 tensors are converted to f32. The rename rules for Hugging Face live in
 //! one table ([`HF_RENAMES`]) with one reason per rule (STYLE.md principle 4).
@@ -22,6 +23,7 @@ use burn_store::pytorch::PytorchReader;
 use regex::Regex;
 use safetensors::{Dtype, SafeTensors};
 
+use super::dinov3_keys;
 use super::load_types::LoadError;
 
 /// Safetensors metadata key under which `super::export` stores the `ViTConfig` JSON.
@@ -126,7 +128,7 @@ fn read_pytorch(path: &Path) -> Result<StateDict, LoadError> {
     let mut reader =
         PytorchReader::new(path).map_err(|source| LoadError::Pytorch { path: pb(), source })?;
     // Training checkpoints wrap the weights; the hub files are plain state dicts.
-    if !reader.keys().iter().any(|k| k.ends_with("pos_embed")) {
+    if !reader.keys().iter().any(|k| k.ends_with("cls_token")) {
         for key in ["model", "state_dict", "teacher"] {
             if let Ok(r) = PytorchReader::with_top_level_key(path, key) {
                 reader = r;
@@ -151,9 +153,11 @@ fn read_pytorch(path: &Path) -> Result<StateDict, LoadError> {
             },
         );
     }
+    let mut metadata = HashMap::new();
+    let tensors = dinov3_layout(tensors, &mut metadata);
     Ok(StateDict {
         tensors,
-        metadata: HashMap::new(),
+        metadata,
         source: CheckpointSource::TorchHub,
     })
 }
@@ -210,16 +214,37 @@ fn read_safetensors(path: &Path) -> Result<StateDict, LoadError> {
     } else {
         CheckpointSource::Timm
     };
-    let tensors = if is_hf {
+    let mut metadata = metadata;
+    let tensors = if is_hf && dinov3_keys::is_hf_dinov3(tensors.keys()) {
+        metadata.insert(dinov3_keys::META_DINOV3.into(), "huggingface".into());
+        dinov3_keys::hf_to_ours(tensors, path)?
+    } else if is_hf {
         hf_to_timm(tensors, path)?
     } else {
-        tensors
+        dinov3_layout(tensors, &mut metadata)
     };
     Ok(StateDict {
         tensors,
         metadata,
         source,
     })
+}
+
+/// Converts a timm `Eva` or Meta DINOv3 state dict to our keys (marking it in `metadata`);
+/// anything else passes unchanged.
+fn dinov3_layout(
+    tensors: BTreeMap<String, RawTensor>,
+    metadata: &mut HashMap<String, String>,
+) -> BTreeMap<String, RawTensor> {
+    if dinov3_keys::is_meta_dinov3(&tensors) {
+        metadata.insert(dinov3_keys::META_DINOV3.into(), "meta".into());
+        dinov3_keys::meta_to_ours(tensors)
+    } else if dinov3_keys::is_timm_dinov3(&tensors) {
+        metadata.insert(dinov3_keys::META_DINOV3.into(), "timm".into());
+        dinov3_keys::timm_to_ours(tensors)
+    } else {
+        tensors
+    }
 }
 
 /// Converts any float dtype to a row-major f32 vector.

@@ -8,11 +8,14 @@
 //! |---|---|---|---|---|---|---|
 //! | [`ViTConfig::vit_base_patch16_224`] | timm `vit_base_patch16_224.augreg_in21k` | 16 | 768 | 12 | 12 | no |
 //! | [`ViTConfig::vit_base_patch14_dinov2`] | torch.hub `dinov2_vitb14` (LVD-142M) | 14 | 768 | 12 | 12 | yes |
+//! | [`ViTConfig::vit_base_patch16_dinov3`] | `dinov3_vitb16` / timm `vit_base_patch16_dinov3.lvd1689m` (LVD-1689M) | 16 | 768 | 12 | 12 | yes (+ 4 registers, RoPE) |
 //!
 //! Invariant: images are square, `img_size % patch_size == 0`; the position embedding holds
-//! `1 + (img_size / patch_size)^2` rows (class token first).
+//! `1 + (img_size / patch_size)^2` rows (class token first), or there is none (`rope`).
 
 use burn::config::Config;
+
+use super::rope::{DINOV3_ROPE_BASE, Rope};
 
 /// Per-channel input normalisation applied at the start of [`super::VisionTransformer::forward`].
 ///
@@ -93,6 +96,14 @@ pub struct ViTConfig {
     /// Normalisation applied inside `forward`.
     #[config(default = "InputNorm::None")]
     pub input_norm: InputNorm,
+    /// Register tokens inserted after the class token (DINOv3: 4, Meta `storage_tokens`, timm
+    /// `reg_token`, HF `register_tokens`); 0 for ViT-B/16 and DINOv2. Supported only with RoPE.
+    #[config(default = 0)]
+    pub num_registers: usize,
+    /// 2-D rotary position embedding instead of a learned `pos_embed` (DINOv3, see
+    /// `super::rope`); `None` = learned absolute position table.
+    #[config(default = "None")]
+    pub rope: Option<Rope>,
 }
 
 impl ViTConfig {
@@ -106,6 +117,32 @@ impl ViTConfig {
     /// position grid is resampled at load time): patch 14, 768-d, 12 blocks, 12 heads, LayerScale.
     pub fn vit_base_patch14_dinov2(num_classes: usize) -> Self {
         ViTConfig::new(224, 14, 768, 12, 12, num_classes).with_layer_scale(Some(1.0))
+    }
+
+    /// DINOv3 ViT-B/16 (`dinov3_vitb16`, timm `vit_base_patch16_dinov3`): patch 16, 768-d, 12
+    /// blocks, 12 heads, 4 registers, LayerScale, RoPE base 100, LayerNorm eps 1e-5, no qkv bias
+    /// (the released ViT-B biases are all zero: timm `eva.py` `vit_base_patch16_dinov3`
+    /// `qkv_bias=False` and its `checkpoint_filter_fn` note). `img_size` is any multiple of 16.
+    /// LayerScale init 1.0 as for DINOv2 (a loader's convention: the trained gammas replace it;
+    /// Meta initialises 1e-5 for pretraining from scratch).
+    pub fn vit_base_patch16_dinov3(num_classes: usize) -> Self {
+        ViTConfig::new(224, 16, 768, 12, 12, num_classes)
+            .with_layer_scale(Some(1.0))
+            .with_qkv_bias(false)
+            .with_layer_norm_eps(1e-5)
+            .with_num_registers(4)
+            .with_rope(Some(Rope::dinov3(64, DINOV3_ROPE_BASE)))
+    }
+
+    /// Tiny DINOv3-style ViT for tests (the shape of `scripts/gen_tiny_dinov3.py`'s models):
+    /// 32 px, patch 16, 16-d, 2 blocks, 2 heads (head_dim 8), 4 registers, RoPE.
+    pub fn vit_tiny_dinov3_test(num_classes: usize) -> Self {
+        ViTConfig::new(32, 16, 16, 2, 2, num_classes)
+            .with_layer_scale(Some(1.0))
+            .with_qkv_bias(false)
+            .with_layer_norm_eps(1e-5)
+            .with_num_registers(4)
+            .with_rope(Some(Rope::dinov3(8, DINOV3_ROPE_BASE)))
     }
 
     /// Tiny ViT for tests: 32 px, patch 8 (4x4 grid), 24-d, 2 blocks, 2 heads.
@@ -146,6 +183,17 @@ impl ViTConfig {
                 "embed_dim {} is not divisible by num_heads {}",
                 self.embed_dim, self.num_heads
             ));
+        }
+        if let Some(rope) = &self.rope {
+            let hd = self.embed_dim / self.num_heads;
+            if rope.head_dim() != hd {
+                return Err(format!(
+                    "RoPE has {} periods for head_dim {hd} (needs head_dim / 4)",
+                    rope.periods.len()
+                ));
+            }
+        } else if self.num_registers > 0 {
+            return Err("register tokens are supported only with RoPE (DINOv3)".to_string());
         }
         if self.depth == 0 || self.num_classes == 0 || self.in_chans == 0 {
             return Err("depth, num_classes and in_chans must be positive".to_string());

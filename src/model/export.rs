@@ -7,6 +7,9 @@
 //! Python lines) and back into Rust with `super::load_vit`. The model config is also stored in
 //! the safetensors `__metadata__` (`cxr.vit_config`), so reloading needs no sidecar.
 //!
+//! DINOv3 (RoPE) models are written under timm `Eva` names (`reg_token`, `blocks.N.gamma_1`,
+//! `attn.q_bias`/`v_bias`) for `vit_base_patch16_dinov3[_qkvb]` with `global_pool='token'`.
+//!
 //! The sidecar (`<weights stem>.json`) holds what the weights cannot: labels in output order,
 //! preprocessing, the timm model name with constructor kwargs, and the weights' sha256.
 
@@ -107,6 +110,16 @@ pub struct ExportOutput {
 /// timm registry name of the architecture family (`vit_base_patch16_224` or
 /// `vit_base_patch14_dinov2` for the study's models); the kwargs in the sidecar override size.
 pub fn timm_model_name(cfg: &ViTConfig) -> String {
+    if cfg.rope.is_some() {
+        // timm `eva.py`: vit_{small,base,large}_patch16_dinov3[_qkvb].
+        let size = match (cfg.embed_dim, cfg.depth) {
+            (384, 12) => "small",
+            (1024, 24) => "large",
+            _ => "base",
+        };
+        let bias = if cfg.qkv_bias { "_qkvb" } else { "" };
+        return format!("vit_{size}_patch16_dinov3{bias}");
+    }
     let size = match (cfg.embed_dim, cfg.depth) {
         (192, 12) => "tiny",
         (384, 12) => "small",
@@ -120,9 +133,25 @@ pub fn timm_model_name(cfg: &ViTConfig) -> String {
     }
 }
 
-/// timm `VisionTransformer` constructor kwargs that rebuild exactly this architecture.
+/// timm `VisionTransformer` (or, for DINOv3, `Eva`) constructor kwargs that rebuild exactly
+/// this architecture.
 pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
     let mut kw = BTreeMap::new();
+    if cfg.rope.is_some() {
+        // The `vit_*_patch16_dinov3` preset fixes RoPE (base 100), LayerScale, eps 1e-5, no
+        // abs pos embed and the qkv bias layout; these override the sizes. `global_pool='token'`
+        // is the class-token head cxr trains (timm's default for Eva is 'avg').
+        kw.insert("img_size".into(), cfg.img_size.into());
+        kw.insert("patch_size".into(), cfg.patch_size.into());
+        kw.insert("embed_dim".into(), cfg.embed_dim.into());
+        kw.insert("depth".into(), cfg.depth.into());
+        kw.insert("num_heads".into(), cfg.num_heads.into());
+        kw.insert("mlp_ratio".into(), cfg.mlp_ratio.into());
+        kw.insert("num_classes".into(), cfg.num_classes.into());
+        kw.insert("num_reg_tokens".into(), cfg.num_registers.into());
+        kw.insert("global_pool".into(), "token".into());
+        return kw;
+    }
     kw.insert("img_size".into(), cfg.img_size.into());
     kw.insert("patch_size".into(), cfg.patch_size.into());
     kw.insert("embed_dim".into(), cfg.embed_dim.into());
@@ -136,6 +165,39 @@ pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
         cfg.layer_scale.map_or(serde_json::Value::Null, Into::into),
     );
     kw
+}
+
+/// One tensor of a DINOv3 (RoPE) model under timm `Eva` names (timm `eva.py`
+/// `checkpoint_filter_fn` in reverse): `register_tokens` -> `reg_token`, `ls{1,2}.gamma` ->
+/// `gamma_{1,2}`, a fused qkv bias -> `q_bias` + `v_bias` (the k third is always zero, see
+/// `super::rope`; timm keeps it as a zero buffer). Returns `(key, shape, f32 LE bytes)`.
+fn eva_tensors(
+    key: String,
+    shape: Vec<usize>,
+    values: Vec<f32>,
+) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    let bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    if let Some(prefix) = key.strip_suffix("attn.qkv.bias") {
+        let d = values.len() / 3;
+        return vec![
+            (format!("{prefix}attn.q_bias"), vec![d], bytes(&values[..d])),
+            (
+                format!("{prefix}attn.v_bias"),
+                vec![d],
+                bytes(&values[2 * d..]),
+            ),
+        ];
+    }
+    let key = if key == "register_tokens" {
+        "reg_token".to_string()
+    } else if let Some(p) = key.strip_suffix("ls1.gamma") {
+        format!("{p}gamma_1")
+    } else if let Some(p) = key.strip_suffix("ls2.gamma") {
+        format!("{p}gamma_2")
+    } else {
+        key
+    };
+    vec![(key, shape, bytes(&values))]
 }
 
 /// Writes `model` to `path` (timm-naming safetensors) and the sidecar to `path` with a
@@ -185,8 +247,12 @@ pub fn export_safetensors<B: Backend>(
                 key: key.clone(),
                 reason: format!("{e:?}"),
             })?;
-        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        tensors.push((key, shape, bytes));
+        if cfg.rope.is_some() {
+            tensors.extend(eva_tensors(key, shape, values));
+        } else {
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push((key, shape, bytes));
+        }
     }
     let views = tensors
         .iter()

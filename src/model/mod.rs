@@ -9,6 +9,8 @@
 //! | `input.rs` | [`grey_to_input`]: stored 8-bit grey → `[B, 3, H, W]` f32 on the device |
 //! | `vit.rs` | [`VisionTransformer`]: `forward` `[B, 3, H, W]` in `[0, 1]` -> logits `[B, C]` |
 //! | `pos_embed.rs` | one-time bicubic position-grid resampling (PyTorch-exact) |
+//! | `rope.rs` | DINOv3 2-D rotary position embedding ([`Rope`]) |
+//! | `dinov3_keys.rs` | DINOv3 checkpoints (timm Eva, Meta `.pth`, HF `DINOv3ViTModel`) -> our keys |
 //! | `checkpoint.rs` | timm / own safetensors, torch.hub `.pth`, HF `Dinov2Model` -> timm-keyed tensors |
 //! | `load_types.rs` | [`LoadTarget`], [`LoadReport`], [`LoadError`] |
 //! | `weights.rs` | [`load_vit`]: infer architecture, resample, swap head, verify |
@@ -44,12 +46,14 @@
 mod blocks;
 mod checkpoint;
 mod config;
+mod dinov3_keys;
 mod export;
 mod input;
 mod load_types;
 mod lora;
 mod pos_embed;
 mod precision;
+mod rope;
 mod vit;
 mod weights;
 
@@ -58,6 +62,7 @@ pub use checkpoint::{
     CheckpointSource, HF_RENAMES, META_VIT_CONFIG, RawTensor, StateDict, read_checkpoint,
 };
 pub use config::{InputNorm, ViTConfig};
+pub use dinov3_keys::{HF_DINOV3_RENAMES, META_DINOV3, ROPE_PERIODS_KEY};
 pub use export::{
     ExportError, ExportOutput, ExportSidecar, Preprocessing, export_safetensors, timm_kwargs,
     timm_model_name,
@@ -66,6 +71,7 @@ pub use input::grey_to_input;
 pub use lora::{LoraAdapter, LoraFileError, META_LORA_ALPHA, META_LORA_RANK, load_adapters, save_adapters};
 pub use load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
 pub use precision::Precision;
+pub use rope::{AttnRope, DINOV3_ROPE_BASE, Rope, RopeNormalize};
 pub use pos_embed::{PosEmbedResample, ResampleError, resample_grid, resample_pos_embed};
 pub use vit::VisionTransformer;
 pub use weights::{KNOWN_EXTRAS, load_vit};

@@ -2,13 +2,17 @@
 //! embedding -> pre-norm blocks -> final LayerNorm -> linear head on the class token.
 //!
 //! This is timm `VisionTransformer` (class-token pooling, no `fc_norm`) and torch.hub DINOv2
-//! `DinoVisionTransformer.forward` (`head(x_norm_clstoken)`) in one module; the only
-//! architectural switch is LayerScale (`ViTConfig::layer_scale`). Field names are checkpoint
+//! `DinoVisionTransformer.forward` (`head(x_norm_clstoken)`) in one module; the architectural
+//! switches are LayerScale (`ViTConfig::layer_scale`) and, for DINOv3 (Meta
+//! `dinov3/models/vision_transformer.py`, timm `Eva` with `rope_type='dinov3'`), register
+//! tokens plus 2-D RoPE in place of `pos_embed` (`ViTConfig::{num_registers, rope}`; the head
+//! still reads the final-norm class token, timm `global_pool='token'`). Field names are checkpoint
 //! keys (`patch_embed.proj`, `cls_token`, `pos_embed`, `blocks.N.*`, `norm`, `head`).
 //!
 //! The position embedding has a fixed grid (`img_size / patch_size`); checkpoints trained at
 //! another grid are resampled once at load time (`super::pos_embed`), never per forward, so
-//! inputs must be exactly `img_size` x `img_size`.
+//! inputs must be exactly `img_size` x `img_size`. RoPE models have no grid and take any square
+//! input whose side is a multiple of the patch size.
 
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, LayerNorm, Linear};
@@ -30,8 +34,11 @@ pub struct VisionTransformer<B: Backend> {
     pub patch_embed: PatchEmbed<B>,
     /// Learned class token `[1, 1, D]`.
     pub cls_token: Param<Tensor<B, 3>>,
-    /// Position embedding `[1, 1 + N, D]`, class-token slot first.
-    pub pos_embed: Param<Tensor<B, 3>>,
+    /// Position embedding `[1, 1 + N, D]`, class-token slot first; `None` for RoPE models
+    /// (DINOv3), whose positions enter in attention (`super::rope`).
+    pub pos_embed: Option<Param<Tensor<B, 3>>>,
+    /// Register tokens `[1, R, D]` after the class token (DINOv3 `storage_tokens`); `None` = 0.
+    pub register_tokens: Option<Param<Tensor<B, 3>>>,
     /// Transformer blocks (`blocks.0` ... `blocks.{depth-1}`).
     pub blocks: Vec<Block<B>>,
     /// Final LayerNorm.
@@ -65,11 +72,20 @@ impl ViTConfig {
                 std: CLS_TOKEN_STD,
             }
             .init([1, 1, d], device),
-            pos_embed: Initializer::Normal {
-                mean: 0.0,
-                std: POS_EMBED_STD,
-            }
-            .init([1, 1 + self.num_patches(), d], device),
+            pos_embed: self.rope.is_none().then(|| {
+                Initializer::Normal {
+                    mean: 0.0,
+                    std: POS_EMBED_STD,
+                }
+                .init([1, 1 + self.num_patches(), d], device)
+            }),
+            register_tokens: (self.num_registers > 0).then(|| {
+                Initializer::Normal {
+                    mean: 0.0,
+                    std: POS_EMBED_STD,
+                }
+                .init([1, self.num_registers, d], device)
+            }),
             blocks: (0..self.depth).map(|_| Block::new(self, device)).collect(),
             norm: layer_norm(self, device),
             head: linear(d, self.num_classes, true, device),
@@ -91,16 +107,30 @@ impl<B: Backend> VisionTransformer<B> {
     /// Final-norm token sequence (timm `forward_features`, DINOv2 `x_norm`).
     ///
     /// # Shapes
-    /// - input: `[B, 3, H, W]` f32, `H = W = img_size`, values in `[0, 1]` (normalised here
-    ///   according to `input_norm`)
-    /// - output: `[B, 1 + N, D]`, class token first
+    /// - input: `[B, 3, H, W]` f32, `H = W = img_size` (RoPE models: any square side that is a
+    ///   multiple of the patch size), values in `[0, 1]` (normalised here per `input_norm`)
+    /// - output: `[B, 1 + R + N, D]`, class token first, then the R register tokens
     pub fn forward_features(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
         let x = self.normalize(images);
         let x = self.patch_embed.forward(x); // [B, N, D]
         let [b, _, d] = x.dims();
         let cls = self.cls_token.val().expand([b, 1, d]); // [B, 1, D]
         let x = Tensor::cat(vec![cls, x], 1); // [B, 1 + N, D]
-        let mut x = x + self.pos_embed.val(); // [B, 1 + N, D]
+        let x = match &self.pos_embed {
+            Some(pos) => x + pos.val(), // [B, 1 + N, D]
+            None => x,
+        };
+        // Registers go after the class token and carry no position (DINOv3 `prepare_tokens`).
+        let mut x = match &self.register_tokens {
+            Some(reg) => {
+                let r = reg.dims()[1];
+                let cls = x.clone().narrow(1, 0, 1);
+                let n = x.dims()[1] - 1;
+                let patches = x.narrow(1, 1, n);
+                Tensor::cat(vec![cls, reg.val().expand([b, r, d]), patches], 1) // [B, 1 + R + N, D]
+            }
+            None => x,
+        };
         for block in &self.blocks {
             x = block.forward(x, self.precision);
         }
@@ -145,6 +175,10 @@ impl<B: Backend> VisionTransformer<B> {
         let hidden = first.map_or(4 * d, |b| b.mlp.fc1.weight.dims()[1]);
         let layer_scale = first.and_then(|b| b.ls1.as_ref()).map(|_| 1.0);
         let qkv_bias = first.is_none_or(|b| b.attn.qkv.bias.is_some());
+        let rope = first
+            .and_then(|b| b.attn.rope.as_ref())
+            .map(|r| r.rope.clone());
+        let registers = self.register_tokens.as_ref().map_or(0, |r| r.dims()[1]);
         ViTConfig::new(
             self.img_size,
             p,
@@ -159,12 +193,17 @@ impl<B: Backend> VisionTransformer<B> {
         .with_layer_norm_eps(self.layer_norm_eps)
         .with_in_chans(c)
         .with_input_norm(self.input_norm)
+        .with_num_registers(registers)
+        .with_rope(rope)
     }
 
-    /// Patches per image side of the position grid.
+    /// Patches per image side of the position grid (`img_size / patch` for RoPE models, which
+    /// have no fixed grid).
     pub fn grid_size(&self) -> usize {
-        let n = self.pos_embed.dims()[1] - 1;
-        (n as f64).sqrt().round() as usize
+        match &self.pos_embed {
+            Some(pos) => ((pos.dims()[1] - 1) as f64).sqrt().round() as usize,
+            None => self.img_size / self.patch_embed.proj.weight.dims()[2],
+        }
     }
 
     /// # Shapes

@@ -26,8 +26,10 @@ use burn_store::{ModuleSnapshot, PyTorchToBurnAdapter, TensorSnapshot};
 
 use super::checkpoint::{CheckpointSource, META_VIT_CONFIG, RawTensor, StateDict, read_checkpoint};
 use super::config::ViTConfig;
+use super::dinov3_keys::{META_DINOV3, ROPE_PERIODS_KEY};
 use super::load_types::{LoadError, LoadReport, LoadTarget, PosEmbedResampling};
 use super::pos_embed::{PosEmbedResample, resample_pos_embed};
+use super::rope::{DINOV3_ROPE_BASE, Rope};
 use super::vit::VisionTransformer;
 
 /// File tensors that are dropped on purpose, with the reason.
@@ -44,10 +46,21 @@ pub const KNOWN_EXTRAS: &[(&str, &str)] = &[
         "hf_classifier.",
         "HF Dinov2ForImageClassification head (different pooling)",
     ),
+    // DINOv3 ViT-7B pretraining: the norm of local crops' class tokens.
+    (
+        "local_cls_norm.",
+        "DINOv3 local-crop class norm (pretraining only)",
+    ),
 ];
 
 /// Keys whose presence means an architecture this model does not implement.
 const UNSUPPORTED: &[(&str, &str)] = &[
+    // DINOv3 7B: separate norms for class/register and patch tokens.
+    ("cls_norm.", "DINOv3 untied class-token norm (ViT-7B)"),
+    (
+        "blocks.0.attn.q_proj.",
+        "unfused q/k/v projections (timm Eva qkv_fused=False)",
+    ),
     (
         "register_tokens",
         "DINOv2 register tokens (dinov2_vit*_reg)",
@@ -67,7 +80,10 @@ struct Arch {
     mlp_hidden: usize,
     layer_scale: bool,
     qkv_bias: bool,
+    /// Trained position grid side; 0 for RoPE models (no grid).
     grid: usize,
+    /// Register tokens R (`register_tokens` `[1, R, D]`).
+    registers: usize,
 }
 
 fn shape_of<'a>(sd: &'a StateDict, key: &str, path: &Path) -> Result<&'a [usize], LoadError> {
@@ -80,7 +96,7 @@ fn shape_of<'a>(sd: &'a StateDict, key: &str, path: &Path) -> Result<&'a [usize]
         })
 }
 
-fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
+fn infer_arch(sd: &StateDict, path: &Path, rope: bool) -> Result<Arch, LoadError> {
     let bad = |reason: String| LoadError::Inference {
         path: path.to_path_buf(),
         reason,
@@ -108,6 +124,39 @@ fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
         .map(|m| m + 1)
         .ok_or_else(|| bad("no `blocks.N.*` tensors".into()))?;
     let fc1 = shape_of(sd, "blocks.0.mlp.fc1.weight", path)?;
+    let registers = match sd
+        .tensors
+        .get("register_tokens")
+        .map(|t| t.shape.as_slice())
+    {
+        None => 0,
+        Some(&[1, r, d]) if d == dim => r,
+        Some(other) => {
+            return Err(bad(format!(
+                "register_tokens has shape {other:?}, expected [1, R, {dim}]"
+            )));
+        }
+    };
+    let arch = |grid| Arch {
+        in_chans,
+        patch: ph,
+        dim,
+        depth,
+        mlp_hidden: fc1[0],
+        layer_scale: sd.tensors.contains_key("blocks.0.ls1.gamma"),
+        qkv_bias: sd.tensors.contains_key("blocks.0.attn.qkv.bias"),
+        grid,
+        registers,
+    };
+    if rope {
+        // DINOv3: positions come from RoPE; a stray table would be a different model.
+        if sd.tensors.contains_key("pos_embed") {
+            return Err(bad(
+                "a DINOv3 (RoPE) checkpoint with a pos_embed table".into()
+            ));
+        }
+        return Ok(arch(0));
+    }
     let pos = shape_of(sd, "pos_embed", path)?;
     let [1, tokens, pdim] = *pos else {
         return Err(bad(format!(
@@ -121,16 +170,7 @@ fn infer_arch(sd: &StateDict, path: &Path) -> Result<Arch, LoadError> {
             "pos_embed {pos:?} is not [1, 1 + M*M, {dim}] (class-token slot expected)"
         )));
     }
-    Ok(Arch {
-        in_chans,
-        patch: ph,
-        dim,
-        depth,
-        mlp_hidden: fc1[0],
-        layer_scale: sd.tensors.contains_key("blocks.0.ls1.gamma"),
-        qkv_bias: sd.tensors.contains_key("blocks.0.attn.qkv.bias"),
-        grid,
-    })
+    Ok(arch(grid))
 }
 
 /// The `ViTConfig` stored by `super::export` in the safetensors metadata, if any.
@@ -174,11 +214,16 @@ pub fn load_vit<B: Backend>(
 ) -> Result<(VisionTransformer<B>, LoadReport), LoadError> {
     let pb = || path.to_path_buf();
     let mut sd = read_checkpoint(path)?;
+    let dinov3 = sd.metadata.contains_key(META_DINOV3);
     for (pattern, what) in UNSUPPORTED {
+        // Registers are part of DINOv3; with a learned table (DINOv2-reg) they are not supported.
+        if dinov3 && *pattern == "register_tokens" {
+            continue;
+        }
         if sd
             .tensors
             .keys()
-            .any(|k| k.starts_with(pattern) || k.contains(pattern))
+            .any(|k| k.starts_with(pattern) || (pattern.starts_with('.') && k.contains(pattern)))
         {
             return Err(LoadError::Unsupported {
                 path: pb(),
@@ -186,11 +231,42 @@ pub fn load_vit<B: Backend>(
             });
         }
     }
-    let arch = infer_arch(&sd, path)?;
+    let arch = infer_arch(&sd, path, dinov3)?;
     let stored = stored_config(&sd, path)?;
     let heads = num_heads(stored.as_ref(), target, arch.dim, path)?;
-    // timm and DINOv2 use 1e-6; our own exports record theirs.
-    let eps = stored.as_ref().map_or(1e-6, |c| c.layer_norm_eps);
+    // timm and DINOv2 use 1e-6, DINOv3 1e-5 (Meta `layernormbf16`, timm `eps=1e-5`, HF
+    // `layer_norm_eps`); our own exports record theirs.
+    let default_eps = if dinov3 { 1e-5 } else { 1e-6 };
+    let eps = stored.as_ref().map_or(default_eps, |c| c.layer_norm_eps);
+    let periods = sd.tensors.remove(ROPE_PERIODS_KEY);
+    let rope = if dinov3 {
+        Some(dinov3_rope(
+            stored.as_ref(),
+            periods,
+            arch.dim / heads,
+            path,
+        )?)
+    } else {
+        None
+    };
+    let mut arch = arch;
+    let mut dropped = Vec::new();
+    if dinov3 && arch.qkv_bias && zero_qkv_biases(&sd) {
+        // The released ViT-B/L/H+ biases are all zero (timm `eva.py` `checkpoint_filter_fn`:
+        // "the distilled b,l,h models ended up with all zero biases"): drop them and build
+        // timm's `vit_base_patch16_dinov3` (qkv_bias=False), the same function.
+        let keys: Vec<String> = sd
+            .tensors
+            .keys()
+            .filter(|k| k.ends_with("attn.qkv.bias"))
+            .cloned()
+            .collect();
+        for k in keys {
+            sd.tensors.remove(&k);
+            dropped.push(k);
+        }
+        arch.qkv_bias = false;
+    }
     let config = ViTConfig::new(
         target.img_size,
         arch.patch,
@@ -204,7 +280,9 @@ pub fn load_vit<B: Backend>(
     .with_qkv_bias(arch.qkv_bias)
     .with_in_chans(arch.in_chans)
     .with_layer_norm_eps(eps)
-    .with_input_norm(target.input_norm);
+    .with_input_norm(target.input_norm)
+    .with_num_registers(arch.registers)
+    .with_rope(rope);
     config
         .validate()
         .map_err(|reason| LoadError::Config { path: pb(), reason })?;
@@ -212,7 +290,7 @@ pub fn load_vit<B: Backend>(
     // Position grid: resample once, here.
     let grid = config.grid_size();
     let mut resampled = None;
-    if arch.grid != grid {
+    if !dinov3 && arch.grid != grid {
         let method = target.resample.unwrap_or(match sd.source {
             CheckpointSource::HuggingFace => PosEmbedResample::BicubicSize,
             _ => PosEmbedResample::default(),
@@ -244,7 +322,6 @@ pub fn load_vit<B: Backend>(
             .tensors
             .get("head.bias")
             .is_some_and(|t| t.shape == [target.num_classes]);
-    let mut dropped = Vec::new();
     let drop_keys: Vec<String> = sd
         .tensors
         .keys()
@@ -297,6 +374,41 @@ pub fn load_vit<B: Backend>(
         checkpoint_grid: arch.grid,
     };
     Ok((model, report))
+}
+
+/// True when every fused qkv bias of the state dict is exactly zero.
+fn zero_qkv_biases(sd: &StateDict) -> bool {
+    sd.tensors
+        .iter()
+        .filter(|(k, _)| k.ends_with("attn.qkv.bias"))
+        .all(|(_, t)| t.data.iter().all(|v| *v == 0.0))
+}
+
+/// The RoPE of a DINOv3 checkpoint: our export's stored config, else Meta's stored periods,
+/// else base 100 computed for `head_dim` (see `super::rope`).
+fn dinov3_rope(
+    stored: Option<&ViTConfig>,
+    periods: Option<RawTensor>,
+    head_dim: usize,
+    path: &Path,
+) -> Result<Rope, LoadError> {
+    if let Some(rope) = stored.and_then(|c| c.rope.clone()) {
+        return Ok(rope);
+    }
+    let mut rope = Rope::dinov3(head_dim, DINOV3_ROPE_BASE);
+    if let Some(p) = periods {
+        if p.data.len() != rope.periods.len() {
+            return Err(LoadError::Inference {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "{} RoPE periods for head_dim {head_dim} (expected head_dim / 4): wrong num_heads?",
+                    p.data.len()
+                ),
+            });
+        }
+        rope.periods = p.data;
+    }
+    Ok(rope)
 }
 
 /// LayerNorm modules of the key tree (`norm`, `blocks.N.norm1`, `blocks.N.norm2`).

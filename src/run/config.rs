@@ -28,6 +28,15 @@ pub enum Init {
     Mimic,
     /// Random initialisation (timm-like), the floor of the comparison.
     Random,
+    /// DINOv3 ViT-B/16 (LVD-1689M): timm `vit_base_patch16_dinov3.lvd1689m` safetensors, Meta's
+    /// `dinov3_vitb16_pretrain_lvd1689m-*.pth` or HF `facebook/dinov3-vitb16-pretrain-lvd1689m`;
+    /// 4 registers, LayerScale, 2-D RoPE (any input size, no resampling).
+    Dinov3,
+    /// RAD-DINO (HF `microsoft/rad-dino`): a DINOv2 ViT-B/14 trained on chest radiographs,
+    /// HF `Dinov2Model` safetensors (any DINOv2-family file with LayerScale loads).
+    #[serde(rename = "rad-dino")]
+    #[value(name = "rad-dino")]
+    RadDino,
 }
 
 
@@ -58,6 +67,14 @@ pub enum ModelKind {
     /// The 2-block, 24-wide test ViT (patch 8); for tests and CPU smoke runs.
     #[serde(rename = "tiny")]
     Tiny,
+    /// DINOv3 ViT-B/16: 4 registers, LayerScale, RoPE (timm `vit_base_patch16_dinov3`).
+    #[serde(rename = "vit_base_patch16_dinov3")]
+    #[value(name = "vit_base_patch16_dinov3")]
+    VitB16Dinov3,
+    /// The 2-block, 16-wide DINOv3-style test ViT (patch 16, 2 heads, 4 registers, RoPE).
+    #[serde(rename = "tiny_dinov3")]
+    #[value(name = "tiny_dinov3")]
+    TinyDinov3,
 }
 
 
@@ -318,9 +335,12 @@ mod tests {
                 })
                 .collect()
         }
-        assert_eq!(same::<Init>(), ["dinov2", "imagenet", "mimic", "random"]);
+        assert_eq!(same::<Init>(), ["dinov2", "imagenet", "mimic", "random", "dinov3", "rad-dino"]);
         assert_eq!(same::<Uncertain>(), ["zeros", "ones", "ignore"]);
-        assert_eq!(same::<ModelKind>(), ["vit_base_patch16_224", "vit_base_patch14_dinov2", "tiny"]);
+        assert_eq!(
+            same::<ModelKind>(),
+            ["vit_base_patch16_224", "vit_base_patch14_dinov2", "tiny", "vit_base_patch16_dinov3", "tiny_dinov3"]
+        );
         assert_eq!(same::<Schedule>(), ["constant", "cosine"]);
         assert_eq!(same::<Finetune>(), ["full", "linear", "lora"]);
         let norms: Vec<_> = InputNorm::value_variants().iter().map(|v| v.to_possible_value().unwrap().get_name().to_string()).collect();

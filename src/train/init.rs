@@ -4,10 +4,17 @@
 //! - `dinov2` / `imagenet`: [`load_vit`] on the file (position grid resampled once, head new);
 //!   the checkpoint must be the family the init names (LayerScale for DINOv2, none for the timm
 //!   ImageNet ViT) and, when `--model` is given, exactly that preset.
+//! - `dinov3`: [`load_vit`] on a DINOv3 file in any of its three layouts (timm `Eva`, Meta
+//!   `.pth`, HF `DINOv3ViTModel`; `crate::model` `dinov3_keys`); the checkpoint must have RoPE.
+//!   No position table, so nothing is resampled at any `--size` that is a multiple of 16.
+//! - `rad-dino`: [`load_vit`] on HF `microsoft/rad-dino` (`Dinov2Model` ViT-B/14, LayerScale, no
+//!   registers, trained at 518 px: the 37x37 grid is resampled like any HF DINOv2 file).
 //! - `mimic`: a previous run folder (or its checkpoint file); the backbone is transferred and
 //!   the head is kept only when the labels are the same labels in the same order.
 //!
-//! Images are fed in `[0, 1]` without mean/std normalisation, as in the study, for every init.
+//! Images are fed in `[0, 1]` without mean/std normalisation, as in the study, for every init
+//! (DINOv3 and RAD-DINO were pretrained on normalised inputs: ImageNet mean/std for DINOv3,
+//! RAD-DINO's own processor statistics; `--input-norm imagenet` applies ImageNet's).
 
 
 use burn::nn::{Initializer, LinearConfig};
@@ -20,6 +27,16 @@ use crate::model::{LoadReport, LoadTarget, ViTConfig, VisionTransformer, load_vi
 /// The preset of a known architecture, if it is one.
 pub fn kind_of(cfg: &ViTConfig) -> Option<ModelKind> {
     let tiny = ViTConfig::vit_tiny_test(1);
+    if cfg.rope.is_some() {
+        let tiny3 = ViTConfig::vit_tiny_dinov3_test(1);
+        return match (cfg.embed_dim, cfg.depth, cfg.patch_size) {
+            (768, 12, 16) => Some(ModelKind::VitB16Dinov3),
+            (d, n, p) if (d, n, p) == (tiny3.embed_dim, tiny3.depth, tiny3.patch_size) => {
+                Some(ModelKind::TinyDinov3)
+            }
+            _ => None,
+        };
+    }
     match (
         cfg.embed_dim,
         cfg.depth,
@@ -41,14 +58,24 @@ pub fn preset(kind: ModelKind, img_size: usize, classes: usize) -> ViTConfig {
         ModelKind::VitB16 => ViTConfig::vit_base_patch16_224(classes),
         ModelKind::VitB14Dinov2 => ViTConfig::vit_base_patch14_dinov2(classes),
         ModelKind::Tiny => ViTConfig::vit_tiny_test(classes),
+        ModelKind::VitB16Dinov3 => ViTConfig::vit_base_patch16_dinov3(classes),
+        ModelKind::TinyDinov3 => ViTConfig::vit_tiny_dinov3_test(classes),
     };
     c.img_size = img_size;
     c
 }
 
+/// `--init` as the command line spells it (`rad-dino`, `dinov3`, ...).
+fn init_name(init: Init) -> String {
+    serde_json::to_value(init)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn describe(cfg: &ViTConfig) -> String {
     format!(
-        "{} (patch {}, dim {}, depth {}, LayerScale {})",
+        "{} (patch {}, dim {}, depth {}, LayerScale {}, RoPE {})",
         kind_of(cfg).map_or("custom ViT".to_string(), |k| serde_json::to_string(&k)
             .unwrap_or_default()),
         cfg.patch_size,
@@ -58,7 +85,8 @@ fn describe(cfg: &ViTConfig) -> String {
             "yes"
         } else {
             "no"
-        }
+        },
+        if cfg.rope.is_some() { "yes" } else { "no" }
     )
 }
 
@@ -87,7 +115,7 @@ pub fn build_model<B: Backend>(
         return Ok((vc.init(device), kind, report));
     }
     let given = cfg.weights.as_ref().ok_or_else(|| {
-        TrainError::Option(format!("--init {:?} needs --weights FILE|RUN", cfg.init).to_lowercase())
+        TrainError::Option(format!("--init {} needs --weights FILE|RUN", init_name(cfg.init)))
     })?;
     let (file, source_labels, stored) = if cfg.init == Init::Mimic {
         let w = resolve_weights(given, None).map_err(|e| TrainError::Weights(format!("{e}")))?;
@@ -107,16 +135,20 @@ pub fn build_model<B: Backend>(
     let (mut vit, load): (VisionTransformer<B>, LoadReport) = load_vit(&file, &target, device)?;
     let found = &load.config;
     let family_ok = match cfg.init {
-        Init::Dinov2 => found.layer_scale.is_some(),
-        Init::Imagenet => found.layer_scale.is_none(),
-        _ => true,
+        Init::Dinov2 | Init::RadDino => found.layer_scale.is_some() && found.rope.is_none(),
+        Init::Imagenet => found.layer_scale.is_none() && found.rope.is_none(),
+        Init::Dinov3 => found.rope.is_some(),
+        Init::Mimic | Init::Random => true,
     };
     let kind = kind_of(found);
     let preset_ok = model.is_none_or(|m| Some(m) == kind);
     if !family_ok || !preset_ok {
         let wanted = match model {
             Some(m) => serde_json::to_string(&m).unwrap_or_default(),
-            None => format!("a {:?} checkpoint", cfg.init).to_lowercase(),
+            None => format!(
+                "a {} checkpoint",
+                init_name(cfg.init)
+            ),
         };
         return Err(TrainError::WrongArchitecture {
             path: file,

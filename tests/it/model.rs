@@ -332,6 +332,9 @@ fn half_precision_checkpoint_loads_like_its_rounded_f32_copy() {
 }
 
 // Export round trips (safetensors + sidecar), load-verification errors, real checkpoints.
+mod dinov3;
+mod dinov3_runs;
 mod export;
 mod load_errors;
+mod real_dinov3;
 mod real_weights;

@@ -99,7 +99,7 @@ fn fresh_tiny_model_trains_one_step_shapes() {
     let logits = model.forward(x);
     assert_eq!(logits.dims(), [2, 3]);
     let grads = logits.sum().backward();
-    let g = model.pos_embed.grad(&grads).unwrap();
+    let g = model.pos_embed.as_ref().unwrap().grad(&grads).unwrap();
     assert_eq!(g.dims(), [1, 17, 24]);
     assert!(g.abs().sum().into_scalar() > 0.0);
     // The non-parameter fields (input_norm, img_size, eps) survive valid() and config().

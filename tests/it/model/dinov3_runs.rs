@@ -1,0 +1,225 @@
+//! DINOv3 / RAD-DINO through the run machinery: library-level `predict` on a timm DINOv3 file
+//! (architecture inferred from the file), and `fit --init dinov3|rad-dino` + `export` through
+//! the binary on the shared 32 px synthetic store of `tests/it/train.rs`.
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::Flex;
+use burn::tensor::activation::sigmoid;
+use cxr::evaluate::predict::{PredictOptions, predict};
+use cxr::model::{
+    ExportSidecar, LoadTarget, Precision, Preprocessing, VisionTransformer, export_safetensors,
+    grey_to_input, load_vit,
+};
+
+use super::dinov3::target;
+use super::{fixture, max_abs_diff, to_vec};
+use crate::common::{images, read_batches, strings};
+use crate::train::{json, mimic_run, store, train, train_ok};
+
+type B = Flex;
+
+const LABELS: [&str; 3] = ["atelectasis", "cardiomegaly", "pleural_effusion"];
+
+#[test]
+fn predict_on_a_timm_dinov3_file_equals_its_forward() {
+    // `predict` infers the architecture from the timm file (RoPE, 4 registers, head of 3) and
+    // must give sigmoid(forward) of the loaded model, whose logits equal timm's own forward
+    // (`dinov3::timm_dinov3_logits_match_timm_at_two_sizes`, <= 1e-5).
+    let tmp = tempfile::tempdir().unwrap();
+    let file = fixture("timm_dinov3_p16.safetensors");
+    let opts = PredictOptions {
+        weights: file.clone(),
+        store: store().to_path_buf(),
+        datasets: Some(vec!["nih".into()]),
+        splits: None,
+        out: tmp.path().join("preds.parquet"),
+        labels: Some(LABELS.iter().map(|s| s.to_string()).collect()),
+        batch: 5,
+        imagenet_norm: false,
+        num_heads: Some(2),
+        precision: Precision::F32,
+    };
+    let preds = predict::<B>(&opts, &Default::default()).unwrap();
+    assert!(preds.len() > 5);
+    let (model, report) = load_vit::<B>(&file, &target(32, 3), &Default::default()).unwrap();
+    assert!(!report.head_reinitialized);
+    let batches = read_batches(store(), "nih");
+    let ids = strings(&batches, "image_id");
+    let pixels = images(&batches);
+    let mut worst = 0f32;
+    for (r, id) in preds.image_id.iter().enumerate() {
+        let row = ids
+            .iter()
+            .position(|i| i.as_deref() == Some(id.as_str()))
+            .unwrap();
+        let img = pixels[row].clone().unwrap();
+        let x = grey_to_input::<B>(img, 1, 32, 32, &Default::default());
+        let want = to_vec(sigmoid(model.forward(x)));
+        let got: Vec<f32> = preds.p.iter().map(|column| column[r]).collect();
+        worst = worst.max(max_abs_diff(&got, &want));
+    }
+    eprintln!(
+        "predict vs forward: max |diff| = {worst:.3e} over {} images",
+        preds.len()
+    );
+    assert!(worst <= 1e-6, "{worst}");
+}
+
+/// Writes `model` as a cxr checkpoint (config with the head count in its metadata).
+fn cxr_file(model: &VisionTransformer<B>, path: &Path) -> PathBuf {
+    let side = ExportSidecar {
+        labels: LABELS.iter().map(|s| s.to_string()).collect(),
+        preprocessing: Preprocessing {
+            image_size: 32,
+            resize: "cxr-prep".into(),
+            grayscale_to_rgb: true,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        },
+        timm_model_name: None,
+    };
+    export_safetensors(model, path, &side).unwrap();
+    path.to_path_buf()
+}
+
+fn fit(init: &str, weights: &Path, out: &Path) -> String {
+    train_ok(&[
+        "fit",
+        "--store",
+        store().to_str().unwrap(),
+        "--dataset",
+        "nih",
+        "--init",
+        init,
+        "--weights",
+        weights.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--batch",
+        "16",
+        "--lr",
+        "1e-4",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn fit_init_dinov3_exports_and_reloads() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The tiny timm file in cxr form (8-wide heads are not inferable from tensors).
+    let (model, _) = load_vit::<B>(
+        &fixture("timm_dinov3_p16.safetensors"),
+        &target(32, 3),
+        &Default::default(),
+    )
+    .unwrap();
+    let weights = cxr_file(&model, &tmp.path().join("tiny_dinov3.safetensors"));
+    let run = tmp.path().join("run");
+    fit("dinov3", &weights, &run);
+    let cfg = json(&run.join("config.json"));
+    assert!(
+        cfg["vit_config"]["rope"].is_object(),
+        "{}",
+        cfg["vit_config"]
+    );
+    assert_eq!(cfg["vit_config"]["num_registers"], 4);
+    assert_eq!(cfg["config"]["init"], "dinov3");
+    assert_eq!(
+        cfg["init"]["head_reinitialized"], true,
+        "NIH labels, not the file's 3"
+    );
+
+    let exported = tmp.path().join("export/run.safetensors");
+    train_ok(&[
+        "export",
+        run.to_str().unwrap(),
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    let side = json(&exported.with_extension("json"));
+    assert_eq!(side["timm_model_name"], "vit_base_patch16_dinov3");
+    let (back, report) =
+        load_vit::<B>(&exported, &LoadTarget::new(32, 14), &Default::default()).unwrap();
+    assert!(!report.head_reinitialized);
+    assert_eq!(back.config().rope, model.config().rope);
+    // The run's best checkpoint and its export give the same logits.
+    let (best, _) = load_vit::<B>(
+        &run.join("checkpoints/best.safetensors"),
+        &LoadTarget::new(32, 14),
+        &Default::default(),
+    )
+    .unwrap();
+    let x = super::dinov3::input(32);
+    assert_eq!(to_vec(best.forward(x.clone())), to_vec(back.forward(x)));
+
+    // A learned-position ViT (a cxr run's checkpoint) is not a DINOv3 checkpoint.
+    let not = train(&[
+        "fit",
+        "--store",
+        store().to_str().unwrap(),
+        "--dataset",
+        "nih",
+        "--init",
+        "dinov3",
+        "--weights",
+        mimic_run()
+            .join("checkpoints/best.safetensors")
+            .to_str()
+            .unwrap(),
+        "--quiet",
+        "--out",
+        tmp.path().join("no").to_str().unwrap(),
+    ]);
+    assert_eq!(not.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&not.stderr);
+    assert!(err.contains("RoPE no") && err.contains("dinov3"), "{err}");
+}
+
+#[test]
+fn fit_init_rad_dino_takes_a_dinov2_family_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    // RAD-DINO ships as HF `Dinov2Model`; the tiny HF DINOv2 fixture has the `tiny` preset's shape.
+    let (model, report) = load_vit::<B>(
+        &fixture("hf_dinov2_p8_g7.safetensors"),
+        &LoadTarget {
+            num_heads: Some(2),
+            ..LoadTarget::new(32, 3)
+        },
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(report.config.layer_scale.is_some());
+    let weights = cxr_file(&model, &tmp.path().join("tiny_raddino.safetensors"));
+    let run = tmp.path().join("run");
+    fit("rad-dino", &weights, &run);
+    let cfg = json(&run.join("config.json"));
+    assert_eq!(cfg["config"]["init"], "rad-dino");
+    assert!(cfg["vit_config"]["rope"].is_null());
+    // A DINOv3 file is not RAD-DINO.
+    let (d3, _) = load_vit::<B>(
+        &fixture("timm_dinov3_p16.safetensors"),
+        &target(32, 3),
+        &Default::default(),
+    )
+    .unwrap();
+    let d3_file = cxr_file(&d3, &tmp.path().join("d3.safetensors"));
+    let not = train(&[
+        "fit",
+        "--store",
+        store().to_str().unwrap(),
+        "--dataset",
+        "nih",
+        "--init",
+        "rad-dino",
+        "--weights",
+        d3_file.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        tmp.path().join("no").to_str().unwrap(),
+    ]);
+    assert_eq!(not.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&not.stderr).contains("rad-dino"));
+}

@@ -163,7 +163,7 @@ impl Csv {
 }
 
 /// The trimmed text of a cell, empty when the row is short.
-pub fn cell<'a>(rec: &'a csv::StringRecord, idx: Option<usize>) -> &'a str {
+pub fn cell(rec: &csv::StringRecord, idx: Option<usize>) -> &str {
     idx.and_then(|i| rec.get(i)).unwrap_or("").trim()
 }
 

@@ -3,7 +3,8 @@
 #   1. environment: driver, NVRTC, CUDA headers, NCCL (what is missing, and the fix)
 #   2. cxr-train bench --parity: GPU vs CPU, fused vs unfused, f32 and bf16 (stops on failure)
 #   3. images/s of a full training step, burn vs PyTorch (timm), ViT-B/16 and DINOv2 ViT-B/14,
-#      batch 32 and 128, f32 (TF32) and bf16, with peak GPU memory
+#      batch 32 and 128, f32 (TF32) and bf16, with peak GPU memory; then burn alone at 512 px
+#      (bf16, batch 32): ViT-B/16 full, LoRA and linear probe, DINOv3 ViT-B/16 full
 #   4. cxr-train demo on the GPU with a real ViT-B/16 at 224 px, one epoch per cell
 #   5. a bf16 fit killed with SIGKILL after its first epoch, then --resume
 #   6. summary.md: one markdown table of everything above
@@ -106,6 +107,16 @@ if [ $PARITY_OK = 1 ]; then
   done
 fi
 
+# ---- 3b. the follow-up's matrix: 512 px, DINOv3, fine-tuning modes (burn only) -------------
+if [ $PARITY_OK = 1 ]; then
+  for spec in "vit_base_patch16_224 full" "vit_base_patch16_224 lora" "vit_base_patch16_224 linear" "vit_base_patch16_dinov3 full"; do
+    set -- $spec
+    say "burn $1 512 px batch 32 bf16 --finetune $2"
+    timeout 120 "$BIN" bench --model $1 --size 512 --batch 32 --precision bf16 --finetune $2 --steps $STEPS --warmup 3 --device cuda:0 >> "$OUT/bench.jsonl" \
+      || echo "{\"bench\":\"train_step\",\"model\":\"$1\",\"image_size\":512,\"finetune\":\"$2\",\"batch\":32,\"precision\":\"bf16\",\"error\":\"failed or timed out\"}" >> "$OUT/bench.jsonl"
+  done
+fi
+
 # ---- 4. the demo on the GPU with a real ViT-B -------------------------------------------
 DEMO=$(mktemp -d)/demo
 DEMO_RC=skipped
@@ -159,17 +170,18 @@ print("| candidate | reference | quantity | max rel err | tolerance | ok |\n|---
 for r in lines("parity.jsonl"):
     print(f"| {r['model']} {r['candidate']} | {r['reference']} | {r['quantity']} | {r['max_rel_err']:.2e} | {r['tolerance']:.0e} | {'yes' if r['pass'] else '**NO**'} |")
 print("\n## Training step (forward + backward + AdamW), images/s\n")
-print("| model | batch | precision | burn img/s | PyTorch img/s | burn / PyTorch | burn TFLOP/s | burn warm-up s | burn peak GiB | PyTorch peak GiB |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-torch = {(r.get("model"), r.get("batch"), "bf16" if r.get("precision") == "bf16" else "f32"): r for r in lines("torch.jsonl")}
+print("| model | px | fine-tuning | batch | precision | burn img/s | PyTorch img/s | burn / PyTorch | burn TFLOP/s | burn warm-up s | burn peak GiB | PyTorch peak GiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+# The PyTorch baseline times full fine-tuning at 224 px only.
+torch = {(r.get("model"), 224, "full", r.get("batch"), "bf16" if r.get("precision") == "bf16" else "f32"): r for r in lines("torch.jsonl")}
 gib = lambda b: f"{b / 2**30:.1f}" if isinstance(b, (int, float)) and b else "n/a"
 for r in lines("bench.jsonl"):
-    key = (r.get("model"), r.get("batch"), r.get("precision"))
+    key = (r.get("model"), r.get("image_size", 224), r.get("finetune", "full"), r.get("batch"), r.get("precision", "bf16"))
     t = torch.get(key, {})
     b_ips, t_ips = r.get("images_per_s"), t.get("images_per_s")
     ratio = f"{b_ips / t_ips:.2f}x" if b_ips and t_ips else "n/a"
     f = lambda v, d=1: f"{v:.{d}f}" if isinstance(v, (int, float)) else (r.get("error") or "n/a")
-    print(f"| {key[0]} | {key[1]} | {key[2]} | {f(b_ips)} | {f(t_ips) if t_ips else t.get('error', 'n/a')} | {ratio} | {f(r.get('tflops'))} | {f(r.get('warmup_s'))} | {gib(r.get('peak_memory_bytes'))} | {gib(t.get('peak_memory_bytes'))} |")
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {key[4]} | {f(b_ips)} | {f(t_ips) if t_ips else t.get('error', 'n/a')} | {ratio} | {f(r.get('tflops'))} | {f(r.get('warmup_s'))} | {gib(r.get('peak_memory_bytes'))} | {gib(t.get('peak_memory_bytes'))} |")
 print("\n## End to end\n")
 print(f"- parity: {'passed' if parity_ok == '1' else 'FAILED'}")
 print(f"- demo (ViT-B/16, 224 px, bf16, 1 epoch per cell) exit code: {demo_rc}")

@@ -301,10 +301,7 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
     let reference = inits.iter().find(|s| s.init == Init::Dinov2).unwrap_or(&inits[0]).name();
     let mut table = BenchmarkTable::new(inits.iter().map(InitSpec::name).collect(), reference.clone());
     let t = &plan.template;
-    table.finetune = match t.finetune {
-        crate::run::config::Finetune::Lora => format!("lora (r {}, alpha {})", t.lora_rank, t.lora_alpha),
-        mode => serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
-    };
+    table.finetune = t.finetune_name();
     let mut comparisons = Vec::new();
     for dataset in &plan.datasets {
         let mut models = Vec::new();

@@ -103,6 +103,24 @@ pub enum Finetune {
     Lora,
 }
 
+impl TrainConfig {
+    /// `full`, `linear`, or `lora (r R, alpha A)`: the fine-tuning mode as logs and tables say it.
+    pub fn finetune_name(&self) -> String {
+        self.finetune.describe(self.lora_rank, self.lora_alpha)
+    }
+}
+
+impl Finetune {
+    /// `full`, `linear`, or `lora (r R, alpha A)`.
+    pub fn describe(self, lora_rank: usize, lora_alpha: f64) -> String {
+        match self {
+            Finetune::Full => "full".into(),
+            Finetune::Linear => "linear".into(),
+            Finetune::Lora => format!("lora (r {lora_rank}, alpha {lora_alpha})"),
+        }
+    }
+}
+
 fn default_lora_rank() -> usize {
     8
 }

@@ -21,7 +21,8 @@ use serde::Serialize;
 
 use super::TrainError;
 use super::augment::Rng;
-use crate::run::config::ModelKind;
+use super::fit::adapt_with;
+use crate::run::config::{Finetune, ModelKind};
 use super::init::preset;
 use super::loss::masked_bce;
 use crate::model::{Precision, ViTConfig, VisionTransformer, grey_to_input};
@@ -44,6 +45,11 @@ pub struct BenchOptions {
     pub image_size: usize,
     /// Seed of the random weights and batch.
     pub seed: u64,
+    /// What trains (`fit --finetune`): all parameters, the head, or LoRA adapters + head.
+    pub finetune: Finetune,
+    /// LoRA rank and alpha (`--finetune lora`).
+    pub lora_rank: usize,
+    pub lora_alpha: f64,
 }
 
 impl BenchOptions {
@@ -61,6 +67,8 @@ pub struct BenchResult {
     pub backend: String,
     pub device: String,
     pub precision: Precision,
+    /// `full`, `linear` or `lora (r R, alpha A)`.
+    pub finetune: String,
     pub batch: usize,
     pub image_size: usize,
     pub warmup_steps: usize,
@@ -91,6 +99,19 @@ pub fn train_gflop_per_image(cfg: &ViTConfig) -> f64 {
     let block = t * d * (4.0 * d + 2.0 * hidden) + 2.0 * t * t * d;
     let macs = cfg.depth as f64 * block + (t - 1.0) * d * 3.0 * p * p;
     3.0 * 2.0 * macs / 1e9
+}
+
+/// Share of a full fine-tuning step's FLOPs that a mode computes (approximate; the head and the
+/// adapters are negligible): `full` 1 (forward + input gradients + weight gradients, 3 forward
+/// passes' worth), `lora` 2/3 (the backward still carries input gradients through every block to
+/// the adapters, but computes no frozen weight gradient), `linear` 1/3 (the frozen backbone is
+/// only run forward: nothing before the head requires a gradient).
+pub fn finetune_flop_share(finetune: Finetune) -> f64 {
+    match finetune {
+        Finetune::Full => 1.0,
+        Finetune::Lora => 2.0 / 3.0,
+        Finetune::Linear => 1.0 / 3.0,
+    }
 }
 
 /// A random batch: grey bytes `[n, 1, s, s]` and 0/1 targets `[n, K]` drawn from `seed`.
@@ -144,7 +165,8 @@ pub fn bench_train_step<B: AutodiffBackend>(
 ) -> BenchResult {
     let cfg = opts.vit_config();
     B::seed(device, opts.seed);
-    let mut model = cfg.init::<B>(device).fork(device).with_precision(opts.precision);
+    let model = cfg.init::<B>(device).fork(device).with_precision(opts.precision);
+    let mut model = adapt_with(model, opts.finetune, opts.lora_rank, opts.lora_alpha, device);
     let mut optim = AdamWConfig::new().with_epsilon(1e-8).init::<B, VisionTransformer<B>>();
     let batch = RandomBatch::new(opts.batch, opts.image_size, opts.seed);
     let mut run = |model: VisionTransformer<B>, steps: usize| {
@@ -174,7 +196,7 @@ pub fn bench_train_step<B: AutodiffBackend>(
     let secs = t.elapsed().as_secs_f64();
     let step_s = secs / opts.steps.max(1) as f64;
     let images_per_s = opts.batch as f64 / step_s.max(1e-12);
-    let gflop = train_gflop_per_image(&cfg);
+    let gflop = train_gflop_per_image(&cfg) * finetune_flop_share(opts.finetune);
     let (peak_memory_bytes, memory_source) = memory();
     BenchResult {
         bench: "train_step",
@@ -182,6 +204,7 @@ pub fn bench_train_step<B: AutodiffBackend>(
         backend: backend.into(),
         device: device_name.into(),
         precision: opts.precision,
+        finetune: opts.finetune.describe(opts.lora_rank, opts.lora_alpha),
         batch: opts.batch,
         image_size: opts.image_size,
         warmup_steps: opts.warmup,

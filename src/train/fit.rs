@@ -175,7 +175,7 @@ pub fn fit<B: AutodiffBackend>(
                 cfg.labels.len(),
                 rc.data.steps_per_epoch,
                 cfg.precision,
-                finetune_name(&cfg),
+                cfg.finetune_name(),
             ))?;
             (model, TrainerState::new(), false)
         }
@@ -267,21 +267,21 @@ pub fn adapt<B: AutodiffBackend>(
     cfg: &TrainConfig,
     device: &B::Device,
 ) -> VisionTransformer<B> {
-    match cfg.finetune {
-        Finetune::Full => model,
-        Finetune::Linear => model.freeze_backbone(),
-        Finetune::Lora => model
-            .with_lora(cfg.lora_rank, cfg.lora_alpha, device)
-            .freeze_backbone(),
-    }
+    adapt_with(model, cfg.finetune, cfg.lora_rank, cfg.lora_alpha, device)
 }
 
-/// `full`, `linear`, or `lora (r R, alpha A)` for the log.
-fn finetune_name(cfg: &TrainConfig) -> String {
-    match cfg.finetune {
-        Finetune::Full => "full".into(),
-        Finetune::Linear => "linear".into(),
-        Finetune::Lora => format!("lora (r {}, alpha {})", cfg.lora_rank, cfg.lora_alpha),
+/// [`adapt`] from the mode and LoRA settings alone (`cxr-train bench --finetune`).
+pub fn adapt_with<B: AutodiffBackend>(
+    model: VisionTransformer<B>,
+    finetune: Finetune,
+    lora_rank: usize,
+    lora_alpha: f64,
+    device: &B::Device,
+) -> VisionTransformer<B> {
+    match finetune {
+        Finetune::Full => model,
+        Finetune::Linear => model.freeze_backbone(),
+        Finetune::Lora => model.with_lora(lora_rank, lora_alpha, device).freeze_backbone(),
     }
 }
 

@@ -150,6 +150,21 @@ fn bench_times_a_training_step_and_checks_parity_on_cpu() {
     assert_eq!(r["model"], "tiny");
     assert!(r["images_per_s"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["peak_memory_bytes"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["finetune"], "full");
+
+    // The fine-tuning modes time their own step; the FLOP estimate follows what is computed.
+    let full_gflop = r["gflop_per_image"].as_f64().unwrap();
+    for (mode, label, share) in [("lora", "lora (r 4, alpha 8)", 2.0 / 3.0), ("linear", "linear", 1.0 / 3.0)] {
+        let out = train_ok(&[
+            "bench", "--model", "tiny", "--batch", "4", "--steps", "2", "--warmup", "1", "--finetune", mode,
+            "--lora-rank", "4", "--lora-alpha", "8",
+        ]);
+        let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(r["finetune"], label, "{r}");
+        assert!(r["images_per_s"].as_f64().unwrap() > 0.0, "{r}");
+        let gflop = r["gflop_per_image"].as_f64().unwrap();
+        assert!((gflop - full_gflop * share).abs() < 1e-9, "{mode}: {gflop} vs {full_gflop}");
+    }
 
     let out = train_ok(&["bench", "--model", "tiny", "--batch", "4", "--parity"]);
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -13,7 +13,8 @@ use clap::Args;
 
 use cxr::model::Precision;
 use cxr::runtime::DeviceSpec;
-use cxr::train::ModelKind;
+use cxr::run::config::Finetune;
+use cxr::train::{ModelKind, TrainConfig};
 use cxr::train::bench::{
     BenchOptions, BenchResult, ParityCheck, ParityOutputs, RandomBatch, bench_train_step,
     compare_outputs, parity_outputs, parity_tolerance, peak_rss_bytes, random_weights,
@@ -45,6 +46,14 @@ pub struct BenchArgs {
     /// Seed of the random weights and batch
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// What trains: full (every parameter), linear (head only) or lora (adapters + head)
+    #[arg(long, value_enum, default_value_t = Finetune::Full)]
+    finetune: Finetune,
+    /// LoRA rank and alpha (with --finetune lora)
+    #[arg(long, default_value_t = TrainConfig::default().lora_rank)]
+    lora_rank: usize,
+    #[arg(long, default_value_t = TrainConfig::default().lora_alpha)]
+    lora_alpha: f64,
     /// Compare backends/precisions on the same weights and batch instead of timing
     #[arg(long)]
     parity: bool,
@@ -57,9 +66,10 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 
 fn summary(r: &BenchResult) {
     eprintln!(
-        "{:?} {} batch {} on {} ({}): {:.2} img/s, {:.3} s/step, {:.1} TFLOP/s, warm-up {:.1} s, peak memory {}",
+        "{:?} {} {} batch {} on {} ({}): {:.2} img/s, {:.3} s/step, {:.1} TFLOP/s, warm-up {:.1} s, peak memory {}",
         r.model,
         r.precision,
+        r.finetune,
         r.batch,
         r.device,
         r.backend,
@@ -84,6 +94,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         warmup: a.warmup,
         image_size: size,
         seed: a.seed,
+        finetune: a.finetune,
+        lora_rank: a.lora_rank,
+        lora_alpha: a.lora_alpha,
     };
     a.device.check_available().map_err(anyhow::Error::msg)?;
     if a.parity {

@@ -47,6 +47,47 @@ pub struct Preprocessing {
     pub std: [f32; 3],
 }
 
+/// The sidecar file (`<weights stem>.json`) as written by [`export_safetensors`] and read back
+/// by `run::sidecar`. Every field is optional when read, because a user may hand-write a
+/// sidecar for foreign weights with only `labels`; [`export_safetensors`] fills them all.
+/// Unknown fields are ignored; a field of the wrong type fails to parse.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    /// Layout version ([`SIDECAR_VERSION`]).
+    #[serde(default)]
+    pub sidecar_version: Option<u32>,
+    /// File name of the weights this describes.
+    #[serde(default)]
+    pub weights_file: Option<String>,
+    /// Lowercase hex sha256 of the weights file.
+    #[serde(default)]
+    pub weights_sha256: Option<String>,
+    /// Tensor naming convention of the weights (`"timm"`).
+    #[serde(default)]
+    pub key_convention: Option<String>,
+    /// timm model name ([`timm_model_name`] unless the caller chose one).
+    #[serde(default)]
+    pub timm_model_name: Option<String>,
+    /// timm constructor kwargs ([`timm_kwargs`]).
+    #[serde(default)]
+    pub timm_kwargs: Option<BTreeMap<String, serde_json::Value>>,
+    /// Output labels in logit order.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// Square input side in pixels.
+    #[serde(default)]
+    pub image_size: Option<usize>,
+    /// The preprocessing the model expects.
+    #[serde(default)]
+    pub preprocessing: Option<Preprocessing>,
+    /// What the model outputs, in words.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// The model configuration.
+    #[serde(default)]
+    pub vit_config: Option<ViTConfig>,
+}
+
 /// Caller-provided sidecar content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportSidecar {
@@ -277,7 +318,7 @@ pub fn export_safetensors<B: Backend>(
             path: path.to_path_buf(),
             source,
         })?;
-    std::fs::write(path, &bytes).map_err(|source| ExportError::Io {
+    crate::fsutil::write_atomic(path, &bytes).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -287,25 +328,25 @@ pub fn export_safetensors<B: Backend>(
         .timm_model_name
         .clone()
         .unwrap_or_else(|| timm_model_name(&cfg));
-    let doc = serde_json::json!({
-        "sidecar_version": SIDECAR_VERSION,
-        "weights_file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "weights_sha256": sha256,
-        "key_convention": "timm",
-        "timm_model_name": name,
-        "timm_kwargs": timm_kwargs(&cfg),
-        "labels": sidecar.labels,
-        "image_size": cfg.img_size,
-        "preprocessing": sidecar.preprocessing,
-        "output": "logits (apply sigmoid per label for multi-label probabilities)",
-        "vit_config": cfg,
-    });
+    let doc = Sidecar {
+        sidecar_version: Some(SIDECAR_VERSION),
+        weights_file: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        weights_sha256: Some(sha256.clone()),
+        key_convention: Some("timm".into()),
+        timm_model_name: Some(name),
+        timm_kwargs: Some(timm_kwargs(&cfg)),
+        labels: Some(sidecar.labels.clone()),
+        image_size: Some(cfg.img_size),
+        preprocessing: Some(sidecar.preprocessing.clone()),
+        output: Some("logits (apply sigmoid per label for multi-label probabilities)".into()),
+        vit_config: Some(cfg.clone()),
+    };
     let sidecar_path = path.with_extension("json");
     let text = serde_json::to_string_pretty(&doc).map_err(|source| ExportError::Json {
         path: sidecar_path.clone(),
         source,
     })?;
-    std::fs::write(&sidecar_path, text).map_err(|source| ExportError::Io {
+    crate::fsutil::write_atomic(&sidecar_path, text.as_bytes()).map_err(|source| ExportError::Io {
         path: sidecar_path.clone(),
         source,
     })?;

@@ -52,39 +52,29 @@ pub struct Preprocessing {
 /// sidecar for foreign weights with only `labels`; [`export_safetensors`] fills them all.
 /// Unknown fields are ignored; a field of the wrong type fails to parse.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Sidecar {
     /// Layout version ([`SIDECAR_VERSION`]).
-    #[serde(default)]
     pub sidecar_version: Option<u32>,
     /// File name of the weights this describes.
-    #[serde(default)]
     pub weights_file: Option<String>,
     /// Lowercase hex sha256 of the weights file.
-    #[serde(default)]
     pub weights_sha256: Option<String>,
     /// Tensor naming convention of the weights (`"timm"`).
-    #[serde(default)]
     pub key_convention: Option<String>,
     /// timm model name ([`timm_model_name`] unless the caller chose one).
-    #[serde(default)]
     pub timm_model_name: Option<String>,
     /// timm constructor kwargs ([`timm_kwargs`]).
-    #[serde(default)]
     pub timm_kwargs: Option<BTreeMap<String, serde_json::Value>>,
     /// Output labels in logit order.
-    #[serde(default)]
     pub labels: Option<Vec<String>>,
     /// Square input side in pixels.
-    #[serde(default)]
     pub image_size: Option<usize>,
     /// The preprocessing the model expects.
-    #[serde(default)]
     pub preprocessing: Option<Preprocessing>,
     /// What the model outputs, in words.
-    #[serde(default)]
     pub output: Option<String>,
     /// The model configuration.
-    #[serde(default)]
     pub vit_config: Option<ViTConfig>,
 }
 
@@ -178,21 +168,6 @@ pub fn timm_model_name(cfg: &ViTConfig) -> String {
 /// this architecture.
 pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
     let mut kw = BTreeMap::new();
-    if cfg.rope.is_some() {
-        // The `vit_*_patch16_dinov3` preset fixes RoPE (base 100), LayerScale, eps 1e-5, no
-        // abs pos embed and the qkv bias layout; these override the sizes. `global_pool='token'`
-        // is the class-token head cxr trains (timm's default for Eva is 'avg').
-        kw.insert("img_size".into(), cfg.img_size.into());
-        kw.insert("patch_size".into(), cfg.patch_size.into());
-        kw.insert("embed_dim".into(), cfg.embed_dim.into());
-        kw.insert("depth".into(), cfg.depth.into());
-        kw.insert("num_heads".into(), cfg.num_heads.into());
-        kw.insert("mlp_ratio".into(), cfg.mlp_ratio.into());
-        kw.insert("num_classes".into(), cfg.num_classes.into());
-        kw.insert("num_reg_tokens".into(), cfg.num_registers.into());
-        kw.insert("global_pool".into(), "token".into());
-        return kw;
-    }
     kw.insert("img_size".into(), cfg.img_size.into());
     kw.insert("patch_size".into(), cfg.patch_size.into());
     kw.insert("embed_dim".into(), cfg.embed_dim.into());
@@ -200,11 +175,19 @@ pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
     kw.insert("num_heads".into(), cfg.num_heads.into());
     kw.insert("mlp_ratio".into(), cfg.mlp_ratio.into());
     kw.insert("num_classes".into(), cfg.num_classes.into());
-    kw.insert("qkv_bias".into(), cfg.qkv_bias.into());
-    kw.insert(
-        "init_values".into(),
-        cfg.layer_scale.map_or(serde_json::Value::Null, Into::into),
-    );
+    if cfg.rope.is_some() {
+        // The `vit_*_patch16_dinov3` preset fixes RoPE (base 100), LayerScale, eps 1e-5, no
+        // abs pos embed and the qkv bias layout; the sizes above override it. `global_pool=
+        // 'token'` is the class-token head cxr trains (timm's default for Eva is 'avg').
+        kw.insert("num_reg_tokens".into(), cfg.num_registers.into());
+        kw.insert("global_pool".into(), "token".into());
+    } else {
+        kw.insert("qkv_bias".into(), cfg.qkv_bias.into());
+        kw.insert(
+            "init_values".into(),
+            cfg.layer_scale.map_or(serde_json::Value::Null, Into::into),
+        );
+    }
     kw
 }
 

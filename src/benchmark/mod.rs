@@ -198,7 +198,7 @@ fn pretrain<I: Backend>(plan: &BenchmarkPlan, base: usize, devices: &[I::Device]
         let spec = plan.inits.get(base).cloned().unwrap_or(InitSpec { init: Init::Random, weights: None });
         fit_cell::<I>(plan, "mimic", &spec, &run, &plan.labels_arg, devices)?;
         let text = serde_json::json!({ "finished_at": chrono::Utc::now().to_rfc3339(), "init": spec.name() }).to_string();
-        std::fs::write(&done, text).map_err(|source| BenchmarkError::Io { path: done.clone(), source })?;
+        write_atomic(&done, text.as_bytes())?;
     }
     Ok(run)
 }
@@ -356,13 +356,22 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
             .map_err(|source| BenchmarkError::Report { cell, source })?;
         comparisons.push((dataset.clone(), cmp));
     }
-    let md = plan.out.join("benchmark.md");
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BenchmarkError::Io { path, source }
-    };
-    std::fs::write(&md, table.markdown(&plan.stats)).map_err(io(&md))?;
-    let json = plan.out.join("benchmark.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&table).unwrap_or_default()).map_err(io(&json))?;
+    let md = write_table_files(&plan.out, &table, &plan.stats)?;
     Ok(BenchmarkOutcome { table, comparisons, markdown: md })
+}
+
+/// Writes `benchmark.md` and `benchmark.json` for `table` into `out` (each atomically) and
+/// returns the markdown file's path.
+fn write_table_files(out: &Path, table: &BenchmarkTable, stats: &StatOptions) -> Result<PathBuf, BenchmarkError> {
+    let md = out.join("benchmark.md");
+    write_atomic(&md, table.markdown(stats).as_bytes())?;
+    let json = out.join("benchmark.json");
+    let text = serde_json::to_string_pretty(table).map_err(|e| BenchmarkError::Io { path: json.clone(), source: e.into() })?;
+    write_atomic(&json, text.as_bytes())?;
+    Ok(md)
+}
+
+/// [`crate::fsutil::write_atomic`] with the error naming `path`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BenchmarkError> {
+    crate::fsutil::write_atomic(path, bytes).map_err(|source| BenchmarkError::Io { path: path.to_path_buf(), source })
 }

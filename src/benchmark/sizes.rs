@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::Backend;
 
-use super::{BenchmarkError, BenchmarkOutcome, BenchmarkPlan, BenchmarkTable, run_benchmark};
+use super::{BenchmarkError, BenchmarkOutcome, BenchmarkPlan, BenchmarkTable, run_benchmark, write_table_files};
 
 /// The placeholder in `--store` that each resolution replaces with its size.
 pub const SIZE_PLACEHOLDER: &str = "{size}";
@@ -75,11 +75,7 @@ pub fn run_benchmark_sizes<I: Backend>(
     }
     let table = BenchmarkTable::merge(tables).ok_or_else(|| BenchmarkError::Plan("no sizes".into()))?;
     std::fs::create_dir_all(&base.out).map_err(|source| BenchmarkError::Io { path: base.out.clone(), source })?;
-    let md = base.out.join("benchmark.md");
-    std::fs::write(&md, table.markdown(&base.stats)).map_err(|source| BenchmarkError::Io { path: md.clone(), source })?;
-    let json = base.out.join("benchmark.json");
-    let text = serde_json::to_string_pretty(&table).unwrap_or_default();
-    std::fs::write(&json, text).map_err(|source| BenchmarkError::Io { path: json.clone(), source })?;
+    let md = write_table_files(&base.out, &table, &base.stats)?;
     Ok(BenchmarkOutcome { table, comparisons, markdown: md })
 }
 

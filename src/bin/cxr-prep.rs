@@ -136,8 +136,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let labels = cxr::labels::vocabulary_toml();
             match write {
                 Some(dir) => {
-                    std::fs::write(dir.join("store.schema.json"), schema)?;
-                    std::fs::write(dir.join("labels.toml"), labels)?;
+                    for (name, text) in [("store.schema.json", schema), ("labels.toml", labels)] {
+                        let p = dir.join(name);
+                        cxr::fsutil::write_atomic(&p, text.as_bytes()).with_context(|| format!("writing {}", p.display()))?;
+                    }
                 }
                 None => cxr::out!("{schema}\n{labels}")?,
             }

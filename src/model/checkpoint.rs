@@ -274,41 +274,7 @@ fn hf_to_timm(
     tensors: BTreeMap<String, RawTensor>,
     path: &Path,
 ) -> Result<BTreeMap<String, RawTensor>, LoadError> {
-    let rules: Vec<(Regex, &str)> = HF_RENAMES
-        .iter()
-        .map(|(p, r)| Regex::new(p).map(|re| (re, *r)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| LoadError::Inference {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let qkv_re = Regex::new(HF_QKV).map_err(|e| LoadError::Inference {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-
-    let mut out = BTreeMap::new();
-    // (block, weight|bias) -> [q, k, v]
-    let mut parts: BTreeMap<(usize, String), [Option<RawTensor>; 3]> = BTreeMap::new();
-    for (key, t) in tensors {
-        if let Some(c) = qkv_re.captures(&key) {
-            let block: usize = c[1].parse().unwrap_or(usize::MAX);
-            let which = c.get(2).or_else(|| c.get(3)).map_or("", |m| m.as_str());
-            let slot = match which {
-                "query" | "q" => 0,
-                "key" | "k" => 1,
-                _ => 2,
-            };
-            parts.entry((block, c[4].to_string())).or_default()[slot] = Some(t);
-            continue;
-        }
-        let renamed = rules
-            .iter()
-            .find(|(re, _)| re.is_match(&key))
-            .map(|(re, rep)| re.replace(&key, *rep).into_owned())
-            .unwrap_or(key);
-        out.insert(renamed, t);
-    }
+    let (mut out, parts) = rename_split_qkv(tensors, HF_RENAMES, HF_QKV, path)?;
     for ((block, kind), [q, k, v]) in parts {
         let key = format!("blocks.{block}.attn.qkv.{kind}");
         let (Some(q), Some(k), Some(v)) = (q, k, v) else {
@@ -331,4 +297,54 @@ fn hf_to_timm(
         out.insert(key, RawTensor { shape, data });
     }
     Ok(out)
+}
+
+/// The q/k/v tensors of split-attention checkpoints: `(block, "weight"|"bias") -> [q, k, v]`.
+pub(super) type QkvParts = BTreeMap<(usize, String), [Option<RawTensor>; 3]>;
+
+/// Renames the keys of `tensors` by the first matching rule of `renames` (regex, replacement;
+/// unmatched keys are kept) and sets aside the q/k/v tensors that the regex `qkv` matches, whose
+/// captures are the block index first, `weight|bias` last and the projection name (`query`,
+/// `q`, `key`, …: slot by its first letter) in the first other group that matched. Used by the
+/// HF ViT/DINOv2 ([`HF_RENAMES`]) and DINOv3 (`dinov3_keys`) conversions, which fuse the parts
+/// themselves. A bad regex is a [`LoadError::Inference`] naming `path`.
+pub(super) fn rename_split_qkv(
+    tensors: BTreeMap<String, RawTensor>,
+    renames: &[(&str, &str)],
+    qkv: &str,
+    path: &Path,
+) -> Result<(BTreeMap<String, RawTensor>, QkvParts), LoadError> {
+    let bad = |e: regex::Error| LoadError::Inference {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let rules: Vec<(Regex, &str)> = renames
+        .iter()
+        .map(|(p, r)| Regex::new(p).map(|re| (re, *r)))
+        .collect::<Result<_, _>>()
+        .map_err(bad)?;
+    let qkv_re = Regex::new(qkv).map_err(bad)?;
+    let mut out = BTreeMap::new();
+    let mut parts = QkvParts::new();
+    for (key, t) in tensors {
+        if let Some(c) = qkv_re.captures(&key) {
+            let block: usize = c[1].parse().unwrap_or(usize::MAX);
+            let last = c.len() - 1;
+            let which = (2..last).find_map(|i| c.get(i)).map_or("", |m| m.as_str());
+            let slot = match which.as_bytes().first() {
+                Some(b'q') => 0,
+                Some(b'k') => 1,
+                _ => 2,
+            };
+            parts.entry((block, c[last].to_string())).or_default()[slot] = Some(t);
+            continue;
+        }
+        let renamed = rules
+            .iter()
+            .find(|(re, _)| re.is_match(&key))
+            .map(|(re, rep)| re.replace(&key, *rep).into_owned())
+            .unwrap_or(key);
+        out.insert(renamed, t);
+    }
+    Ok((out, parts))
 }

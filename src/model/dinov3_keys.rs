@@ -20,7 +20,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use regex::Regex;
 
 use super::checkpoint::RawTensor;
 use super::load_types::LoadError;
@@ -170,37 +169,7 @@ pub fn hf_to_ours(
     tensors: BTreeMap<String, RawTensor>,
     path: &Path,
 ) -> Result<BTreeMap<String, RawTensor>, LoadError> {
-    let bad = |e: regex::Error| LoadError::Inference {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let rules: Vec<(Regex, &str)> = HF_DINOV3_RENAMES
-        .iter()
-        .map(|(p, r)| Regex::new(p).map(|re| (re, *r)))
-        .collect::<Result<_, _>>()
-        .map_err(bad)?;
-    let qkv_re = Regex::new(HF_DINOV3_QKV).map_err(bad)?;
-    let mut out = BTreeMap::new();
-    // (block, weight|bias) -> [q, k, v]
-    let mut parts: BTreeMap<(usize, String), [Option<RawTensor>; 3]> = BTreeMap::new();
-    for (key, t) in tensors {
-        if let Some(c) = qkv_re.captures(&key) {
-            let block: usize = c[1].parse().unwrap_or(usize::MAX);
-            let slot = match &c[2] {
-                "q" => 0,
-                "k" => 1,
-                _ => 2,
-            };
-            parts.entry((block, c[3].to_string())).or_default()[slot] = Some(t);
-            continue;
-        }
-        let renamed = rules
-            .iter()
-            .find(|(re, _)| re.is_match(&key))
-            .map(|(re, rep)| re.replace(&key, *rep).into_owned())
-            .unwrap_or(key);
-        out.insert(renamed, t);
-    }
+    let (mut out, parts) = super::checkpoint::rename_split_qkv(tensors, HF_DINOV3_RENAMES, HF_DINOV3_QKV, path)?;
     for ((block, kind), [q, k, v]) in parts {
         let key = format!("blocks.{block}.attn.qkv.{kind}");
         let incomplete = |what: &str| LoadError::Tensor {

@@ -47,6 +47,37 @@ pub struct Preprocessing {
     pub std: [f32; 3],
 }
 
+/// The sidecar file (`<weights stem>.json`) as written by [`export_safetensors`] and read back
+/// by `run::sidecar`. Every field is optional when read, because a user may hand-write a
+/// sidecar for foreign weights with only `labels`; [`export_safetensors`] fills them all.
+/// Unknown fields are ignored; a field of the wrong type fails to parse.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sidecar {
+    /// Layout version ([`SIDECAR_VERSION`]).
+    pub sidecar_version: Option<u32>,
+    /// File name of the weights this describes.
+    pub weights_file: Option<String>,
+    /// Lowercase hex sha256 of the weights file.
+    pub weights_sha256: Option<String>,
+    /// Tensor naming convention of the weights (`"timm"`).
+    pub key_convention: Option<String>,
+    /// timm model name ([`timm_model_name`] unless the caller chose one).
+    pub timm_model_name: Option<String>,
+    /// timm constructor kwargs ([`timm_kwargs`]).
+    pub timm_kwargs: Option<BTreeMap<String, serde_json::Value>>,
+    /// Output labels in logit order.
+    pub labels: Option<Vec<String>>,
+    /// Square input side in pixels.
+    pub image_size: Option<usize>,
+    /// The preprocessing the model expects.
+    pub preprocessing: Option<Preprocessing>,
+    /// What the model outputs, in words.
+    pub output: Option<String>,
+    /// The model configuration.
+    pub vit_config: Option<ViTConfig>,
+}
+
 /// Caller-provided sidecar content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportSidecar {
@@ -137,21 +168,6 @@ pub fn timm_model_name(cfg: &ViTConfig) -> String {
 /// this architecture.
 pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
     let mut kw = BTreeMap::new();
-    if cfg.rope.is_some() {
-        // The `vit_*_patch16_dinov3` preset fixes RoPE (base 100), LayerScale, eps 1e-5, no
-        // abs pos embed and the qkv bias layout; these override the sizes. `global_pool='token'`
-        // is the class-token head cxr trains (timm's default for Eva is 'avg').
-        kw.insert("img_size".into(), cfg.img_size.into());
-        kw.insert("patch_size".into(), cfg.patch_size.into());
-        kw.insert("embed_dim".into(), cfg.embed_dim.into());
-        kw.insert("depth".into(), cfg.depth.into());
-        kw.insert("num_heads".into(), cfg.num_heads.into());
-        kw.insert("mlp_ratio".into(), cfg.mlp_ratio.into());
-        kw.insert("num_classes".into(), cfg.num_classes.into());
-        kw.insert("num_reg_tokens".into(), cfg.num_registers.into());
-        kw.insert("global_pool".into(), "token".into());
-        return kw;
-    }
     kw.insert("img_size".into(), cfg.img_size.into());
     kw.insert("patch_size".into(), cfg.patch_size.into());
     kw.insert("embed_dim".into(), cfg.embed_dim.into());
@@ -159,11 +175,19 @@ pub fn timm_kwargs(cfg: &ViTConfig) -> BTreeMap<String, serde_json::Value> {
     kw.insert("num_heads".into(), cfg.num_heads.into());
     kw.insert("mlp_ratio".into(), cfg.mlp_ratio.into());
     kw.insert("num_classes".into(), cfg.num_classes.into());
-    kw.insert("qkv_bias".into(), cfg.qkv_bias.into());
-    kw.insert(
-        "init_values".into(),
-        cfg.layer_scale.map_or(serde_json::Value::Null, Into::into),
-    );
+    if cfg.rope.is_some() {
+        // The `vit_*_patch16_dinov3` preset fixes RoPE (base 100), LayerScale, eps 1e-5, no
+        // abs pos embed and the qkv bias layout; the sizes above override it. `global_pool=
+        // 'token'` is the class-token head cxr trains (timm's default for Eva is 'avg').
+        kw.insert("num_reg_tokens".into(), cfg.num_registers.into());
+        kw.insert("global_pool".into(), "token".into());
+    } else {
+        kw.insert("qkv_bias".into(), cfg.qkv_bias.into());
+        kw.insert(
+            "init_values".into(),
+            cfg.layer_scale.map_or(serde_json::Value::Null, Into::into),
+        );
+    }
     kw
 }
 
@@ -277,7 +301,7 @@ pub fn export_safetensors<B: Backend>(
             path: path.to_path_buf(),
             source,
         })?;
-    std::fs::write(path, &bytes).map_err(|source| ExportError::Io {
+    crate::fsutil::write_atomic(path, &bytes).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -287,25 +311,25 @@ pub fn export_safetensors<B: Backend>(
         .timm_model_name
         .clone()
         .unwrap_or_else(|| timm_model_name(&cfg));
-    let doc = serde_json::json!({
-        "sidecar_version": SIDECAR_VERSION,
-        "weights_file": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "weights_sha256": sha256,
-        "key_convention": "timm",
-        "timm_model_name": name,
-        "timm_kwargs": timm_kwargs(&cfg),
-        "labels": sidecar.labels,
-        "image_size": cfg.img_size,
-        "preprocessing": sidecar.preprocessing,
-        "output": "logits (apply sigmoid per label for multi-label probabilities)",
-        "vit_config": cfg,
-    });
+    let doc = Sidecar {
+        sidecar_version: Some(SIDECAR_VERSION),
+        weights_file: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        weights_sha256: Some(sha256.clone()),
+        key_convention: Some("timm".into()),
+        timm_model_name: Some(name),
+        timm_kwargs: Some(timm_kwargs(&cfg)),
+        labels: Some(sidecar.labels.clone()),
+        image_size: Some(cfg.img_size),
+        preprocessing: Some(sidecar.preprocessing.clone()),
+        output: Some("logits (apply sigmoid per label for multi-label probabilities)".into()),
+        vit_config: Some(cfg.clone()),
+    };
     let sidecar_path = path.with_extension("json");
     let text = serde_json::to_string_pretty(&doc).map_err(|source| ExportError::Json {
         path: sidecar_path.clone(),
         source,
     })?;
-    std::fs::write(&sidecar_path, text).map_err(|source| ExportError::Io {
+    crate::fsutil::write_atomic(&sidecar_path, text.as_bytes()).map_err(|source| ExportError::Io {
         path: sidecar_path.clone(),
         source,
     })?;

@@ -64,7 +64,7 @@ pub use checkpoint::{
 pub use config::{InputNorm, ViTConfig};
 pub use dinov3_keys::{HF_DINOV3_RENAMES, META_DINOV3, ROPE_PERIODS_KEY};
 pub use export::{
-    ExportError, ExportOutput, ExportSidecar, Preprocessing, export_safetensors, timm_kwargs,
+    ExportError, ExportOutput, ExportSidecar, Preprocessing, Sidecar, export_safetensors, timm_kwargs,
     timm_model_name,
 };
 pub use input::grey_to_input;

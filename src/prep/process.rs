@@ -11,7 +11,7 @@ use crate::ingest::paths::{self, PathProblem};
 use crate::ingest::record::Nulled;
 use crate::ingest::{RawRecord, RowError};
 use crate::manifest::Manifest;
-use crate::store::rejects::{Reject, RejectKind};
+use crate::store::rejects::{error_chain, Reject, RejectKind};
 use crate::store::row::{StoreRow, StoredImage};
 
 /// Read-only context shared by the workers.
@@ -24,18 +24,6 @@ pub struct Context<'a> {
     pub metadata_only: bool,
     pub decode: DecodeOptions,
     pub pixels: PixelOptions,
-}
-
-/// The source error and its causes, joined with `: `.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 thread_local! {

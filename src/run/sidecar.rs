@@ -1,32 +1,13 @@
 //! The JSON sidecar next to a checkpoint (`checkpoints/<which>.json`, or `<file>.json` next to
-//! any weights file), read back as a typed struct. `model::export_safetensors` writes it; a
-//! user may also hand-write one for foreign weights with only `labels`, so every field read
-//! here is optional and its absence is decided by the caller. Fields the reader does not use
-//! (`weights_sha256`, `timm_kwargs`, …) are ignored; a field of the wrong type is an error
-//! naming the file, never silently dropped.
+//! any weights file), read back as the same typed struct ([`Sidecar`], defined next to its
+//! writer `model::export_safetensors`). A user may also hand-write one for foreign weights with
+//! only `labels`, so every field is optional and its absence is decided by the caller. Unknown
+//! fields are ignored; a field of the wrong type is an error naming the file, never silently
+//! dropped.
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use crate::model::{Preprocessing, ViTConfig};
-
-/// The sidecar fields that resolving and exporting weights read.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Sidecar {
-    /// Output labels in logit order.
-    #[serde(default)]
-    pub labels: Option<Vec<String>>,
-    /// The preprocessing the model expects.
-    #[serde(default)]
-    pub preprocessing: Option<Preprocessing>,
-    /// The model configuration.
-    #[serde(default)]
-    pub vit_config: Option<ViTConfig>,
-    /// The timm model name of an export.
-    #[serde(default)]
-    pub timm_model_name: Option<String>,
-}
+pub use crate::model::Sidecar;
 
 /// Why a sidecar could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{write_atomic, StoreError};
 
+/// The error and its causes, joined with `: ` (the reason of a reject, the message of a
+/// `validate` issue).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+
 /// One rejected row.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Reject {

@@ -309,8 +309,9 @@ pub(crate) const INGEST_SPLIT_SEED: u64 = 0;
 /// the split a synthetic patient is meant for is the split the store gives it.
 pub(crate) struct SplitRule(crate::manifest::SplitSpec);
 
-/// Candidate ids tried by [`SplitRule::id_for`] before giving up: the rarest target (val, 10 %
-/// of hashed patients) is found within 10 000 tries except with probability 0.9^10000.
+/// Candidate ids tried by [`SplitRule::id_for_all`] before giving up: the rarest target (val in
+/// two layouts at once, VinDr's PhysioNet carve and Kaggle hash, 1 % of ids) is found within
+/// 10 000 tries except with probability 0.99^10000 (about e^-100).
 const MAX_ID_TRIES: usize = 10_000;
 
 impl SplitRule {
@@ -331,16 +332,29 @@ impl SplitRule {
         &self,
         want: Split,
         official: Option<&str>,
+        next: impl FnMut() -> String,
+    ) -> Result<String, super::SynthError> {
+        self.id_for_all(&[(official, want)], next)
+    }
+
+    /// The first id from `next` that the ingest places in the wanted split under every
+    /// `(official split value, wanted split)` of `wants`: one pair per layout the id is written
+    /// in (VinDr's train images are in the PhysioNet layout, official `train`, and the Kaggle
+    /// layout, no official split).
+    pub(crate) fn id_for_all(
+        &self,
+        wants: &[(Option<&str>, Split)],
         mut next: impl FnMut() -> String,
     ) -> Result<String, super::SynthError> {
         for _ in 0..MAX_ID_TRIES {
             let id = next();
-            if self.split_of(official, &id) == Some(want.as_str()) {
+            if wants.iter().all(|(official, want)| self.split_of(*official, &id) == Some(want.as_str())) {
                 return Ok(id);
             }
         }
+        let wanted: Vec<&str> = wants.iter().map(|(_, w)| w.as_str()).collect();
         Err(super::SynthError::Config {
-            reason: format!("no patient id for split {} in {MAX_ID_TRIES} tries", want.as_str()),
+            reason: format!("no patient id for split {} in {MAX_ID_TRIES} tries", wanted.join(" + ")),
         })
     }
 }

@@ -26,7 +26,7 @@ use std::path::Path;
 use super::SynthError;
 use super::dicom::DicomSpec;
 use super::draw::{Layout, View};
-use super::truth::{Rng, Sign, Truth};
+use super::truth::{Rng, Sign, Split, SplitRule, Truth};
 use super::write::{Encoding, ImageJob, Table};
 
 /// The 28 PhysioNet label columns (train spelling; test says "Other disease").
@@ -100,6 +100,8 @@ pub(crate) const PCXR_LABELS: [&str; 15] = [
 
 /// What differs between the VinDr-family releases.
 pub(crate) struct Release {
+    /// The built-in manifest (its `[split]` rule places the images).
+    dataset: &'static str,
     /// Label columns in file order (train spelling); `No finding` is set when no other is.
     labels: &'static [&'static str],
     /// Test-header spellings that differ from train: `(train, test)`.
@@ -120,6 +122,7 @@ pub(crate) struct Release {
 
 /// VinDr-CXR 1.0.0 (PhysioNet), plus the Kaggle layout.
 pub(crate) const CXR: Release = Release {
+    dataset: "vindr",
     labels: &LABELS,
     test_renames: &[("Other diseases", "Other disease")],
     csv_dir: "annotations",
@@ -132,6 +135,7 @@ pub(crate) const CXR: Release = Release {
 
 /// VinDr-PCXR 1.0.0 (PhysioNet), pediatric.
 pub(crate) const PCXR: Release = Release {
+    dataset: "vindr-pcxr",
     labels: &PCXR_LABELS,
     test_renames: &[],
     csv_dir: "",
@@ -257,9 +261,25 @@ pub(crate) fn build(
     });
     let mut jobs = Vec::with_capacity(n + n - n_test);
     let s = size as f32;
+    // VinDr has no patient id: the ingest carves val (PhysioNet) or val and test (Kaggle) by a
+    // hash of the image id. A train image's id is therefore redrawn until the hash agrees with
+    // the split planned for it ([`Split::of_patient`] of its index among the train images, so
+    // any n with three train images has all three splits). The first candidate is the main
+    // stream's draw and redraws come from a fork, so the rest of the stream is unchanged.
+    let rule = SplitRule::builtin(r.dataset)?;
+    let mut redraw = rng.fork(0x1D5);
     for i in 0..n {
         let is_test = i >= n - n_test;
-        let id = rng.hex(32);
+        let mut first = Some(rng.hex(32));
+        let mut candidate = || first.take().unwrap_or_else(|| redraw.hex(32));
+        let id = if is_test {
+            candidate()
+        } else {
+            let plan = Split::of_patient(i);
+            let physionet = if plan == Split::Val { Split::Val } else { Split::Train };
+            let wants = [(Some("train"), physionet), (None, plan)];
+            rule.id_for_all(&wants[..if kaggle.is_some() { 2 } else { 1 }], candidate)?
+        };
         let truth = Truth::draw(&mut rng);
         let seed = rng.next_u64();
         let bits = if rng.chance(0.5) { 12 } else { 14 };

@@ -129,14 +129,6 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
-    #[error("Parquet error in `{path}`")]
-    Parquet {
-        path: PathBuf,
-        #[source]
-        source: parquet::errors::ParquetError,
-    },
-    #[error("Part file `{path}` lacks the store column `{column}`")]
-    Column { path: PathBuf, column: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("A data worker thread stopped before the end of the pass (it panicked)")]

@@ -14,6 +14,28 @@ pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }
 
+/// Exports `model` to `path` ([`cxr::model::export_safetensors`]) with a sidecar naming
+/// `labels` and the tests' plain preprocessing (32 px, no normalisation).
+pub fn export_test_model<B: burn::prelude::Backend>(
+    model: &cxr::model::VisionTransformer<B>,
+    path: &Path,
+    labels: &[&str],
+) -> cxr::model::ExportOutput {
+    use cxr::model::{ExportSidecar, Preprocessing};
+    let side = ExportSidecar {
+        labels: labels.iter().map(|s| s.to_string()).collect(),
+        preprocessing: Preprocessing {
+            image_size: 32,
+            resize: "cxr-prep".into(),
+            grayscale_to_rgb: true,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        },
+        timm_model_name: None,
+    };
+    cxr::model::export_safetensors(model, path, &side).expect("export")
+}
+
 /// Runs `cxr-prep` with `args`.
 pub fn prep(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cxr-prep")).args(args).output().expect("cxr-prep runs")

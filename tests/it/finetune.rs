@@ -12,7 +12,7 @@ use burn::optim::AdamWConfig;
 use burn::tensor::Tensor;
 use burn_store::{BurnToPyTorchAdapter, ModuleSnapshot};
 use cxr::model::{
-    ExportSidecar, LoadTarget, Preprocessing, ViTConfig, VisionTransformer, export_safetensors, load_adapters,
+    LoadTarget, ViTConfig, VisionTransformer, load_adapters,
     load_vit, save_adapters,
 };
 use cxr::run::config::Finetune;
@@ -133,12 +133,7 @@ fn a_merged_lora_export_computes_the_adapted_model() {
     let want = model.forward(x.clone()).into_data().into_vec::<f32>().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("lora.safetensors");
-    let side = ExportSidecar {
-        labels: vec!["cardiomegaly".into(), "edema".into()],
-        preprocessing: Preprocessing { image_size: 32, resize: "-".into(), grayscale_to_rgb: true, mean: [0.0; 3], std: [1.0; 3] },
-        timm_model_name: None,
-    };
-    export_safetensors(&model, &file, &side).unwrap();
+    crate::common::export_test_model(&model, &file, &["cardiomegaly", "edema"]);
     let exported = file_tensors(&file);
     assert!(exported.keys().all(|k| !k.contains("lora")), "a plain timm ViT");
     // qkv/proj of the export = W + (alpha/r)·B·A in PyTorch [out, in] layout, by hand.
@@ -188,12 +183,7 @@ fn init_run(dir: &Path) -> Tensors {
     let model: VisionTransformer<Cpu> = ViTConfig::vit_tiny_test(2).init(&device);
     let file = dir.join("init/checkpoints/best.safetensors");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let side = ExportSidecar {
-        labels: vec!["cardiomegaly".into(), "pleural_effusion".into()],
-        preprocessing: Preprocessing { image_size: 32, resize: "-".into(), grayscale_to_rgb: true, mean: [0.0; 3], std: [1.0; 3] },
-        timm_model_name: None,
-    };
-    export_safetensors(&model, &file, &side).unwrap();
+    crate::common::export_test_model(&model, &file, &["cardiomegaly", "pleural_effusion"]);
     file_tensors(&file)
 }
 
@@ -304,12 +294,16 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)
 }
 
-/// peft's own adapters (`scripts/gen_lora_fixture.py`: timm ViT + peft `LoraConfig(r=4,
-/// lora_alpha=8)` on `attn.qkv`/`attn.proj`) load into the adapted model, which then computes
-/// peft's logits; the merged export equals peft's `merge_and_unload()` state dict (what timm
-/// loads) and computes the merged timm model's logits.
-#[test]
-fn peft_adapters_compute_and_merge_as_in_peft() {
+/// The peft fixtures (`scripts/gen_lora_fixture.py`): the timm base with peft's adapters
+/// loaded, the reference tensors, their input batch `x` and the load target.
+struct Peft {
+    model: VisionTransformer<Cpu>,
+    expected: Tensors,
+    x: Tensor<Cpu, 4>,
+    target: LoadTarget,
+}
+
+fn peft() -> Peft {
     let device = cpu_device();
     let fx = |n: &str| crate::common::fixture(&format!("model/{n}"));
     let mut target = LoadTarget::new(32, 3);
@@ -318,19 +312,25 @@ fn peft_adapters_compute_and_merge_as_in_peft() {
     let model = load_adapters(base.with_lora(4, 8.0, &device), &fx("lora_adapters.safetensors")).unwrap();
     let expected = file_tensors(&fx("lora_expected.safetensors"));
     let x = Tensor::<Cpu, 4>::from_data(burn::tensor::TensorData::new(expected["x"].1.clone(), [2, 3, 32, 32]), &device);
+    Peft { model, expected, x, target }
+}
+
+/// peft's own adapters (`scripts/gen_lora_fixture.py`: timm ViT + peft `LoraConfig(r=4,
+/// lora_alpha=8)` on `attn.qkv`/`attn.proj`) load into the adapted model, which then computes
+/// peft's logits; the merged export equals peft's `merge_and_unload()` state dict (what timm
+/// loads) and computes the merged timm model's logits.
+#[test]
+fn peft_adapters_compute_and_merge_as_in_peft() {
+    let Peft { model, expected, x, target } = peft();
+    let device = cpu_device();
     let got = model.forward(x.clone()).into_data().into_vec::<f32>().unwrap();
     let d = max_diff(&got, &expected["lora_logits"].1);
     assert!(d <= 1e-5, "adapted model vs peft: {d}");
 
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("merged.safetensors");
-    let side = ExportSidecar {
-        labels: vec!["a".into(), "b".into(), "c".into()],
-        preprocessing: Preprocessing { image_size: 32, resize: "-".into(), grayscale_to_rgb: true, mean: [0.0; 3], std: [1.0; 3] },
-        timm_model_name: None,
-    };
-    export_safetensors(&model, &file, &side).unwrap();
-    let (ours, peft) = (file_tensors(&file), file_tensors(&fx("lora_merged.safetensors")));
+    crate::common::export_test_model(&model, &file, &["a", "b", "c"]);
+    let (ours, peft) = (file_tensors(&file), file_tensors(&crate::common::fixture("model/lora_merged.safetensors")));
     assert_eq!(ours.keys().collect::<Vec<_>>(), peft.keys().collect::<Vec<_>>());
     for (k, (shape, v)) in &peft {
         assert_eq!(&ours[k].0, shape, "{k}");
@@ -349,14 +349,7 @@ fn peft_adapters_compute_and_merge_as_in_peft() {
 #[test]
 fn lora_runs_in_bf16() {
     use cxr::model::Precision;
-    let device = cpu_device();
-    let fx = |n: &str| crate::common::fixture(&format!("model/{n}"));
-    let mut target = LoadTarget::new(32, 3);
-    target.num_heads = Some(2);
-    let (base, _) = load_vit::<Cpu>(&fx("lora_base.safetensors"), &target, &device).unwrap();
-    let model = load_adapters(base.with_lora(4, 8.0, &device), &fx("lora_adapters.safetensors")).unwrap();
-    let expected = file_tensors(&fx("lora_expected.safetensors"));
-    let x = Tensor::<Cpu, 4>::from_data(burn::tensor::TensorData::new(expected["x"].1.clone(), [2, 3, 32, 32]), &device);
+    let Peft { model, expected, x, .. } = peft();
     let got = model.with_precision(Precision::Bf16).forward(x).into_data().into_vec::<f32>().unwrap();
     let want = &expected["lora_logits"].1;
     let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));

@@ -47,6 +47,7 @@ mod precision;
 // robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never
 // panic, parts rewritten by pyarrow read the same, edited run configs are clear errors
 mod robust;
+mod robust_dicom;
 // benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
 mod benchmark;
 // binaries: a closed stdout (`| head`) is a quiet exit with status 0

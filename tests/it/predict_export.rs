@@ -6,9 +6,9 @@ use std::process::Command;
 
 use burn::backend::Flex;
 use cxr::evaluate::predictions::Predictions;
-use cxr::model::{export_safetensors, ExportSidecar, Preprocessing, ViTConfig, VisionTransformer};
+use cxr::model::{ViTConfig, VisionTransformer};
 
-use crate::common::{prep_ok, read_batches, strings};
+use crate::common::{export_test_model, prep_ok, read_batches, strings};
 
 fn train_bin(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cxr-train")).args(args).output().unwrap()
@@ -27,23 +27,12 @@ fn predict_from_a_run_folder_and_export_round_trip() {
     prep_ok(&["ingest", "nih", "--root", nih_root.to_str().unwrap(), "--out", store.to_str().unwrap(), "--size", "32"]);
 
     // A run folder whose best checkpoint is a tiny random ViT with two labels.
-    let labels = vec!["cardiomegaly".to_string(), "pleural_effusion".to_string()];
+    let labels = ["cardiomegaly", "pleural_effusion"];
     let device = Default::default();
     let model: VisionTransformer<Flex> = ViTConfig::vit_tiny_test(2).init(&device);
     let ckpt = tmp.path().join("run/checkpoints/best.safetensors");
     std::fs::create_dir_all(ckpt.parent().unwrap()).unwrap();
-    let side = ExportSidecar {
-        labels: labels.clone(),
-        preprocessing: Preprocessing {
-            image_size: 32,
-            resize: "cxr-prep".into(),
-            grayscale_to_rgb: true,
-            mean: [0.0; 3],
-            std: [1.0; 3],
-        },
-        timm_model_name: None,
-    };
-    export_safetensors(&model, &ckpt, &side).unwrap();
+    export_test_model(&model, &ckpt, &labels);
     let run = tmp.path().join("run");
 
     let preds_path = tmp.path().join("preds.parquet");

@@ -15,6 +15,7 @@ use super::{IssueKind, ValidationReport, schema_differences};
 use crate::labels::FINDINGS;
 use crate::store::partition_dir;
 use crate::store::reader::{PartBatch, PartFile, PartRead};
+use crate::store::rejects::error_chain;
 use crate::store::schema::{COL_HEIGHT, COL_IMAGE, COL_IMAGE_ID, COL_PATIENT_ID, COL_SPLIT, COL_WIDTH};
 
 /// Cross-file state of one dataset's checks.
@@ -284,18 +285,6 @@ fn check_image_batch(
         }
     }
     Ok(())
-}
-
-/// The error and its causes, joined with `: ` (the report's message).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 fn null_word(valid: bool) -> &'static str {

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Tensor, TensorData};
 use cxr::model::{
-    CheckpointSource, ExportSidecar, LoadTarget, PosEmbedResample, Preprocessing, ViTConfig,
-    VisionTransformer, export_safetensors, load_vit,
+    CheckpointSource, LoadTarget, PosEmbedResample, ViTConfig, VisionTransformer, load_vit,
 };
 
 use super::{edited, fixture, max_abs_diff, read_all, to_vec};
@@ -234,22 +233,11 @@ fn dinov3_export_is_timm_eva_named_and_reloads_exactly() {
         .unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("dinov3.safetensors");
-    let side = ExportSidecar {
-        labels: vec![
-            "atelectasis".into(),
-            "cardiomegaly".into(),
-            "pleural_effusion".into(),
-        ],
-        preprocessing: Preprocessing {
-            image_size: 32,
-            resize: "cxr-prep".into(),
-            grayscale_to_rgb: true,
-            mean: [0.0; 3],
-            std: [1.0; 3],
-        },
-        timm_model_name: None,
-    };
-    export_safetensors(&model, &path, &side).unwrap();
+    crate::common::export_test_model(
+        &model,
+        &path,
+        &["atelectasis", "cardiomegaly", "pleural_effusion"],
+    );
     let sidecar: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path.with_extension("json")).unwrap())
             .unwrap();

@@ -8,7 +8,7 @@ use burn::backend::Flex;
 use burn::tensor::activation::sigmoid;
 use cxr::evaluate::predict::{PredictOptions, predict};
 use cxr::model::{
-    ExportSidecar, LoadTarget, Precision, Preprocessing, VisionTransformer, export_safetensors,
+    LoadTarget, Precision, VisionTransformer,
     grey_to_input, load_vit,
 };
 
@@ -68,54 +68,63 @@ fn predict_on_a_timm_dinov3_file_equals_its_forward() {
 
 /// Writes `model` as a cxr checkpoint (config with the head count in its metadata).
 fn cxr_file(model: &VisionTransformer<B>, path: &Path) -> PathBuf {
-    let side = ExportSidecar {
-        labels: LABELS.iter().map(|s| s.to_string()).collect(),
-        preprocessing: Preprocessing {
-            image_size: 32,
-            resize: "cxr-prep".into(),
-            grayscale_to_rgb: true,
-            mean: [0.0; 3],
-            std: [1.0; 3],
-        },
-        timm_model_name: None,
-    };
-    export_safetensors(model, path, &side).unwrap();
+    crate::common::export_test_model(model, path, &LABELS);
     path.to_path_buf()
 }
 
-fn fit(init: &str, weights: &Path, out: &Path) -> String {
-    train_ok(&[
+/// The tiny timm DINOv3 fixture, loaded.
+fn tiny_dinov3() -> VisionTransformer<B> {
+    load_vit::<B>(
+        &fixture("timm_dinov3_p16.safetensors"),
+        &target(32, 3),
+        &Default::default(),
+    )
+    .unwrap()
+    .0
+}
+
+/// `cxr-train fit --init <init> --weights <weights>` on the NIH store into `out`; `extra` args
+/// follow.
+fn fit_args(init: &str, weights: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let (store, weights, out) = (store(), weights.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = vec![
         "fit",
         "--store",
-        store().to_str().unwrap(),
+        store.to_str().unwrap(),
         "--dataset",
         "nih",
         "--init",
         init,
         "--weights",
-        weights.to_str().unwrap(),
-        "--epochs",
-        "1",
-        "--batch",
-        "16",
-        "--lr",
-        "1e-4",
+        weights,
         "--quiet",
         "--out",
-        out.to_str().unwrap(),
-    ])
+        out,
+    ];
+    args.extend_from_slice(extra);
+    train(&args)
+}
+
+/// One epoch of [`fit_args`]; panics unless it succeeds.
+fn fit(init: &str, weights: &Path, out: &Path) -> String {
+    let extra = ["--epochs", "1", "--batch", "16", "--lr", "1e-4"];
+    let o = fit_args(init, weights, out, &extra);
+    assert!(o.status.success(), "fit --init {init} failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// [`fit_args`] that must be refused as a usage error (exit 2); returns stderr.
+fn fit_refused(init: &str, weights: &Path, out: &Path) -> String {
+    let o = fit_args(init, weights, out, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
 fn fit_init_dinov3_exports_and_reloads() {
     let tmp = tempfile::tempdir().unwrap();
     // The tiny timm file in cxr form (8-wide heads are not inferable from tensors).
-    let (model, _) = load_vit::<B>(
-        &fixture("timm_dinov3_p16.safetensors"),
-        &target(32, 3),
-        &Default::default(),
-    )
-    .unwrap();
+    let model = tiny_dinov3();
     let weights = cxr_file(&model, &tmp.path().join("tiny_dinov3.safetensors"));
     let run = tmp.path().join("run");
     fit("dinov3", &weights, &run);
@@ -156,25 +165,8 @@ fn fit_init_dinov3_exports_and_reloads() {
     assert_eq!(to_vec(best.forward(x.clone())), to_vec(back.forward(x)));
 
     // A learned-position ViT (a cxr run's checkpoint) is not a DINOv3 checkpoint.
-    let not = train(&[
-        "fit",
-        "--store",
-        store().to_str().unwrap(),
-        "--dataset",
-        "nih",
-        "--init",
-        "dinov3",
-        "--weights",
-        mimic_run()
-            .join("checkpoints/best.safetensors")
-            .to_str()
-            .unwrap(),
-        "--quiet",
-        "--out",
-        tmp.path().join("no").to_str().unwrap(),
-    ]);
-    assert_eq!(not.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&not.stderr);
+    let ckpt = mimic_run().join("checkpoints/best.safetensors");
+    let err = fit_refused("dinov3", &ckpt, &tmp.path().join("no"));
     assert!(err.contains("RoPE no") && err.contains("dinov3"), "{err}");
 }
 
@@ -199,27 +191,7 @@ fn fit_init_rad_dino_takes_a_dinov2_family_file() {
     assert_eq!(cfg["config"]["init"], "rad-dino");
     assert!(cfg["vit_config"]["rope"].is_null());
     // A DINOv3 file is not RAD-DINO.
-    let (d3, _) = load_vit::<B>(
-        &fixture("timm_dinov3_p16.safetensors"),
-        &target(32, 3),
-        &Default::default(),
-    )
-    .unwrap();
-    let d3_file = cxr_file(&d3, &tmp.path().join("d3.safetensors"));
-    let not = train(&[
-        "fit",
-        "--store",
-        store().to_str().unwrap(),
-        "--dataset",
-        "nih",
-        "--init",
-        "rad-dino",
-        "--weights",
-        d3_file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        tmp.path().join("no").to_str().unwrap(),
-    ]);
-    assert_eq!(not.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&not.stderr).contains("rad-dino"));
+    let d3_file = cxr_file(&tiny_dinov3(), &tmp.path().join("d3.safetensors"));
+    let err = fit_refused("rad-dino", &d3_file, &tmp.path().join("no"));
+    assert!(err.contains("rad-dino"), "{err}");
 }

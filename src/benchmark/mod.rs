@@ -90,6 +90,10 @@ pub struct BenchmarkPlan {
     pub alpha: f64,
     /// Progress bars while training.
     pub progress: bool,
+    /// Architecture of the cells that start without weights (the random column, and the MIMIC
+    /// pretraining when it starts from random); `None` = the template's `--model`. The demo sets
+    /// it to the preset of its first weights file, so that all columns share one architecture.
+    pub scratch_model: Option<crate::run::ModelKind>,
 }
 
 /// `--cells K/N`: shard `k` (1-based) of `n`.
@@ -169,6 +173,9 @@ fn fit_cell<I: Backend>(
     config.datasets = vec![dataset.to_string()];
     config.init = spec.init;
     config.weights = spec.weights.clone();
+    if spec.weights.is_none() && plan.scratch_model.is_some() {
+        config.model = plan.scratch_model;
+    }
     let resume = RunDir::new(run).config().is_file();
     let req = FitRequest {
         config,

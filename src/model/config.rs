@@ -22,7 +22,7 @@ use super::rope::{DINOV3_ROPE_BASE, Rope};
 /// Inputs are `[B, 3, H, W]` f32 in `[0, 1]`; `None` feeds them unchanged (the data pipeline
 /// normalises), the other variants apply `(x - mean) / std` per channel.
 ///
-/// On the command line (`--input-norm`): `none`, `imagenet`, `inception`.
+/// On the command line (`--input-norm`): `none`, `imagenet`, `inception`, `rad-dino`.
 #[derive(Config, Debug, Copy, PartialEq)]
 pub enum InputNorm {
     /// No normalisation: the model sees the `[0, 1]` input as is.
@@ -31,18 +31,24 @@ pub enum InputNorm {
     ImageNet,
     /// mean = std = (0.5, 0.5, 0.5): timm `augreg_in21k` ViT-B/16 (maps [0, 1] to [-1, 1]).
     Inception,
+    /// mean 0.5307 / std 0.2583 on every channel: RAD-DINO's processor
+    /// (`microsoft/rad-dino` `preprocessor_config.json`, `BitImageProcessor`: resize shortest
+    /// edge 518, centre crop 518, rescale 1/255, then this mean/std; the chest-radiograph
+    /// statistics of its pretraining data). Opt-in: the study feeds `[0, 1]` for every init.
+    RadDino,
 }
 
 // Written out because burn's `Config` derive does not pass `#[value(...)]` through.
 impl clap::ValueEnum for InputNorm {
     fn value_variants<'a>() -> &'a [Self] {
-        &[InputNorm::None, InputNorm::ImageNet, InputNorm::Inception]
+        &[InputNorm::None, InputNorm::ImageNet, InputNorm::Inception, InputNorm::RadDino]
     }
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         Some(clap::builder::PossibleValue::new(match self {
             InputNorm::None => "none",
             InputNorm::ImageNet => "imagenet",
             InputNorm::Inception => "inception",
+            InputNorm::RadDino => "rad-dino",
         }))
     }
 }
@@ -56,6 +62,9 @@ impl InputNorm {
             InputNorm::ImageNet => Some(([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])),
             // timm IMAGENET_INCEPTION_MEAN / IMAGENET_INCEPTION_STD.
             InputNorm::Inception => Some(([0.5; 3], [0.5; 3])),
+            // https://huggingface.co/microsoft/rad-dino/blob/main/preprocessor_config.json
+            // ("Upload processor", commit 364cf91): image_mean [0.5307]*3, image_std [0.2583]*3.
+            InputNorm::RadDino => Some(([0.5307; 3], [0.2583; 3])),
         }
     }
 }
@@ -199,5 +208,19 @@ impl ViTConfig {
             return Err("depth, num_classes and in_chans must be positive".to_string());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InputNorm;
+
+    #[test]
+    fn input_norm_statistics() {
+        assert_eq!(InputNorm::None.mean_std(), None);
+        assert_eq!(InputNorm::ImageNet.mean_std(), Some(([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])));
+        assert_eq!(InputNorm::Inception.mean_std(), Some(([0.5; 3], [0.5; 3])));
+        // microsoft/rad-dino preprocessor_config.json: one grey statistic on all three channels.
+        assert_eq!(InputNorm::RadDino.mean_std(), Some(([0.5307; 3], [0.2583; 3])));
     }
 }

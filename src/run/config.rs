@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(same::<Schedule>(), ["constant", "cosine"]);
         assert_eq!(same::<Finetune>(), ["full", "linear", "lora"]);
         let norms: Vec<_> = InputNorm::value_variants().iter().map(|v| v.to_possible_value().unwrap().get_name().to_string()).collect();
-        assert_eq!(norms, ["none", "imagenet", "inception"]);
+        assert_eq!(norms, ["none", "imagenet", "inception", "rad-dino"]);
     }
 
     #[test]

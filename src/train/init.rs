@@ -13,15 +13,20 @@
 //!   the head is kept only when the labels are the same labels in the same order.
 //!
 //! Images are fed in `[0, 1]` without mean/std normalisation, as in the study, for every init
-//! (DINOv3 and RAD-DINO were pretrained on normalised inputs: ImageNet mean/std for DINOv3,
-//! RAD-DINO's own processor statistics; `--input-norm imagenet` applies ImageNet's).
+//! (paper.md §2 and §9: no mean/std normalisation for any initialisation). DINOv3 and RAD-DINO
+//! were pretrained on normalised inputs — ImageNet mean/std for DINOv3
+//! (`data-manifests/weights.toml`), mean 0.5307 / std 0.2583 for RAD-DINO (its Hugging Face
+//! `preprocessor_config.json`) — and `--input-norm imagenet` / `--input-norm rad-dino`
+//! apply those, recorded in the run's `config.json`; no init switches them on by itself.
 
+
+use std::path::Path;
 
 use burn::nn::{Initializer, LinearConfig};
 use burn::prelude::*;
 
 use super::TrainError;
-use crate::run::{Init, InitReport, ModelKind, TrainConfig, resolve_weights};
+use crate::run::{Init, InitReport, ModelKind, TrainConfig, checkpoint_file, resolve_weights};
 use crate::model::{LoadReport, LoadTarget, ViTConfig, VisionTransformer, load_vit};
 
 /// The preset of a known architecture, if it is one.
@@ -63,6 +68,28 @@ pub fn preset(kind: ModelKind, img_size: usize, classes: usize) -> ViTConfig {
     };
     c.img_size = img_size;
     c
+}
+
+/// The preset of the model in `weights` (a file, or a run folder's best checkpoint), its
+/// architecture inferred from the file as [`load_vit`] does, at an `img_size` px input (which
+/// must be a multiple of the file's patch). Lets columns that start from scratch (a random
+/// init, a MIMIC pretraining from random) take the architecture of the pretrained columns.
+///
+/// Errors: the file cannot be loaded ([`TrainError::Load`]), or it is not one of the presets
+/// ([`TrainError::WrongArchitecture`]).
+pub fn weights_kind<B: Backend>(
+    weights: &Path,
+    img_size: usize,
+    device: &B::Device,
+) -> Result<ModelKind, TrainError> {
+    let file = checkpoint_file(weights, "best");
+    let (_, load): (VisionTransformer<B>, LoadReport) =
+        load_vit(&file, &LoadTarget::new(img_size, 1), device)?;
+    kind_of(&load.config).ok_or_else(|| TrainError::WrongArchitecture {
+        path: file.clone(),
+        found: describe(&load.config),
+        wanted: "a known preset".into(),
+    })
 }
 
 /// `--init` as the command line spells it (`rad-dino`, `dinov3`, ...).

@@ -80,14 +80,14 @@ impl MatrixArgs {
     }
 }
 
-/// Parses `dinov2=FILE,imagenet=FILE`.
+/// Parses `dinov2=FILE,imagenet=FILE,dinov3=FILE,rad-dino=FILE`.
 pub fn parse_weights(list: &[String]) -> anyhow::Result<Vec<InitSpec>> {
     let mut out = Vec::new();
     for item in list {
         let (name, path) = item.split_once('=').with_context(|| format!("--weights `{item}`: expected NAME=FILE"))?;
         let init = Init::from_str(name, false).map_err(anyhow::Error::msg)?;
         if init == Init::Random || init == Init::Mimic {
-            bail!("--weights {name}=…: give dinov2 or imagenet files here (mimic: --mimic RUN)");
+            bail!("--weights {name}=…: give dinov2, imagenet, dinov3 or rad-dino files here (mimic: --mimic RUN)");
         }
         out.push(InitSpec { init, weights: Some(PathBuf::from(path)) });
     }
@@ -161,6 +161,7 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
         stats: a.matrix.stats(),
         alpha: 0.05,
         progress: !a.matrix.quiet,
+        scratch_model: None,
     };
     if let Some(shard) = a.cells {
         let poll = std::time::Duration::from_secs(a.poll_secs.max(1));

@@ -1,7 +1,9 @@
 //! `cxr-train demo`: the whole pipeline on the embedded synthetic corpus, on CPU — synthesize the
 //! six datasets in their native layouts, ingest all six, label statistics, MIMIC pretraining,
-//! fine-tuning per dataset from random and MIMIC-pretrained weights (and from DINOv2/ImageNet
-//! files when given), evaluation and comparison, the study's table and reports with ROC plots.
+//! fine-tuning per dataset from random and MIMIC-pretrained weights (and from DINOv2, ImageNet,
+//! DINOv3 or RAD-DINO files when given), evaluation and comparison, the study's table and
+//! reports with ROC plots. With weights and no `--model`, the random and MIMIC columns take the
+//! architecture of the first weights file (a tiny file gives a tiny, fast demo).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +30,7 @@ pub struct DemoArgs {
     /// Stored image side in pixels (32 suits the tiny demo model)
     #[arg(long, default_value_t = 32)]
     size: u32,
-    /// Pretrained weights to add as columns: dinov2=FILE,imagenet=FILE (real ViT-B: use a GPU)
+    /// Pretrained weights to add as columns: dinov2=FILE,imagenet=FILE,dinov3=FILE,rad-dino=FILE (real ViT-B: use a GPU)
     #[arg(long, value_delimiter = ',')]
     weights: Vec<String>,
     #[command(flatten)]
@@ -55,16 +57,25 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
             a.matrix.train.warmup_steps = a.matrix.train.warmup_steps.max(20);
         }
     }
+    // Checked before anything is synthesized: the columns and, without --model, the
+    // architecture of the columns that start from scratch (that of the first weights file).
+    let mut inits = parse_weights(&a.weights)?;
+    let scratch_model = match (a.matrix.train.model, inits.first().and_then(|s| s.weights.as_deref())) {
+        (None, Some(w)) => Some(
+            cxr::train::init::weights_kind::<cxr::runtime::Cpu>(w, a.size as usize, &cxr::runtime::cpu_device())
+                .with_context(|| format!("--weights `{}`", w.display()))?,
+        ),
+        _ => None,
+    };
     let prep = cxr::prep::demo::run_demo(&a.out, a.n, a.size, 0).context("synth + ingest failed")?;
     for s in &prep.ingests {
         eprint!("{s}");
     }
     let stats = cxr::stats::compute(&prep.store, None, None)?;
     let stats_text = render(&stats, Format::Table);
-    std::fs::write(a.out.join("stats.txt"), &stats_text)?;
+    cxr::fsutil::write_atomic(&a.out.join("stats.txt"), stats_text.as_bytes())?;
     eprintln!("label statistics: {}", a.out.join("stats.txt").display());
 
-    let mut inits = parse_weights(&a.weights)?;
     inits.push(InitSpec { init: Init::Mimic, weights: None });
     inits.push(InitSpec { init: Init::Random, weights: None });
     let plan = BenchmarkPlan {
@@ -77,6 +88,7 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
         stats: a.matrix.stats(),
         alpha: 0.05,
         progress: !a.matrix.quiet,
+        scratch_model,
     };
     let outcome = a.matrix.run(&plan, &[]).context("benchmark failed")?;
     cxr::outln!("{}", outcome.table.markdown(&plan.stats))?;
@@ -84,7 +96,7 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
         "SYNTHETIC DATA, SMALL MODEL: {} images per dataset drawn by `cxr-prep synth` (not radiographs), a {} ViT at {} px, \
          {} epochs on CPU. The numbers show that the pipeline learns; they say nothing about the real datasets.",
         a.n,
-        a.matrix.train.model.map(|m| format!("{m:?}")).unwrap_or_else(|| "pretrained".into()),
+        a.matrix.train.model.or(scratch_model).map(|m| format!("{m:?}")).unwrap_or_else(|| "pretrained".into()),
         a.size,
         a.matrix.train.epochs
     )?;

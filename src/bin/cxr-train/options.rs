@@ -15,7 +15,8 @@ pub fn defaults() -> TrainConfig {
 /// Options of every fit.
 #[derive(Args, Clone)]
 pub struct TrainOptions {
-    /// Architecture: vit_base_patch16_224, vit_base_patch14_dinov2 or tiny (default: from the weights; ViT-B/16 for random)
+    /// Architecture preset (default: from the weights; ViT-B/16 for random)
+    // clap lists every `ModelKind` value ("[possible values: …]") from the ValueEnum itself.
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Head labels: `study` (the study's set per dataset), `all` (every annotated finding) or a,b,…
@@ -27,7 +28,7 @@ pub struct TrainOptions {
     /// Uncertain (−1) and unstated labels of annotated findings: zeros (the study), ones, ignore (masked)
     #[arg(long, value_enum, default_value_t = defaults().uncertain)]
     pub uncertain: Uncertain,
-    /// Input normalisation inside the model: none (the study: [0, 1]), imagenet, inception ([-1, 1])
+    /// Input normalisation inside the model: none (the study: [0, 1]), imagenet, inception ([-1, 1]), rad-dino (RAD-DINO's processor: mean 0.5307, std 0.2583)
     #[arg(long, value_enum, default_value_t = defaults().input_norm)]
     pub input_norm: InputNorm,
     #[arg(long, default_value_t = defaults().epochs)]

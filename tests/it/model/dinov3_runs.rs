@@ -107,7 +107,13 @@ fn fit_args(init: &str, weights: &Path, out: &Path, extra: &[&str]) -> std::proc
 
 /// One epoch of [`fit_args`]; panics unless it succeeds.
 fn fit(init: &str, weights: &Path, out: &Path) -> String {
-    let extra = ["--epochs", "1", "--batch", "16", "--lr", "1e-4"];
+    fit_with(init, weights, out, &[])
+}
+
+/// [`fit`] with more arguments after the one-epoch defaults.
+fn fit_with(init: &str, weights: &Path, out: &Path, more: &[&str]) -> String {
+    let mut extra = vec!["--epochs", "1", "--batch", "16", "--lr", "1e-4"];
+    extra.extend_from_slice(more);
     let o = fit_args(init, weights, out, &extra);
     assert!(o.status.success(), "fit --init {init} failed:\n{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -190,8 +196,80 @@ fn fit_init_rad_dino_takes_a_dinov2_family_file() {
     let cfg = json(&run.join("config.json"));
     assert_eq!(cfg["config"]["init"], "rad-dino");
     assert!(cfg["vit_config"]["rope"].is_null());
+    // The study's [0, 1] inputs unless asked: no init switches a normalisation on by itself.
+    assert_eq!(cfg["config"]["input_norm"], "None");
+    assert_eq!(cfg["vit_config"]["input_norm"], "None");
+    // `--input-norm rad-dino`: RAD-DINO's processor statistics, recorded in config.json and
+    // carried by the checkpoint's sidecar (the export's preprocessing mean/std).
+    let normed = tmp.path().join("normed");
+    fit_with("rad-dino", &weights, &normed, &["--input-norm", "rad-dino"]);
+    let cfg = json(&normed.join("config.json"));
+    assert_eq!(cfg["config"]["input_norm"], "RadDino", "{}", cfg["config"]);
+    assert_eq!(cfg["vit_config"]["input_norm"], "RadDino");
+    let exported = tmp.path().join("export/normed.safetensors");
+    train_ok(&["export", normed.to_str().unwrap(), "--out", exported.to_str().unwrap()]);
+    let side = json(&exported.with_extension("json"));
+    for (key, want) in [("mean", 0.5307), ("std", 0.2583)] {
+        let got: Vec<f64> = side["preprocessing"][key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|g| (g - want).abs() < 1e-6), "{key}: {got:?}");
+    }
     // A DINOv3 file is not RAD-DINO.
     let d3_file = cxr_file(&tiny_dinov3(), &tmp.path().join("d3.safetensors"));
     let err = fit_refused("rad-dino", &d3_file, &tmp.path().join("no"));
     assert!(err.contains("rad-dino"), "{err}");
+}
+
+/// `demo --weights dinov3=FILE,rad-dino=FILE` on tiny files: both columns run, and the random
+/// and MIMIC columns take the first file's architecture (tiny DINOv3), not ViT-B/16.
+#[test]
+fn demo_with_dinov3_and_rad_dino_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d3_file = cxr_file(&tiny_dinov3(), &tmp.path().join("tiny_dinov3.safetensors"));
+    let (rd, _) = load_vit::<B>(
+        &fixture("hf_dinov2_p8_g7.safetensors"),
+        &LoadTarget {
+            num_heads: Some(2),
+            ..LoadTarget::new(32, 3)
+        },
+        &Default::default(),
+    )
+    .unwrap();
+    let rd_file = cxr_file(&rd, &tmp.path().join("tiny_raddino.safetensors"));
+    let out = tmp.path().join("demo");
+    let weights = format!("dinov3={},rad-dino={}", d3_file.display(), rd_file.display());
+    let t0 = std::time::Instant::now();
+    let text = train_ok(&[
+        "demo", "--out", out.to_str().unwrap(), "--n", "48", "--size", "32", "--epochs", "1",
+        "--batch", "16", "--lr", "1e-4", "--bootstrap", "20", "--quiet", "--weights", &weights,
+    ]);
+    eprintln!("demo with two tiny weights files: {:.1} s", t0.elapsed().as_secs_f64());
+    let header = text.lines().find(|l| l.starts_with("| dataset |")).unwrap_or_else(|| panic!("{text}"));
+    for col in ["dinov3", "rad-dino", "mimic", "random"] {
+        assert!(header.contains(&format!(" {col} |")), "column {col}: {header}");
+    }
+    assert!(text.contains("TinyDinov3 ViT"), "{text}");
+    let runs = out.join("bench/runs");
+    // (embed_dim, RoPE): tiny DINOv3 is 16-wide with RoPE, the tiny RAD-DINO-shaped file 24-wide without.
+    for (run, dim, rope) in [
+        (runs.join("mimic-pretrain"), 16, true),
+        (runs.join("nih/random"), 16, true),
+        (runs.join("nih/dinov3"), 16, true),
+        (runs.join("nih/mimic"), 16, true),
+        (runs.join("nih/rad-dino"), 24, false),
+    ] {
+        let vc = &json(&run.join("config.json"))["vit_config"];
+        assert_eq!((vc["embed_dim"].as_u64(), vc["rope"].is_object()), (Some(dim), rope), "{}: {vc}", run.display());
+    }
+}
+
+/// `--model`'s help lists every preset (from the `ModelKind` ValueEnum, not a hand-written list).
+#[test]
+fn model_help_lists_every_preset() {
+    use clap::ValueEnum;
+    let help = train_ok(&["fit", "--help"]);
+    for kind in cxr::train::ModelKind::value_variants() {
+        let name = kind.to_possible_value().unwrap().get_name().to_string();
+        assert!(help.contains(&format!("- {name}:")), "{name} missing from `fit --help`:\n{help}");
+    }
 }

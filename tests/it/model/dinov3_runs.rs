@@ -83,6 +83,12 @@ fn tiny_dinov3() -> VisionTransformer<B> {
     .0
 }
 
+/// The tiny HF DINOv2 fixture (RAD-DINO's file layout) at the `tiny` preset's 32 px, 2 heads.
+fn tiny_dinov2() -> (VisionTransformer<B>, cxr::model::LoadReport) {
+    let target = LoadTarget { num_heads: Some(2), ..LoadTarget::new(32, 3) };
+    load_vit::<B>(&fixture("hf_dinov2_p8_g7.safetensors"), &target, &Default::default()).unwrap()
+}
+
 /// `cxr-train fit --init <init> --weights <weights>` on the NIH store into `out`; `extra` args
 /// follow.
 fn fit_args(init: &str, weights: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
@@ -180,15 +186,7 @@ fn fit_init_dinov3_exports_and_reloads() {
 fn fit_init_rad_dino_takes_a_dinov2_family_file() {
     let tmp = tempfile::tempdir().unwrap();
     // RAD-DINO ships as HF `Dinov2Model`; the tiny HF DINOv2 fixture has the `tiny` preset's shape.
-    let (model, report) = load_vit::<B>(
-        &fixture("hf_dinov2_p8_g7.safetensors"),
-        &LoadTarget {
-            num_heads: Some(2),
-            ..LoadTarget::new(32, 3)
-        },
-        &Default::default(),
-    )
-    .unwrap();
+    let (model, report) = tiny_dinov2();
     assert!(report.config.layer_scale.is_some());
     let weights = cxr_file(&model, &tmp.path().join("tiny_raddino.safetensors"));
     let run = tmp.path().join("run");
@@ -226,16 +224,7 @@ fn fit_init_rad_dino_takes_a_dinov2_family_file() {
 fn demo_with_dinov3_and_rad_dino_weights() {
     let tmp = tempfile::tempdir().unwrap();
     let d3_file = cxr_file(&tiny_dinov3(), &tmp.path().join("tiny_dinov3.safetensors"));
-    let (rd, _) = load_vit::<B>(
-        &fixture("hf_dinov2_p8_g7.safetensors"),
-        &LoadTarget {
-            num_heads: Some(2),
-            ..LoadTarget::new(32, 3)
-        },
-        &Default::default(),
-    )
-    .unwrap();
-    let rd_file = cxr_file(&rd, &tmp.path().join("tiny_raddino.safetensors"));
+    let rd_file = cxr_file(&tiny_dinov2().0, &tmp.path().join("tiny_raddino.safetensors"));
     let out = tmp.path().join("demo");
     let weights = format!("dinov3={},rad-dino={}", d3_file.display(), rd_file.display());
     let t0 = std::time::Instant::now();

@@ -3,19 +3,7 @@
 //! (file names in `data-manifests/weights.toml`). Each test needs only its own files.
 
 use super::*;
-
-fn real(name: &str) -> PathBuf {
-    let dir = std::env::var_os("CXR_WEIGHTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("HINT: set CXR_WEIGHTS_DIR to the folder holding {name} (see data-manifests/weights.toml)"));
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "HINT: {} not found (data-manifests/weights.toml)",
-        path.display()
-    );
-    path
-}
+use super::real_weights::real_weights as real;
 
 fn cls(path: &Path, size: usize) -> (Vec<f32>, cxr::model::LoadReport) {
     let (model, report) =

@@ -5,7 +5,7 @@
 use super::*;
 
 /// A pretrained file from `$CXR_WEIGHTS_DIR`, or a failure that says where to get it.
-fn real_weights(name: &str) -> PathBuf {
+pub(super) fn real_weights(name: &str) -> PathBuf {
     let dir = std::env::var_os("CXR_WEIGHTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| panic!("HINT: set CXR_WEIGHTS_DIR to the folder holding {name} (see data-manifests/weights.toml)"));

@@ -1,6 +1,7 @@
 //! `fit --finetune linear --feature-cache on|off`: the cached path trains what the uncached one
 //! trains (augmentation off, same data order), a halted cached run resumes on its cached
-//! features without recomputing them, and features cached for another backbone are recomputed.
+//! features without recomputing them, and features cached for another backbone (or unreadable)
+//! are recomputed.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -138,6 +139,22 @@ fn features_cached_for_another_backbone_are_recomputed() {
     let l = log(&e);
     assert!(l.contains("features: reused train (") && !l.contains("features: computed"), "{l}");
     same_run(a, &e);
+}
+
+#[test]
+fn an_unreadable_cached_file_is_recomputed() {
+    let a = cached_run();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("garbled");
+    std::fs::create_dir_all(f.join("features")).unwrap();
+    std::fs::copy(a.join("features/train.safetensors"), f.join("features/train.safetensors")).unwrap();
+    std::fs::write(f.join("features/val.safetensors"), b"not a safetensors file").unwrap();
+    train_ok(&probe(f.to_str().unwrap(), &[]));
+    let l = log(&f);
+    assert!(l.contains("features: reused train ("), "{l}");
+    assert!(l.contains("features: computed val (") && l.contains("(the cached file is unreadable)"), "{l}");
+    assert_eq!(tensors(&f.join("features/val.safetensors")), tensors(&a.join("features/val.safetensors")));
+    same_run(a, &f);
 }
 
 #[test]

@@ -103,7 +103,30 @@ pub enum Finetune {
     Lora,
 }
 
+/// `--feature-cache`: whether a linear probe (`--finetune linear`) computes the frozen
+/// backbone's features once per split and trains the head on them (see `train::features`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureCache {
+    /// Features (final-norm CLS token) computed once per split without augmentation, cached in
+    /// `<RUN>/features/`; every epoch trains the head on them. Ignored unless `--finetune linear`.
+    #[default]
+    On,
+    /// The backbone's forward runs every step, on augmented images (as full and LoRA runs).
+    Off,
+}
+
+/// Runs saved before `--feature-cache` existed ran the backbone every step: they resume as `off`.
+fn feature_cache_before_option() -> FeatureCache {
+    FeatureCache::Off
+}
+
 impl TrainConfig {
+    /// Whether this run trains its head on cached backbone features (linear probe, cache on).
+    pub fn uses_feature_cache(&self) -> bool {
+        self.finetune == Finetune::Linear && self.feature_cache == FeatureCache::On
+    }
+
     /// `full`, `linear`, or `lora (r R, alpha A)`: the fine-tuning mode as logs and tables say it.
     pub fn finetune_name(&self) -> String {
         self.finetune.describe(self.lora_rank, self.lora_alpha)
@@ -191,6 +214,11 @@ pub struct TrainConfig {
     /// LoRA alpha; adapters are scaled by alpha / r (default 16, peft's common choice with r 8).
     #[serde(default = "default_lora_alpha")]
     pub lora_alpha: f64,
+    /// Linear probes: train the head on backbone features computed once (`on`, the default) or
+    /// run the backbone every step with augmentation (`off`). Runs saved before this option
+    /// existed read as `off` (what they did).
+    #[serde(default = "feature_cache_before_option")]
+    pub feature_cache: FeatureCache,
 }
 
 impl Default for TrainConfig {
@@ -228,6 +256,7 @@ impl Default for TrainConfig {
             finetune: Finetune::Full,
             lora_rank: default_lora_rank(),
             lora_alpha: default_lora_alpha(),
+            feature_cache: FeatureCache::On,
         }
     }
 }
@@ -361,6 +390,7 @@ mod tests {
         );
         assert_eq!(same::<Schedule>(), ["constant", "cosine"]);
         assert_eq!(same::<Finetune>(), ["full", "linear", "lora"]);
+        assert_eq!(same::<FeatureCache>(), ["on", "off"]);
         let norms: Vec<_> = InputNorm::value_variants().iter().map(|v| v.to_possible_value().unwrap().get_name().to_string()).collect();
         assert_eq!(norms, ["none", "imagenet", "inception", "rad-dino"]);
     }
@@ -390,6 +420,8 @@ mod tests {
         assert!(cfg.lr_at(13, 14) < 0.03);
         // A config.json written before --finetune existed is a full fine-tuning run.
         assert_eq!((cfg.finetune, cfg.lora_rank, cfg.lora_alpha), (Finetune::Full, 8, 16.0));
+        // ... and one written before --feature-cache ran its backbone every step.
+        assert_eq!(cfg.feature_cache, FeatureCache::Off);
         let constant = TrainConfig {
             schedule: Schedule::Constant,
             warmup_steps: 0,

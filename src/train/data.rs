@@ -342,7 +342,7 @@ fn split_of(p: &Pass) -> &'static str {
 }
 
 /// Pixels → augmented 8-bit planes, labels → targets and mask.
-fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<Batch, TrainError> {
+pub(super) fn assemble(index: &DataIndex, pass: &Pass, pos: u64, rows: Vec<Row>) -> Result<Batch, TrainError> {
     let s = index.size;
     let plane = s * s;
     let k = index.labels.len();

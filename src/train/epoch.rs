@@ -1,4 +1,5 @@
-//! The epoch loop of `fit`: per epoch one shuffled, augmented pass of optimizer steps, the
+//! The epoch loop of `fit`: per epoch one shuffled, augmented pass of optimizer steps (a linear
+//! probe with a feature cache: head steps on the cached features, same order), the
 //! validation pass, the best/last checkpoints, `last.state/` for `--resume`, `metrics.*` and
 //! `curve.png`, and the early stop after `patience` epochs without a better mean val AUROC.
 
@@ -14,7 +15,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::TrainError;
 use super::data::{DataIndex, Pass, spawn_batches};
 use super::fit::{Adam, FitOutcome, Log, Rec};
-use super::step::{LossSum, step, validate};
+use super::features::{FeatureBatch, Features, train_order};
+use super::step::{LossSum, head_step, step, validate, validate_cached};
 use crate::model::{ExportSidecar, VisionTransformer, export_safetensors, save_adapters};
 use crate::run::{EpochMetrics, RunDir, STATE_JSON, STATE_MODEL, STATE_OPTIM, TrainConfig, TrainerState};
 
@@ -34,6 +36,14 @@ pub(super) struct Training<'a, B: AutodiffBackend> {
     pub sidecar: ExportSidecar,
     /// Stop after this epoch as if killed (tests of `--resume`).
     pub halt_after_epoch: Option<usize>,
+    /// A linear probe's cached backbone features: steps and validation run the head on them.
+    pub features: Option<&'a Features>,
+}
+
+/// One step's input: an image batch, or a linear probe's cached features.
+enum StepInput {
+    Images(super::data::Batch),
+    Features(FeatureBatch),
 }
 
 /// One training pass over the train split.
@@ -76,7 +86,10 @@ impl<B: AutodiffBackend> Training<'_, B> {
             (model, pass) = self.train_pass(model, &mut optim, &mut state, epoch)?;
             let train_secs = t0.elapsed().as_secs_f64();
             let device = &self.devices[0];
-            let (val_loss, per_ds, mean) = validate(&model.valid().fork(device), &self.index, cfg, &self.pw)?;
+            let (val_loss, per_ds, mean) = match self.features {
+                Some(f) => validate_cached(&model.valid().fork(device), &f.val, &self.index, cfg, &self.pw)?,
+                None => validate(&model.valid().fork(device), &self.index, cfg, &self.pw)?,
+            };
             let m = EpochMetrics {
                 epoch,
                 steps: pass.steps,
@@ -153,12 +166,28 @@ impl<B: AutodiffBackend> Training<'_, B> {
         // Step losses are summed on the device and read every LOSS_READ_EVERY steps and at
         // the end: no step waits for the device (a NaN is caught at the next read).
         let mut losses = LossSum::default();
-        for batch in spawn_batches(self.index.clone(), pass) {
-            let b = batch?;
+        // A linear probe with cached features replays the uncached pass's row order on them.
+        let inputs: Box<dyn Iterator<Item = Result<StepInput, TrainError>>> = match self.features {
+            Some(f) => Box::new(
+                train_order(&self.index.train, cfg.batch, cfg.seed, epoch as u64, cfg.shuffle_window)
+                    .into_iter()
+                    .map(|rows| Ok(StepInput::Features(f.train.gather(&rows)))),
+            ),
+            None => Box::new(spawn_batches(self.index.clone(), pass).into_iter().map(|b| b.map(StepInput::Images))),
+        };
+        for input in inputs {
             done.lr = cfg.lr_at(state.global_step, total_steps);
-            done.images += b.n;
             let values;
-            (model, values) = step(model, optim, b, cfg, &self.pw, done.lr, self.devices);
+            (model, values) = match input? {
+                StepInput::Images(b) => {
+                    done.images += b.n;
+                    step(model, optim, b, cfg, &self.pw, done.lr, self.devices)
+                }
+                StepInput::Features(f) => {
+                    done.images += f.n;
+                    head_step(model, optim, f, &self.pw, done.lr, &self.devices[0])
+                }
+            };
             losses.add(values);
             state.global_step += 1;
             done.steps += 1;

@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use burn::module::Module;
+use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamW, AdamWConfig, Optimizer};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
@@ -21,6 +21,7 @@ use burn::tensor::backend::AutodiffBackend;
 use super::TrainError;
 use super::data::DataIndex;
 use super::epoch::Training;
+use super::features::{self, FeatureKey};
 use super::init::build_model;
 use super::loss::pos_weights;
 use super::resolve::resolve;
@@ -149,10 +150,11 @@ pub fn fit<B: AutodiffBackend>(
     {
         log.say("warning: the store's _meta.json changed since the run started")?;
     }
+    let store_sha = store_fp.meta_sha256.clone();
     let index = Arc::new(DataIndex::build(&cfg, parts, annotated)?);
     let pw = pos_weights(&index.train_counts);
 
-    let (model, state, resumed) = match start {
+    let (model, state, resumed, rc) = match start {
         Start::Fresh | Start::Restart(_) => {
             let (model, _kind, init) = build_model::<B>(&cfg, device)?;
             let model = adapt(model, &cfg, device);
@@ -177,7 +179,7 @@ pub fn fit<B: AutodiffBackend>(
                 cfg.precision,
                 cfg.finetune_name(),
             ))?;
-            (model, TrainerState::new(), false)
+            (model, TrainerState::new(), false, rc)
         }
         Start::Resume(rc, state) => {
             let model = load_model::<B>(&run, &rc, device)?;
@@ -188,7 +190,7 @@ pub fn fit<B: AutodiffBackend>(
                 "resume after epoch {} on {}",
                 state.epochs_done, req.device_name
             ))?;
-            (model, state, true)
+            (model, state, true, *rc)
         }
     };
     let (skip_train, skip_val) = index.skipped_unlabelled;
@@ -205,6 +207,21 @@ pub fn fit<B: AutodiffBackend>(
             ))?;
         }
     }
+    let features = if cfg.uses_feature_cache() {
+        if cfg.flip_p > 0.0 || cfg.rotate_deg != 0.0 {
+            log.say(&format!(
+                "note: --feature-cache on: the linear probe trains on features of unaugmented images (flip p {} and rotation ±{}° are not applied; --feature-cache off keeps them)",
+                cfg.flip_p, cfg.rotate_deg
+            ))?;
+        }
+        if devices.len() > 1 {
+            log.say("note: --feature-cache on: the head trains on the first device only")?;
+        }
+        let keys = ["train", "val"].map(|split| FeatureKey::new(&cfg, &rc.vit_config, &rc.init, &store_sha, &index, split));
+        Some(features::prepare(keys, &model.valid(), &index, &cfg, &log)?)
+    } else {
+        None
+    };
     let optim = optimizer::<B>(&cfg, resumed.then(|| run.state_dir().join(STATE_OPTIM)), device)?;
     let training = Training {
         sidecar: checkpoint_sidecar(&cfg),
@@ -214,6 +231,7 @@ pub fn fit<B: AutodiffBackend>(
         devices,
         log: &log,
         halt_after_epoch: req.halt_after_epoch,
+        features: features.as_ref(),
     };
     training.epochs(model, optim, state)
 }

@@ -19,6 +19,7 @@
 //! | `fit.rs` | how a run starts (fresh, restart, resume), the model and AdamW for that start |
 //! | `epoch.rs` | the epoch loop: schedule, steps, validation, best/last checkpoints, early stop |
 //! | `step.rs` | one optimizer step (single device or data-parallel), device-side loss sums, the validation pass |
+//! | `features.rs` | linear probes: the frozen backbone's features computed once per split, cached in the run, keyed |
 //! | `bench.rs` | `cxr-train bench`: training-step images/s and backend/precision parity |
 //!
 //! The options ([`TrainConfig`]) and everything the run folder records are types of
@@ -52,6 +53,7 @@ pub mod augment;
 pub mod bench;
 pub mod data;
 mod epoch;
+pub mod features;
 pub mod fit;
 pub mod init;
 pub mod labels;

@@ -1,6 +1,7 @@
 //! The per-batch math of `fit`: one optimizer step (single device or data-parallel over
 //! several, through burn's `MultiGradientsParams` + `Optimizer::step_multi`) and the validation
-//! pass (val loss and exact AUROC per dataset and label).
+//! pass (val loss and exact AUROC per dataset and label), and their linear-probe forms on cached
+//! features ([`head_step`], [`validate_cached`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use burn::tensor::backend::{AutodiffBackend, DeviceOps};
 use super::TrainError;
 use crate::run::config::TrainConfig;
 use super::data::{Batch, DataIndex, Pass, spawn_batches};
+use super::features::{FeatureBatch, SplitFeatures};
 use super::loss::{bce_elements, masked_bce};
 use crate::auroc::auroc;
 use crate::model::{VisionTransformer, grey_to_input};
@@ -87,6 +89,48 @@ pub fn step<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
     (optim.step_multi(lr, model, multi), values)
 }
 
+/// One optimizer step of a linear probe on cached features (see [`super::features`]): the
+/// head's forward on `f.x` `[n, D]`, the masked BCE with `pos_weight` as [`step`], backward
+/// and `Optimizer::step` on `device` (the frozen backbone gets no gradient). Returns the model
+/// and the batch loss on the device.
+pub fn head_step<B: AutodiffBackend, O: Optimizer<VisionTransformer<B>, B>>(
+    model: VisionTransformer<B>,
+    optim: &mut O,
+    f: FeatureBatch,
+    pw: &[f32],
+    lr: f64,
+    device: &B::Device,
+) -> (VisionTransformer<B>, Vec<DeviceLoss<B>>) {
+    let k = pw.len();
+    let x = Tensor::<B, 2>::from_data(TensorData::new(f.x, [f.n, f.d]), device);
+    let y = Tensor::<B, 2>::from_data(TensorData::new(f.meta.targets, [f.n, k]), device);
+    let m = Tensor::<B, 2>::from_data(TensorData::new(f.meta.mask, [f.n, k]), device);
+    let loss = masked_bce(model.head.forward(x), y, m, Tensor::<B, 1>::from_floats(pw, device));
+    let value = loss.clone().inner();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(lr, model, grads), vec![value])
+}
+
+/// Val loss and AUROC of a linear probe on the cached val features (batches of `--batch` in
+/// the val split's order, as [`validate`]).
+pub fn validate_cached<B: Backend>(
+    model: &VisionTransformer<B>,
+    val: &SplitFeatures,
+    index: &Arc<DataIndex>,
+    cfg: &TrainConfig,
+    pw: &[f32],
+) -> Result<(f64, PerDataset, Option<f64>), TrainError> {
+    let device = model.cls_token.device();
+    let pw_t = Tensor::<B, 1>::from_floats(pw, &device);
+    let rows: Vec<usize> = (0..val.n).collect();
+    let batches = rows.chunks(cfg.batch.max(1)).map(|r| {
+        let f = val.gather(r);
+        let x = Tensor::<B, 2>::from_data(TensorData::new(f.x, [f.n, f.d]), &device);
+        Ok((model.head.forward(x), f.meta))
+    });
+    score(batches, index, cfg, &pw_t)
+}
+
 /// Running sum of step losses kept on the device(s); [`LossSum::read`] is the only sync.
 #[derive(Debug)]
 pub struct LossSum<B: Backend> {
@@ -150,8 +194,8 @@ pub fn validate<B: Backend>(
     pw: &[f32],
 ) -> Result<(f64, PerDataset, Option<f64>), TrainError> {
     let device = model.cls_token.device();
-    let k = cfg.labels.len();
     let pw_t = Tensor::<B, 1>::from_floats(pw, &device);
+    let k = cfg.labels.len();
     let pass = Pass {
         units: index.val.clone(),
         batch: cfg.batch,
@@ -162,19 +206,39 @@ pub fn validate<B: Backend>(
         drop_last: false,
         prefetch: cfg.prefetch,
     };
+    let batches = spawn_batches(index.clone(), pass).into_iter().map(|batch| {
+        let b = batch?;
+        let meta = Batch { images: vec![], n: b.n, targets: b.targets.clone(), mask: b.mask.clone(), ds: b.ds.clone() };
+        let (x, _, _) = tensors::<B>(b, cfg.image_size, k, &device);
+        Ok((model.forward(x), meta))
+    });
+    score(batches, index, cfg, &pw_t)
+}
+
+/// Val loss and AUROC from `(logits [n, K], batch)` pairs covering the val split once (the
+/// batch's targets, mask and datasets; its images are not used): the image pass of
+/// [`validate`] and the cached-feature pass of a linear probe share it.
+pub fn score<B: Backend>(
+    batches: impl Iterator<Item = Result<(Tensor<B, 2>, Batch), TrainError>>,
+    index: &Arc<DataIndex>,
+    cfg: &TrainConfig,
+    pw_t: &Tensor<B, 1>,
+) -> Result<(f64, PerDataset, Option<f64>), TrainError> {
+    let device = pw_t.device();
+    let k = cfg.labels.len();
     let nd = index.datasets.len();
     // [dataset][label] -> (targets, probabilities) over unmasked rows
     let mut acc: Vec<Vec<(Vec<bool>, Vec<f32>)>> = vec![vec![(vec![], vec![]); k]; nd];
     let mut loss_sum = LossSum::<B>::default();
     let mut count = 0.0f64;
     let mut seen = 0usize;
-    for batch in spawn_batches(index.clone(), pass) {
-        let b = batch?;
+    for out in batches {
+        let (logits, b) = out?;
         seen += b.n;
         count += b.mask.iter().map(|&v| f64::from(v)).sum::<f64>();
-        let (targets, mask, ds, n) = (b.targets.clone(), b.mask.clone(), b.ds.clone(), b.n);
-        let (x, y, m) = tensors::<B>(b, cfg.image_size, k, &device);
-        let logits = model.forward(x);
+        let (targets, mask, ds, n) = (b.targets, b.mask, b.ds, b.n);
+        let y = Tensor::<B, 2>::from_data(TensorData::new(targets.clone(), [n, k]), &device);
+        let m = Tensor::<B, 2>::from_data(TensorData::new(mask.clone(), [n, k]), &device);
         loss_sum.add(vec![(bce_elements(logits.clone(), y, pw_t.clone()) * m).sum()]);
         let p = sigmoid(logits)
             .into_data()

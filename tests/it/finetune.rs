@@ -208,6 +208,7 @@ fn an_exported_linear_probe_keeps_every_backbone_tensor() {
     assert_eq!(cfg["init"]["head_reinitialized"], false);
     let log = std::fs::read_to_string(run.join("train.log")).unwrap();
     assert!(log.contains("finetune linear: 50 of "), "{log}");
+    assert!(log.contains("features: computed train ("), "the cached path (the default): {log}");
     let out = tmp.path().join("export.safetensors");
     train_ok(&["export", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--checkpoint", "last"]);
     let exported = file_tensors(&out);

@@ -40,6 +40,8 @@ mod resume;
 mod train;
 // train: --finetune linear|lora freezes the backbone; LoRA merges on export and resumes exactly
 mod finetune;
+// train: --feature-cache: a linear probe on cached features trains as the uncached one, resumes, rekeys
+mod feature_cache;
 // train/evaluate: fit and predict on a store ingested at 512 px
 mod resolution;
 // --precision bf16, cxr-train bench

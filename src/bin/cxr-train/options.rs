@@ -4,7 +4,7 @@
 use clap::Args;
 
 use cxr::model::{InputNorm, Precision};
-use cxr::run::config::Finetune;
+use cxr::run::config::{FeatureCache, Finetune};
 use cxr::train::{ModelKind, Schedule, TrainConfig, Uncertain};
 
 /// The library's defaults.
@@ -63,6 +63,9 @@ pub struct TrainOptions {
     /// LoRA alpha; adapters are scaled by alpha / r (--finetune lora)
     #[arg(long, default_value_t = defaults().lora_alpha)]
     pub lora_alpha: f64,
+    /// --finetune linear: on (default) computes the frozen backbone's features once per split, without augmentation, and trains the head on them; off runs the backbone every step with augmentation
+    #[arg(long, value_enum, default_value_t = defaults().feature_cache)]
+    pub feature_cache: FeatureCache,
 }
 
 impl TrainOptions {
@@ -84,6 +87,7 @@ impl TrainOptions {
             finetune: self.finetune,
             lora_rank: self.lora_rank,
             lora_alpha: self.lora_alpha,
+            feature_cache: self.feature_cache,
             ..base
         }
     }

@@ -1,4 +1,4 @@
-//! `cxr-train benchmark --store S --datasets <list|all> --weights dinov2=FILE,imagenet=FILE [--mimic RUN|auto|none] [fit options]`
+//! `cxr-train benchmark --store S --datasets <list|all> --weights dinov2=FILE,imagenet=FILE,dinov3=FILE,rad-dino=FILE [--mimic RUN|auto|none] [fit options]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,7 +105,7 @@ pub struct BenchmarkArgs {
     /// Datasets (comma-separated) or `all`
     #[arg(long, value_delimiter = ',', default_value = "all")]
     datasets: Vec<String>,
-    /// Pretrained weights: dinov2=FILE,imagenet=FILE
+    /// Pretrained weights, one column each: dinov2=FILE,imagenet=FILE,dinov3=FILE,rad-dino=FILE
     #[arg(long, value_delimiter = ',')]
     weights: Vec<String>,
     /// MIMIC-pretrained column: a run folder, `auto` (pretrain on the store's MIMIC first), or `none`

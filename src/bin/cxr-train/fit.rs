@@ -21,10 +21,10 @@ pub struct FitArgs {
     /// Dataset(s) to train on, comma-separated; `all` = every dataset of the store, pooled with the masked loss
     #[arg(long, value_delimiter = ',', required_unless_present = "resume")]
     dataset: Vec<String>,
-    /// Initialisation: dinov2, imagenet, mimic (a previous run folder) or random
+    /// Initialisation (each value below says which files it reads)
     #[arg(long, value_enum, required_unless_present = "resume")]
     init: Option<Init>,
-    /// Weights file (dinov2 .pth/.safetensors, timm ImageNet .safetensors) or, for --init mimic, a run folder
+    /// Weights file of the --init (.pth / .safetensors; architecture read from the file) or, for --init mimic, a run folder
     #[arg(long)]
     weights: Option<PathBuf>,
     #[command(flatten)]

@@ -44,6 +44,9 @@ import timm
 from safetensors.torch import save_file, load_file
 from transformers import Dinov2Config, Dinov2Model, DINOv3ViTConfig, DINOv3ViTModel
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_tiny_vit import randomize  # noqa: E402  (same O(1) random weights as the ViT fixtures)
+
 DIM, DEPTH, HEADS, REG = 16, 2, 2, 4
 SIZES_16, SIZES_14 = (32, 48), (56, 28)
 
@@ -53,21 +56,6 @@ def inputs(size):
                                 indexing="ij")
     n = (b * 7919 + c * 104729 + i * 613 + j * 2999) % 1009
     return (n.double() / 1008.0).float()
-
-
-def randomize(model, seed):
-    """Replace every parameter with O(1) random values so that no term is negligible."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            r = torch.randn(p.shape, generator=g)
-            if name.endswith(("norm1.weight", "norm2.weight", "norm.weight", "layernorm.weight")):
-                p.copy_(1.0 + 0.2 * r)
-            elif "gamma" in name or "lambda1" in name:
-                p.copy_(0.5 + 0.25 * r)
-            else:
-                p.copy_(0.3 * r)
-    return model.eval()
 
 
 def contiguous(sd):

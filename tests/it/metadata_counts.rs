@@ -119,7 +119,7 @@ fn padchest_rows_without_labels_are_kept_with_every_finding_null() {
 }
 
 /// Column → finding of VinDr-PCXR, written out independently of the manifest.
-const PCXR_COLUMNS: [(&str, &str); 15] = [
+pub(crate) const PCXR_COLUMNS: [(&str, &str); 15] = [
     ("No finding", "no_finding"), ("Bronchitis", "bronchitis"), ("Brocho-pneumonia", "bronchopneumonia"),
     ("Other disease", "other_disease"), ("Bronchiolitis", "bronchiolitis"), ("Situs inversus", "situs_inversus"),
     ("Pneumonia", "pneumonia"), ("Pleuro-pneumonia", "pleuropneumonia"), ("Diagphramatic hernia", "hernia"),

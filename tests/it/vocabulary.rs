@@ -149,14 +149,7 @@ fn every_source_label_maps_as_documented() {
     ] {
         table.push(("uka", l, f));
     }
-    for (l, f) in [
-        ("No finding", "no_finding"), ("Bronchitis", "bronchitis"), ("Brocho-pneumonia", "bronchopneumonia"),
-        ("Other disease", "other_disease"), ("Bronchiolitis", "bronchiolitis"), ("Situs inversus", "situs_inversus"),
-        ("Pneumonia", "pneumonia"), ("Pleuro-pneumonia", "pleuropneumonia"), ("Diagphramatic hernia", "hernia"),
-        ("Tuberculosis", "tuberculosis"), ("Congenital emphysema", "congenital_emphysema"), ("CPAM", "cpam"),
-        ("Hyaline membrane disease", "hyaline_membrane_disease"), ("Mediastinal tumor", "mediastinal_tumor"),
-        ("Lung tumor", "lung_tumor"),
-    ] {
+    for (l, f) in crate::metadata_counts::PCXR_COLUMNS {
         table.push(("vindr-pcxr", l, vec![f]));
     }
     for d in ["nih", "chexpert", "mimic", "vindr", "uka", "vindr-pcxr"] {

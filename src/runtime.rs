@@ -3,8 +3,10 @@
 //!
 //! What a CUDA run needs at run time (cubecl-cuda 0.10 / cudarc 0.19, `../shared/reference/gpu.md`
 //! §3.2): the driver's `libcuda.so.1`; NVRTC (`libnvrtc.so` or `libnvrtc.so.<major>`), which
-//! compiles every kernel; the CUDA headers (`cuda.h`, `cuda_bf16.h`) found through `CUDA_PATH`,
-//! `/usr/local/cuda`, `/opt/cuda` or `nvcc` on `PATH`; and, for several GPUs, NCCL under a name
+//! compiles every kernel; the CUDA headers cubecl's kernels include (`cuda_runtime.h`,
+//! `cuda_bf16.h`, `crt/*`, `cooperative_groups`, and CCCL's `cuda/barrier` in `include/` or, from
+//! CUDA 13, `include/cccl/`; never `cuda.h`) found through `CUDA_PATH`, `/usr/local/cuda`,
+//! `/opt/cuda` or `nvcc` on `PATH`; and, for several GPUs, NCCL under a name
 //! cudarc tries (`libnccl.so`, not only the soname `libnccl.so.2`). [`cuda_environment`] looks
 //! for each and [`probe_cuda`] turns a failed start into a message naming what is missing.
 
@@ -97,7 +99,8 @@ pub struct CudaEnvironment {
     pub libcuda: Option<PathBuf>,
     /// NVRTC, `libnvrtc.so` or `libnvrtc.so.<major>`.
     pub nvrtc: Option<PathBuf>,
-    /// The folder holding `cuda.h` (and `cuda_bf16.h` for bf16 kernels).
+    /// The include folder holding every header cubecl's kernels include (see
+    /// [`has_kernel_headers`]).
     pub headers: Option<PathBuf>,
     /// NCCL under a name cudarc loads (`libnccl.so`); only needed for several GPUs.
     pub nccl: Option<PathBuf>,
@@ -116,7 +119,7 @@ impl CudaEnvironment {
             out.push("no NVRTC (libnvrtc.so*): install the CUDA toolkit's nvrtc (e.g. pip nvidia-cuda-nvrtc) and add its lib folder to LD_LIBRARY_PATH".into());
         }
         if self.headers.is_none() {
-            out.push("no CUDA headers (cuda.h): set CUDA_PATH to a CUDA toolkit, or install one in /usr/local/cuda".into());
+            out.push("no complete CUDA headers (cuda_runtime.h, cuda_bf16.h, crt/host_config.h, cuda/barrier): set CUDA_PATH to a CUDA toolkit (or to the folder scripts/build-gpu-binary.sh packs into .gpu/cuda13-include.tar.xz), or install one in /usr/local/cuda".into());
         }
         if self.nccl.is_none() {
             out.push(match &self.nccl_soname_only {
@@ -165,6 +168,16 @@ fn find_lib(dirs: &[PathBuf], pred: impl Fn(&str) -> bool) -> Option<PathBuf> {
     })
 }
 
+/// Whether `include` holds the headers cubecl-cuda 0.10's kernels include: `cuda_runtime.h`
+/// (every kernel), `cuda_bf16.h` (bf16 kernels), `crt/host_config.h` (pulled in by the runtime
+/// header; a separate wheel, `nvidia-cuda-crt`, in CUDA 13's pip layout) and CCCL's
+/// `cuda/barrier` (async-copy matmuls), which CUDA 13 moved to `include/cccl/` (cubecl adds that
+/// folder to the include path when it exists).
+pub fn has_kernel_headers(include: &Path) -> bool {
+    ["cuda_runtime.h", "cuda_bf16.h", "crt/host_config.h"].iter().all(|f| include.join(f).is_file())
+        && (include.join("cccl/cuda/barrier").is_file() || include.join("cuda/barrier").is_file())
+}
+
 /// Looks for the CUDA run-time pieces where cudarc and cubecl-cuda look (file names only;
 /// whether they load is up to the loader, which [`probe_cuda`] tries).
 pub fn cuda_environment() -> CudaEnvironment {
@@ -179,7 +192,7 @@ pub fn cuda_environment() -> CudaEnvironment {
                 .filter_map(|d| d.parent().map(|p| p.join("include")))
                 .collect::<Vec<_>>()
         }))
-        .find(|d| d.join("cuda.h").is_file());
+        .find(|d| has_kernel_headers(d));
     CudaEnvironment {
         libcuda: find_lib(&dirs, |n| n == "libcuda.so.1" || n == "libcuda.so"),
         nvrtc: find_lib(&dirs, |n| n.starts_with("libnvrtc.so")),

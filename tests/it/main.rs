@@ -46,6 +46,8 @@ mod feature_cache;
 mod resolution;
 // --precision bf16, cxr-train bench
 mod precision;
+// scripts/gpu-check.sh on the CPU: plan, deadline, timeouts, summary (issue 17)
+mod gpu_check;
 // robustness: optional cells become null with notes, fuzzed CSV cells and DICOM headers never
 // panic, parts rewritten by pyarrow read the same, edited run configs are clear errors
 mod robust;

@@ -151,6 +151,11 @@ fn bench_times_a_training_step_and_checks_parity_on_cpu() {
     assert!(r["images_per_s"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["peak_memory_bytes"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["finetune"], "full");
+    // The loss is reported so a backend computing garbage cannot pass as fast: random 0/1
+    // targets and a fresh head start near ln 2.
+    assert_eq!(r["finite"], true, "{r}");
+    let loss = r["loss_mean"].as_f64().unwrap();
+    assert!(loss > 0.3 && loss < 1.5, "{r}");
 
     // The fine-tuning modes time their own step; the FLOP estimate follows what is computed.
     let full_gflop = r["gflop_per_image"].as_f64().unwrap();
@@ -166,15 +171,50 @@ fn bench_times_a_training_step_and_checks_parity_on_cpu() {
         assert!((gflop - full_gflop * share).abs() < 1e-9, "{mode}: {gflop} vs {full_gflop}");
     }
 
-    let out = train_ok(&["bench", "--model", "tiny", "--batch", "4", "--parity"]);
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    // Parity: both precisions by default, each on the training forward's logits, the inference
+    // forward's (`valid()`) logits and the head gradient, against the CPU f32 reference.
+    let parity = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["bench", "--model", "tiny", "--batch", "4", "--parity"];
+        args.extend(extra);
+        train_ok(&args).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let lines = parity(&[]);
+    let quantities: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["candidate"].as_str().unwrap(), l["quantity"].as_str().unwrap())).collect();
+    assert_eq!(
+        quantities,
+        [
+            ("cpu f32", "logits"),
+            ("cpu f32", "valid_logits"),
+            ("cpu f32", "head_grad"),
+            ("cpu bf16", "logits"),
+            ("cpu bf16", "valid_logits"),
+            ("cpu bf16", "head_grad"),
+        ]
+    );
     for l in &lines {
-        assert_eq!(l["candidate"], "cpu bf16");
         assert_eq!(l["pass"], true, "{l}");
         let err = l["max_rel_err"].as_f64().unwrap();
-        assert!(err > 0.0 && err < 2e-2, "{l}");
+        match l["candidate"].as_str().unwrap() {
+            // The reference itself: its training forward exactly, its inference forward within
+            // f32 rounding (no dropout in the bench model).
+            "cpu f32" => {
+                assert!(err < 1e-5, "{l}");
+                assert_eq!(l["tolerance"], 1e-3, "{l}");
+            }
+            _ => {
+                assert!(err > 0.0 && err < 2e-2, "{l}");
+                assert_eq!(l["tolerance"], 2e-2, "{l}");
+            }
+        }
     }
+    // --precision narrows the comparisons to one precision.
+    let bf16 = parity(&["--precision", "bf16"]);
+    assert_eq!(bf16.len(), 3);
+    assert!(bf16.iter().all(|l| l["candidate"] == "cpu bf16"), "{bf16:?}");
+    // --fused-only means nothing without --parity.
+    let o = train(&["bench", "--model", "tiny", "--fused-only"]);
+    assert_eq!(o.status.code(), Some(2));
     // A GPU request on a CPU-only build is refused with the rebuild hint.
     if !cfg!(feature = "cuda-base") {
         let o = train(&["bench", "--model", "tiny", "--device", "cuda:0"]);

@@ -1,10 +1,14 @@
 //! `cxr-train bench --model vit_base_patch16_224|vit_base_patch14_dinov2|tiny --batch N
-//! --precision f32|bf16 --device cpu|cuda:N [--steps N] [--warmup N] [--parity]`
+//! --precision f32|bf16 --device cpu|cuda:N [--steps N] [--warmup N] [--parity [--fused-only]]`
 //!
-//! Prints one JSON line per measurement on stdout (a summary on stderr). `--parity` instead runs
-//! the same random weights and batch on the CPU backend in f32 (the reference) and on the
-//! requested device in f32 and bf16 — fused and unfused on a `cuda` build — and exits 1 when a
-//! maximum relative error exceeds its tolerance (f32/TF32 1e-3, bf16 2e-2).
+//! Prints one JSON line per measurement on stdout (a summary on stderr); exits 1 when the timed
+//! steps' loss is not finite (the JSON line says so: a broken backend reports no figure).
+//! `--parity` instead runs the same random weights and batch on the CPU backend in f32 (the
+//! reference) and on the requested device in f32 and bf16 (only the one `--precision` names,
+//! when given) — fused and unfused on a `cuda` build, fused only with `--fused-only` — compares
+//! the training forward's logits, the inference forward's logits and the head gradient, prints
+//! each comparison as soon as it is computed, and exits 1 when a maximum relative error exceeds
+//! its tolerance (f32 1e-3 on the CPU, 5e-3 against CUDA's TF32; bf16 2e-2).
 
 use std::process::ExitCode;
 
@@ -16,7 +20,7 @@ use cxr::runtime::DeviceSpec;
 use cxr::run::config::Finetune;
 use cxr::train::{ModelKind, TrainConfig};
 use cxr::train::bench::{
-    BenchOptions, BenchResult, ParityCheck, ParityOutputs, RandomBatch, bench_train_step,
+    BenchOptions, BenchResult, Numerics, ParityOutputs, RandomBatch, bench_train_step,
     compare_outputs, parity_outputs, parity_tolerance, peak_rss_bytes, random_weights,
 };
 
@@ -28,9 +32,10 @@ pub struct BenchArgs {
     /// Images per step
     #[arg(long, default_value_t = 32)]
     batch: usize,
-    /// Matmul precision of the timed steps
-    #[arg(long, value_enum, default_value_t = Precision::F32)]
-    precision: Precision,
+    /// Matmul precision of the timed steps (default f32); with --parity, the one precision
+    /// compared (default: both)
+    #[arg(long, value_enum)]
+    precision: Option<Precision>,
     /// cpu or cuda:N
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
@@ -57,6 +62,10 @@ pub struct BenchArgs {
     /// Compare backends/precisions on the same weights and batch instead of timing
     #[arg(long)]
     parity: bool,
+    /// With --parity on a `cuda` build: only the fused backend (the one training uses), not
+    /// the unfused one and the fused-vs-unfused comparison (halves the kernels to compile)
+    #[arg(long, requires = "parity")]
+    fused_only: bool,
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
@@ -66,7 +75,7 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
 
 fn summary(r: &BenchResult) {
     eprintln!(
-        "{:?} {} {} batch {} on {} ({}): {:.2} img/s, {:.3} s/step, {:.1} TFLOP/s, warm-up {:.1} s, peak memory {}",
+        "{:?} {} {} batch {} on {} ({}): {:.2} img/s, {:.3} s/step, {:.1} TFLOP/s, warm-up {:.1} s, peak memory {}, mean loss {:.4}",
         r.model,
         r.precision,
         r.finetune,
@@ -78,6 +87,7 @@ fn summary(r: &BenchResult) {
         r.tflops,
         r.warmup_s,
         r.peak_memory_bytes.map_or("n/a".into(), |b| format!("{:.2} GiB ({})", b as f64 / (1u64 << 30) as f64, r.memory_source)),
+        r.loss_mean,
     );
 }
 
@@ -89,7 +99,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let opts = BenchOptions {
         model: a.model,
         batch: a.batch,
-        precision: a.precision,
+        precision: a.precision.unwrap_or_default(),
         steps: a.steps,
         warmup: a.warmup,
         image_size: size,
@@ -100,12 +110,18 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     a.device.check_available().map_err(anyhow::Error::msg)?;
     if a.parity {
-        return parity(&opts, &a.device);
+        let precisions = match a.precision {
+            Some(p) => vec![p],
+            None => vec![Precision::F32, Precision::Bf16],
+        };
+        return parity(&opts, &a.device, &precisions, a.fused_only);
     }
     let result = match &a.device {
         DeviceSpec::Cpu => {
             let device = cxr::runtime::cpu_device();
-            bench_train_step::<Autodiff<cxr::runtime::Cpu>>(&opts, &device, "flex", "cpu", || (peak_rss_bytes(), "process VmHWM"))
+            bench_train_step::<Autodiff<cxr::runtime::Cpu>>(&opts, &device, Numerics::Cpu, "flex", "cpu", || {
+                (peak_rss_bytes(), "process VmHWM")
+            })
         }
         #[cfg(feature = "cuda-base")]
         DeviceSpec::Cuda(ids) => {
@@ -113,7 +129,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             cxr::runtime::probe_cuda(index).map_err(anyhow::Error::msg)?;
             let device = cxr::runtime::gpu_device(index);
             let backend = if cfg!(feature = "cuda") { "cuda fused+autotune" } else { "cuda autotune (no fusion)" };
-            bench_train_step::<Autodiff<cxr::runtime::Gpu>>(&opts, &device, backend, &a.device.to_string(), || {
+            bench_train_step::<Autodiff<cxr::runtime::Gpu>>(&opts, &device, Numerics::Cuda, backend, &a.device.to_string(), || {
                 (cxr::runtime::gpu_reserved_bytes(index), "CubeCL pool reserved")
             })
         }
@@ -121,26 +137,79 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         DeviceSpec::Cuda(_) => unreachable!("checked by check_available"),
     };
     summary(&result);
+    if !result.finite {
+        // Still one JSON line, so a script's table shows why there is no figure.
+        let mut line = serde_json::to_value(&result)?;
+        line["error"] = format!("non-finite loss ({}): the backend computed garbage", result.loss_mean).into();
+        print_json(&line)?;
+        eprintln!("bench: the timed steps' mean loss is {}: not a valid measurement", result.loss_mean);
+        return Ok(ExitCode::from(1));
+    }
     print_json(&result)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs every comparison available on this build and device; exit 1 when one fails.
-fn parity(opts: &BenchOptions, device: &DeviceSpec) -> anyhow::Result<ExitCode> {
+/// Prints comparisons as they are computed and counts failures.
+struct ParityReport {
+    model: cxr::train::ModelKind,
+    checks: usize,
+    failed: usize,
+}
+
+impl ParityReport {
+    /// Compares `out` (computed in `p` on `numerics`) with `against` and prints each check at
+    /// once (JSON on stdout, a line on stderr), so a run killed later keeps what it finished.
+    fn add(
+        &mut self,
+        name: &str,
+        p: Precision,
+        numerics: Numerics,
+        out: &ParityOutputs,
+        against: (&str, &ParityOutputs),
+    ) -> anyhow::Result<()> {
+        for c in compare_outputs(self.model, (name, out), against, parity_tolerance(p, numerics)) {
+            print_json(&c)?;
+            eprintln!(
+                "{:<5} {:<28} vs {:<24} {:<12} max rel err {:.2e} (tolerance {:.0e})",
+                if c.pass { "ok" } else { "FAIL" },
+                c.candidate,
+                c.reference,
+                c.quantity,
+                c.max_rel_err,
+                c.tolerance
+            );
+            self.checks += 1;
+            self.failed += usize::from(!c.pass);
+        }
+        Ok(())
+    }
+}
+
+/// Runs the comparisons available on this build and device for `precisions`; exit 1 when one
+/// fails.
+fn parity(
+    opts: &BenchOptions,
+    device: &DeviceSpec,
+    precisions: &[Precision],
+    fused_only: bool,
+) -> anyhow::Result<ExitCode> {
     let cfg = opts.vit_config();
     let weights = random_weights(&cfg, opts.seed)?;
     let batch = RandomBatch::new(opts.batch, opts.image_size, opts.seed);
     let cpu = cxr::runtime::cpu_device();
     let run_cpu = |p: Precision| parity_outputs::<Autodiff<cxr::runtime::Cpu>>(&cfg, &weights, p, &batch, &cpu);
     let reference = run_cpu(Precision::F32)?;
-    let mut checks: Vec<ParityCheck> = Vec::new();
-    let mut add = |name: &str, p: Precision, out: &ParityOutputs, against: (&str, &ParityOutputs)| {
-        checks.extend(compare_outputs(opts.model, (name, out), against, parity_tolerance(p)));
-    };
+    let mut report = ParityReport { model: opts.model, checks: 0, failed: 0 };
     match device {
         DeviceSpec::Cpu => {
-            let bf16 = run_cpu(Precision::Bf16)?;
-            add("cpu bf16", Precision::Bf16, &bf16, ("cpu f32", &reference));
+            let _ = fused_only; // the CPU has no unfused twin
+            for &p in precisions {
+                let out = match p {
+                    Precision::F32 => reference.clone(),
+                    Precision::Bf16 => run_cpu(p)?,
+                };
+                report.add(&format!("cpu {p}"), p, Numerics::Cpu, &out, ("cpu f32", &reference))?;
+            }
         }
         #[cfg(feature = "cuda-base")]
         DeviceSpec::Cuda(ids) => {
@@ -148,37 +217,24 @@ fn parity(opts: &BenchOptions, device: &DeviceSpec) -> anyhow::Result<ExitCode> 
             cxr::runtime::probe_cuda(index).map_err(anyhow::Error::msg)?;
             let dev = cxr::runtime::gpu_device(index);
             let fused = if cfg!(feature = "cuda") { "fused" } else { "unfused" };
-            for p in [Precision::F32, Precision::Bf16] {
+            for &p in precisions {
                 let out = parity_outputs::<Autodiff<cxr::runtime::Gpu>>(&cfg, &weights, p, &batch, &dev)?;
-                add(&format!("cuda:{index} {fused} {p}"), p, &out, ("cpu f32", &reference));
-                if cfg!(feature = "cuda") {
+                report.add(&format!("cuda:{index} {fused} {p}"), p, Numerics::Cuda, &out, ("cpu f32", &reference))?;
+                if cfg!(feature = "cuda") && !fused_only {
                     let plain = parity_outputs::<Autodiff<cxr::runtime::GpuUnfused>>(&cfg, &weights, p, &batch, &dev)?;
-                    add(&format!("cuda:{index} unfused {p}"), p, &plain, ("cpu f32", &reference));
-                    add(&format!("cuda:{index} fused {p}"), p, &out, (&format!("cuda:{index} unfused {p}"), &plain));
+                    let unfused = format!("cuda:{index} unfused {p}");
+                    report.add(&unfused, p, Numerics::Cuda, &plain, ("cpu f32", &reference))?;
+                    report.add(&format!("cuda:{index} fused {p}"), p, Numerics::Cuda, &out, (&unfused, &plain))?;
                 }
             }
         }
         #[cfg(not(feature = "cuda-base"))]
         DeviceSpec::Cuda(_) => unreachable!("checked by check_available"),
     }
-    let mut failed = 0;
-    for c in &checks {
-        print_json(c)?;
-        eprintln!(
-            "{:<5} {:<28} vs {:<24} {:<9} max rel err {:.2e} (tolerance {:.0e})",
-            if c.pass { "ok" } else { "FAIL" },
-            c.candidate,
-            c.reference,
-            c.quantity,
-            c.max_rel_err,
-            c.tolerance
-        );
-        failed += usize::from(!c.pass);
-    }
-    if failed > 0 {
-        eprintln!("parity: {failed} of {} comparisons exceed their tolerance", checks.len());
+    if report.failed > 0 {
+        eprintln!("parity: {} of {} comparisons exceed their tolerance", report.failed, report.checks);
         return Ok(ExitCode::from(1));
     }
-    eprintln!("parity: all {} comparisons within tolerance", checks.len());
+    eprintln!("parity: all {} comparisons within tolerance", report.checks);
     Ok(ExitCode::SUCCESS)
 }

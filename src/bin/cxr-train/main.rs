@@ -83,7 +83,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Log records of the GPU stack go to stderr: cubecl's device thread catches a panicking
+/// kernel launch or compile and only `log::warn!`s it (cubecl-common 0.10
+/// `device/handle/channel.rs`), so without a logger a failure inside a fused stream would show
+/// only as a later, unrelated error. `RUST_LOG` overrides the default filter.
+fn init_logging() {
+    let env = env_logger::Env::default().default_filter_or("cubecl=warn,cubek=warn,burn=warn");
+    env_logger::Builder::from_env(env).init();
+}
+
 fn main() -> ExitCode {
+    init_logging();
     // Output goes through `cxr::out!`/`outln!` and a final flush, which return write errors.
     let result = run(Cli::parse()).and_then(|code| {
         std::io::Write::flush(&mut std::io::stdout())?;

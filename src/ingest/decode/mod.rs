@@ -22,8 +22,10 @@
 pub mod dicom;
 pub mod dicom_attrs;
 pub mod dicom_colour;
+pub mod dicom_jpeg;
 pub mod dicom_grey;
 pub mod dicom_lengths;
+pub mod dicom_un;
 pub mod jpeg12;
 #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
 pub mod j2k;

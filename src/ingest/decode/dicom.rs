@@ -30,7 +30,8 @@
 
 use super::dicom_attrs::{self, PixelModule};
 use super::dicom_grey::{self, Samples};
-use super::{dicom_colour, dicom_jpeg, dicom_lengths, dicom_un, jpeg12, jpeg_lossless, jpegls, DecodeError, DecodeOptions, DecodedImage, Photometric};
+use super::{dicom_colour, dicom_jpeg, dicom_lengths, dicom_un, jpeg12, jpeg_lossless, jpegls, rle, DecodeError, DecodeOptions, DecodedImage, Photometric};
+use dicom_core::PrimitiveValue;
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
@@ -65,7 +66,7 @@ pub const NOTE_UN_SEQUENCE: &str =
 
 /// Note recorded on images whose data set is Implicit VR under an Explicit VR transfer syntax.
 pub const NOTE_IMPLICIT_UNDER_EXPLICIT: &str =
-    "DICOM data set encoded in Implicit VR Little Endian although the File Meta says Explicit VR Little Endian: read as implicit, as pydicom does";
+    "DICOM data set encoded in Implicit VR Little Endian although the File Meta's transfer syntax is explicit VR: read as implicit, as pydicom does";
 
 /// Implicit VR Little Endian.
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
@@ -89,7 +90,7 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
                 source: "no DICM magic (not a DICOM Part 10 file) and no data set element at the start".into(),
             });
         };
-        let (obj, mut notes) = read_bare(bytes, uid, "parse data set without File Meta")?;
+        let (obj, mut notes) = read_bare(bytes, uid, uid, "parse data set without File Meta")?;
         let mut img = decode_object(&obj, uid, opts)?;
         notes.push(NOTE_NO_FILE_META.to_string());
         img.notes.extend(notes);
@@ -113,9 +114,11 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     // 2. Data set.
     let enc = dicom_lengths::Encoding::of(&uid);
     let data_set = meta_len(&body[4..]).map(|n| &body[4 + n..]).unwrap_or(&[]);
-    if uid == EXPLICIT_VR_LE && data_set.len() >= 8 && !VRS.iter().any(|v| v[..] == data_set[4..6]) {
-        let (obj, mut notes) = read_bare(data_set, IMPLICIT_VR_LE, "parse")?;
-        let mut img = decode_object(&obj, IMPLICIT_VR_LE, opts)?;
+    let explicit_le = enc.is_some_and(|e| e.explicit_vr && !e.big_endian);
+    if explicit_le && data_set.len() >= 8 && !VRS.iter().any(|v| v[..] == data_set[4..6]) {
+        let (obj, mut notes) = read_bare(data_set, IMPLICIT_VR_LE, &uid, "parse")?;
+        let native = if uid == EXPLICIT_VR_LE { IMPLICIT_VR_LE } else { uid.as_str() };
+        let mut img = decode_object(&obj, native, opts)?;
         notes.push(NOTE_IMPLICIT_UNDER_EXPLICIT.to_string());
         img.notes.extend(notes);
         return Ok(img);
@@ -155,10 +158,12 @@ fn meta_len(b: &[u8]) -> Option<usize> {
     Some(i)
 }
 
-/// Parses a data set without File Meta (`bytes` start at its first element) in transfer syntax
-/// `uid`, with UN sequences re-encoded for explicit VR (see [`decode_dicom`]); the notes say
-/// what was re-encoded. `stage` names the step in errors.
-fn read_bare(bytes: &[u8], uid: &str, stage: &'static str) -> Result<(DefaultDicomObject, Vec<String>), DecodeError> {
+/// Parses a data set without File Meta (`bytes` start at its first element) encoded as transfer
+/// syntax `uid`, with UN sequences re-encoded for explicit VR (see [`decode_dicom`]); the notes
+/// say what was re-encoded. The object's File Meta gets `meta_uid` (what its pixel data is:
+/// an encapsulated syntax whose data set was written implicit keeps its codec). `stage` names
+/// the step in errors.
+fn read_bare(bytes: &[u8], uid: &str, meta_uid: &str, stage: &'static str) -> Result<(DefaultDicomObject, Vec<String>), DecodeError> {
     let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| DecodeError::UnsupportedTransferSyntax { uid: uid.into() })?;
     let enc = dicom_lengths::Encoding::of(uid);
     let mut notes = Vec::new();
@@ -173,7 +178,7 @@ fn read_bare(bytes: &[u8], uid: &str, stage: &'static str) -> Result<(DefaultDic
     bound_lengths(bytes, enc)?;
     let obj = InMemDicomObject::read_dataset_with_ts(bytes, ts)
         .map_err(|e| DecodeError::Dicom { stage, source: Box::new(e) })?
-        .with_meta(FileMetaTableBuilder::new().transfer_syntax(uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
+        .with_meta(FileMetaTableBuilder::new().transfer_syntax(meta_uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
         .map_err(|e| DecodeError::Dicom { stage, source: Box::new(e) })?;
     Ok((obj, notes))
 }
@@ -390,21 +395,14 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
     if pd.value().fragments().is_none() {
         // Native: the first frame's cells straight from the element (PS3.5 8.1.1). YBR_FULL_422
         // holds two cells per pixel (Y1 Y2 Cb Cr per pair of columns, PS3.3 C.7.6.3.1.2).
-        let bytes = pd
-            .value()
-            .to_bytes()
-            .map_err(|e| DecodeError::Dicom { stage: "read pixel data", source: Box::new(e) })?;
         let n = pm.rows as usize * pm.cols as usize;
         let cells = if pm.photometric == "YBR_FULL_422" { n * 2 } else { n * usize::from(pm.samples_per_pixel) };
-        let need = cells * usize::from(pm.bits_allocated / 8);
-        let frame = bytes.get(..need).ok_or(DecodeError::Dicom {
-            stage: "read pixel data",
-            source: format!("PixelData has {} bytes, the first frame needs {need}", bytes.len()).into(),
-        })?;
+        let value = pd.value().primitive().ok_or(DecodeError::NoPixelData)?;
+        let samples = native_cells(value, cells, pm.bits_allocated, uid == TS_EXPLICIT_BE)?;
         return Ok(RawFrame {
             width: pm.cols,
             height: pm.rows,
-            samples: Samples::from_bytes(frame, pm.bits_allocated)?,
+            samples,
             photometric: pm.photometric.clone(),
             planar: pm.planar,
             bits_stored: pm.bits_stored,
@@ -415,38 +413,80 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
     codec_frame(obj, uid, pm)
 }
 
+/// Explicit VR Big Endian (retired).
+const TS_EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+
+/// The first `cells` sample cells of native Pixel Data (PS3.5 8.1.1, 8.2) as dicom-object holds
+/// the value: OW words (already in machine order), OL/OB bytes, or words that pair into 32-bit
+/// cells (in a big-endian file the first word is the high one). Bits Allocated 1: bits packed
+/// least significant first (PS3.5 8.1.1), one cell each. Errors: fewer cells than the frame
+/// needs, or a Bits Allocated other than 1, 8, 16, 32.
+fn native_cells(value: &PrimitiveValue, cells: usize, bits_allocated: u16, big_endian: bool) -> Result<Samples, DecodeError> {
+    let short = |have: usize, need: usize| DecodeError::Dicom {
+        stage: "read pixel data",
+        source: format!("PixelData has {have} bytes, the first frame needs {need}").into(),
+    };
+    let need = (cells * usize::from(bits_allocated)).div_ceil(8);
+    let samples = match (value, bits_allocated) {
+        (PrimitiveValue::U16(w), 16) => Samples::U16(w.get(..cells).ok_or_else(|| short(w.len() * 2, need))?.to_vec()),
+        (PrimitiveValue::U32(w), 32) => Samples::U32(w.get(..cells).ok_or_else(|| short(w.len() * 4, need))?.to_vec()),
+        (PrimitiveValue::U16(w), 32) => {
+            let w = w.get(..cells * 2).ok_or_else(|| short(w.len() * 2, need))?;
+            let pair = |p: &[u16]| if big_endian { (u32::from(p[0]) << 16) | u32::from(p[1]) } else { u32::from(p[0]) | (u32::from(p[1]) << 16) };
+            Samples::U32(w.chunks_exact(2).map(pair).collect())
+        }
+        (other, _) => {
+            let bytes = other.to_bytes();
+            let b = bytes.get(..need).ok_or_else(|| short(bytes.len(), need))?;
+            match bits_allocated {
+                1 => Samples::U8((0..cells).map(|i| (b[i / 8] >> (i % 8)) & 1).collect()),
+                8 => Samples::U8(b.to_vec()),
+                16 if big_endian => Samples::U16(b.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()),
+                32 if big_endian => Samples::U32(b.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect()),
+                _ => Samples::from_bytes(b, bits_allocated)?,
+            }
+        }
+    };
+    Ok(samples)
+}
+
 /// Bytes per sample cell of a code stream of `precision` bits (the decoders' output cells).
 fn cell_bytes(precision: u16) -> usize {
     if precision <= 8 { 1 } else if precision <= 16 { 2 } else { 4 }
 }
 
-/// The first frame through dicom-pixeldata's codecs (RLE Lossless; JPEG-LS with CharLS),
-/// code stream first: RLE's segment count (PS3.5 G.2: one segment per byte of each sample)
-/// must be what Samples per Pixel × Bits Allocated say, and JPEG-LS's precision (SOF-55)
-/// sizes the cells CharLS returns (an 8-bit stream in a 16-bit container comes back as bytes).
+/// The first frame of the remaining codecs, code stream first: RLE Lossless with
+/// [`super::rle`] (segment count and lengths checked against the data set), JPEG-LS with
+/// dicom-pixeldata's CharLS, whose cells are sized by the stream's precision (SOF-55; an 8-bit
+/// stream in a 16-bit container comes back as bytes).
 fn codec_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Result<RawFrame, DecodeError> {
     let reject = |msg: String| DecodeError::Dicom { stage: "decode pixel data", source: msg.into() };
     let n = pm.rows as usize * pm.cols as usize * usize::from(pm.samples_per_pixel);
     let mut notes = Vec::new();
     let mut bits_allocated = pm.bits_allocated;
     if uid == TS_RLE {
-        let stream = first_frame_stream(obj)?;
-        let segments = stream.get(..4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let want = u32::from(pm.samples_per_pixel) * u32::from(pm.bits_allocated / 8);
-        if segments != want {
-            return Err(reject(format!(
-                "RLE header has {segments} segment(s), Samples per Pixel {} x Bits Allocated {} need {want}",
-                pm.samples_per_pixel, pm.bits_allocated
-            )));
-        }
+        // One fragment per frame (PS3.5 A.4.2).
+        let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
+        let frame = pd.value().fragments().and_then(|f| f.first()).ok_or_else(|| reject("no RLE fragment".into()))?;
+        let pixels = pm.rows as usize * pm.cols as usize;
+        let samples = rle::decode(frame, pixels, usize::from(pm.samples_per_pixel), usize::from(pm.bits_allocated / 8)).map_err(reject)?;
+        return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
+            samples,
+            photometric: pm.photometric.clone(),
+            planar: 0,
+            bits_stored: pm.bits_stored,
+            high_bit: pm.high_bit,
+            notes,
+        });
     }
     let precision = if JPEG_LS.contains(&uid) { first_frame_stream(obj).ok().and_then(|s| jpegls::precision(&s)) } else { None };
     let decoded = obj
         .decode_pixel_data_frame(0)
         .map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
-    // Decoders return interleaved cells; JPEG and JPEG 2000 decoders also convert colour to RGB
-    // (RLE does not: its cells keep the file's interpretation).
-    let photometric = if uid != TS_RLE && pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
+    // CharLS returns interleaved cells, colour as RGB.
+    let photometric = if pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
     // CharLS: a JPEG-LS stream may declare more bits than BitsStored (near-lossless
     // reconstruction can exceed it); use the larger so no value is masked (as jpegls.rs does).
     let data = decoded.data();
@@ -485,7 +525,7 @@ fn codec_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Result<
         photometric,
         planar: 0,
         bits_stored,
-        high_bit: if uid != TS_RLE { bits_stored - 1 } else { pm.high_bit },
+        high_bit: bits_stored - 1,
         notes,
     })
 }

@@ -32,7 +32,7 @@ pub struct PixelModule {
     pub cols: u32,
     /// Samples per Pixel (0028,0002): 1 (grey) or 3 (colour).
     pub samples_per_pixel: u16,
-    /// Bits Allocated (0028,0100).
+    /// Bits Allocated (0028,0100): 1 (bit-packed), 8, 16 or 32.
     pub bits_allocated: u16,
     /// Bits Stored (0028,0101).
     pub bits_stored: u16,
@@ -189,7 +189,7 @@ pub fn pixel_module(obj: &InMemDicomObject) -> Result<PixelModule, DecodeError> 
     if !(1..=65535).contains(&rows) || !(1..=65535).contains(&cols) {
         return Err(bad("Rows/Columns", format!("{rows} x {cols}")));
     }
-    if ![8, 16, 32].contains(&bits_allocated) {
+    if ![1, 8, 16, 32].contains(&bits_allocated) {
         return Err(bad("BitsAllocated", bits_allocated.to_string()));
     }
     if bits_stored < 1 || bits_stored > bits_allocated {

@@ -16,10 +16,12 @@
 //!   reinterpreted.
 //!
 //! Colour: PS3.5 8.2.1 lets the Photometric Interpretation say whether the components were
-//! colour-transformed. `YBR_FULL_422` / `YBR_FULL` are converted YCbCr → RGB; `RGB` is taken as
-//! stored unless an Adobe APP14 marker says the encoder transformed it (what pydicom 3 and
-//! libjpeg do: an RGB stream without a marker is not a YCbCr stream). The caller reduces RGB to
-//! luminance. Errors are [`DecodeError::Dicom`] (stage "decode pixel data").
+//! colour-transformed. `YBR_FULL_422` / `YBR_FULL` components are returned as decoded (chroma
+//! upsampled, interleaved, as `YBR_FULL`), so the caller takes Y, the luminance by definition;
+//! `RGB` is taken as stored unless a complete Adobe APP14 marker says the encoder transformed it
+//! to YCbCr (what
+//! pydicom 3 and libjpeg do: an RGB stream without a marker is not a YCbCr stream) and reduced
+//! to luminance by the caller. Errors are [`DecodeError::Dicom`] (stage "decode pixel data").
 
 use super::dicom::RawFrame;
 use super::dicom_attrs::PixelModule;
@@ -31,25 +33,27 @@ fn reject(msg: String) -> DecodeError {
     DecodeError::Dicom { stage: "decode pixel data", source: msg.into() }
 }
 
-/// True when the stream has an Adobe APP14 marker segment (T.872 6.5.3) before its first scan.
-fn has_adobe_marker(b: &[u8]) -> bool {
+/// The transform flag of a complete Adobe APP14 marker segment before the first scan (T.872
+/// 6.5.3: 0 none, 1 YCbCr, 2 YCCK); `None` without one. A segment too short to hold the flag is
+/// no marker (pydicom's libjpeg ignores it too).
+fn adobe_transform(b: &[u8]) -> Option<u8> {
     let mut pos = 2usize;
     while pos + 4 <= b.len() && b[pos] == 0xFF {
         let m = b[pos + 1];
         if m == 0xDA || m == 0xD9 {
-            return false;
+            return None;
         }
         if m == 0xD8 || m == 0x01 || m == 0xFF {
             pos += if m == 0xFF { 1 } else { 2 };
             continue;
         }
         let len = usize::from(u16::from_be_bytes([b[pos + 2], b[pos + 3]]));
-        if m == 0xEE && b.get(pos + 4..pos + 9) == Some(b"Adobe") {
-            return true;
+        if m == 0xEE && len >= 14 && b.get(pos + 4..pos + 9) == Some(b"Adobe") {
+            return b.get(pos + 15).copied();
         }
         pos += 2 + len;
     }
-    false
+    None
 }
 
 /// Decodes one 8-bit DCT frame (`stream`: its code stream) of a data set described by `pm`.
@@ -68,17 +72,23 @@ pub fn decode_frame(stream: &[u8], pm: &PixelModule) -> Result<RawFrame, DecodeE
     if f.precision != 8 {
         return Err(reject(format!("JPEG DCT stream of precision {} (8 expected here)", f.precision)));
     }
-    let mut d = jpeg_decoder::Decoder::new(stream);
-    let ybr = pm.photometric.starts_with("YBR_FULL");
-    if comps == 3 {
-        use jpeg_decoder::ColorTransform;
-        if ybr {
-            d.set_color_transform(ColorTransform::YCbCr);
-        } else if !has_adobe_marker(stream) {
-            d.set_color_transform(ColorTransform::RGB);
+    let ybr = comps == 3 && pm.photometric.starts_with("YBR_FULL");
+    let data = if ybr {
+        // The Y component is the luminance by definition: kept as decoded (zune-jpeg's YCbCr
+        // output), no round trip through RGB, which clips saturated colours.
+        use zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+        let o = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::YCbCr);
+        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(stream), o)
+            .decode()
+            .map_err(|e| reject(format!("JPEG decoding failed: {e:?}")))?
+    } else {
+        let mut d = jpeg_decoder::Decoder::new(stream);
+        if comps == 3 {
+            let t = if adobe_transform(stream) == Some(1) { jpeg_decoder::ColorTransform::YCbCr } else { jpeg_decoder::ColorTransform::RGB };
+            d.set_color_transform(t);
         }
-    }
-    let data = d.decode().map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
+        d.decode().map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?
+    };
     let promised = w as usize * ht as usize * comps;
     if data.len() != promised {
         return Err(reject(format!(
@@ -97,7 +107,11 @@ pub fn decode_frame(stream: &[u8], pm: &PixelModule) -> Result<RawFrame, DecodeE
         width: w,
         height: ht,
         samples: Samples::U8(data),
-        photometric: if comps == 3 { "RGB".to_string() } else { pm.photometric.clone() },
+        photometric: match comps {
+            _ if ybr => "YBR_FULL".to_string(),
+            3 => "RGB".to_string(),
+            _ => pm.photometric.clone(),
+        },
         planar: 0,
         bits_stored: 8,
         high_bit: 7,

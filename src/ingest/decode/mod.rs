@@ -34,6 +34,7 @@ pub mod jpeg_lossless;
 pub mod jpeg_stream;
 pub mod jpegls;
 pub mod raster;
+pub mod rle;
 
 use std::path::{Path, PathBuf};
 

@@ -64,6 +64,10 @@ pub const NOTE_NO_FILE_META: &str =
 pub const NOTE_UN_SEQUENCE: &str =
     "DICOM data set with a sequence stored as UN (undefined length or a dictionary sequence; PS3.5 CP-246): its items read as Implicit VR Little Endian, as pydicom, GDCM and DCMTK do";
 
+/// Note recorded on images whose implicit-VR data set has text where the dictionary says SQ.
+pub const NOTE_TEXT_IN_SEQUENCE: &str =
+    "DICOM implicit-VR data set with text in a sequence attribute the decoder does not use (e.g. an anonymiser's name in (0012,0064)): that attribute skipped, as pydicom and GDCM read the file";
+
 /// Note recorded on images whose data set is Implicit VR under an Explicit VR transfer syntax.
 pub const NOTE_IMPLICIT_UNDER_EXPLICIT: &str =
     "DICOM data set encoded in Implicit VR Little Endian although the File Meta's transfer syntax is explicit VR: read as implicit, as pydicom does";
@@ -124,12 +128,22 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
         return Ok(img);
     }
     let mut notes = Vec::new();
-    let rewritten = match enc.filter(|e| e.explicit_vr).map(|e| dicom_un::reencode(&body[4..], e.big_endian)) {
-        Some(Ok(Some(v))) => {
-            notes.push(NOTE_UN_SEQUENCE.to_string());
-            Some([b"DICM".as_slice(), &v].concat())
-        }
-        _ => None,
+    let rewritten = match enc {
+        Some(e) if e.explicit_vr => match dicom_un::reencode(&body[4..], e.big_endian) {
+            Ok(Some(v)) => {
+                notes.push(NOTE_UN_SEQUENCE.to_string());
+                Some([b"DICM".as_slice(), &v].concat())
+            }
+            _ => None,
+        },
+        Some(_) => match dicom_un::drop_text_in_implicit_sequences(data_set) {
+            Ok(Some(v)) => {
+                notes.push(NOTE_TEXT_IN_SEQUENCE.to_string());
+                Some([&body[..body.len() - data_set.len()], &v].concat())
+            }
+            _ => None,
+        },
+        None => None,
     };
     let body = rewritten.as_deref().unwrap_or(body);
     if let Some(enc) = enc {
@@ -167,12 +181,10 @@ fn read_bare(bytes: &[u8], uid: &str, meta_uid: &str, stage: &'static str) -> Re
     let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| DecodeError::UnsupportedTransferSyntax { uid: uid.into() })?;
     let enc = dicom_lengths::Encoding::of(uid);
     let mut notes = Vec::new();
-    let rewritten = match enc.filter(|e| e.explicit_vr).map(|e| dicom_un::reencode(bytes, e.big_endian)) {
-        Some(Ok(Some(v))) => {
-            notes.push(NOTE_UN_SEQUENCE.to_string());
-            Some(v)
-        }
-        _ => None,
+    let rewritten = match enc {
+        Some(e) if e.explicit_vr => dicom_un::reencode(bytes, e.big_endian).ok().flatten().inspect(|_| notes.push(NOTE_UN_SEQUENCE.to_string())),
+        Some(_) => dicom_un::drop_text_in_implicit_sequences(bytes).ok().flatten().inspect(|_| notes.push(NOTE_TEXT_IN_SEQUENCE.to_string())),
+        None => None,
     };
     let bytes = rewritten.as_deref().unwrap_or(bytes);
     bound_lengths(bytes, enc)?;

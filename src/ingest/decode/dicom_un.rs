@@ -8,6 +8,9 @@
 //! items as explicit VR and fails ("could not read data set token", dicom-rs issue 169); with a
 //! defined length it keeps the bytes, so a standard sequence read that way would be lost.
 //!
+//! The same module handles the implicit-VR counterpart pydicom also reads: a standard sequence
+//! tag whose value is text, not items ([`drop_text_in_implicit_sequences`]).
+//!
 //! [`reencode`] walks an explicit-VR data set (little or big endian) and writes it again with:
 //! every UN element of undefined length, and every UN element of defined length whose tag the
 //! standard dictionary lists as SQ, written as an SQ of undefined length whose items' elements
@@ -234,6 +237,62 @@ pub fn reencode(bytes: &[u8], big_endian: bool) -> Result<Option<Vec<u8>>, Strin
     Ok(w.changed.then_some(w.out))
 }
 
+/// Sequence attributes the decoder reads (PS3.3 C.11.1, C.11.2, C.7.6.16): never dropped by
+/// [`drop_text_in_implicit_sequences`], so a damaged one is still an error.
+const READ_SEQUENCES: [(u16, u16); 4] = [(0x0028, 0x3000), (0x0028, 0x3010), (0x5200, 0x9229), (0x5200, 0x9230)];
+
+/// The end of an undefined-length implicit-VR value starting at `pos` (its items or fragments
+/// up to the Sequence Delimitation Item).
+fn skip_undefined(b: &[u8], mut pos: usize, depth: usize) -> Result<usize, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("sequences nested deeper than {MAX_DEPTH}"));
+    }
+    let w = Writer { b, be: false, out: Vec::new(), changed: false, depth: 0 };
+    loop {
+        let tag = w.tag_at(pos, false)?;
+        let len = w.u32_at(pos + 4, false)?;
+        pos += 8;
+        match tag {
+            SEQ_END | ITEM_END => return Ok(pos),
+            _ if len == UNDEFINED => pos = skip_undefined(b, pos, depth + 1)?,
+            _ => pos = pos.checked_add(len as usize).filter(|&p| p <= b.len()).ok_or(format!("value at byte {pos} runs past the end"))?,
+        }
+    }
+}
+
+/// An Implicit VR Little Endian data set (`bytes` start at its first element) without the
+/// top-level elements whose dictionary VR is SQ but whose defined-length value holds no item —
+/// e.g. an anonymiser's name written into De-identification Method Code Sequence (0012,0064)
+/// (fo-dicom issue 2183). pydicom and GDCM read such files (the value is only parsed when
+/// asked for); dicom-object parses every sequence and fails. Sequences the decoder reads are
+/// kept (their damage stays an error). `Ok(None)`: nothing to drop. Errors name the byte offset.
+pub fn drop_text_in_implicit_sequences(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let w = Writer { b: bytes, be: false, out: Vec::new(), changed: false, depth: 0 };
+    let mut out: Option<Vec<u8>> = None;
+    let mut pos = 0usize;
+    while pos + 8 <= bytes.len() {
+        let tag = w.tag_at(pos, false)?;
+        let len = w.u32_at(pos + 4, false)?;
+        let next = if len == UNDEFINED {
+            skip_undefined(bytes, pos + 8, 0)?
+        } else {
+            (pos + 8).checked_add(len as usize).filter(|&p| p <= bytes.len()).ok_or(format!("value at byte {pos} runs past the end"))?
+        };
+        let value = &bytes[pos + 8..next];
+        let not_items = len != UNDEFINED && !value.is_empty() && !value.starts_with(&[0xFE, 0xFF, 0x00, 0xE0]);
+        if not_items && dictionary_sq(tag) && !READ_SEQUENCES.contains(&tag) {
+            out.get_or_insert_with(|| bytes[..pos].to_vec());
+        } else if let Some(o) = out.as_mut() {
+            o.extend_from_slice(&bytes[pos..next]);
+        }
+        pos = next;
+    }
+    if let Some(o) = out.as_mut() {
+        o.extend_from_slice(&bytes[pos..]);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +347,24 @@ mod tests {
         // A cut file is an error, not a panic.
         for cut in 0..b.len() {
             let _ = reencode(&b[..cut], false);
+        }
+    }
+
+    #[test]
+    fn text_in_an_implicit_sequence_tag_is_dropped_items_are_kept() {
+        let el = |g: u16, e: u16, v: &[u8]| [le_tag(g, e), (v.len() as u32).to_le_bytes().to_vec(), v.to_vec()].concat();
+        let text = el(0x0012, 0x0064, b"Siemens Healthcare Header Anonymizer");
+        let rows = el(0x0028, 0x0010, &[4, 0]);
+        let b = [text.clone(), rows.clone()].concat();
+        assert_eq!(drop_text_in_implicit_sequences(&b).unwrap(), Some(rows.clone()));
+        // A real (empty-item) sequence stays, and so does text in a sequence the decoder reads.
+        let item = [le_tag(0xFFFE, 0xE000), vec![0; 4]].concat();
+        let seq = el(0x0012, 0x0064, &item);
+        assert_eq!(drop_text_in_implicit_sequences(&[seq, rows.clone()].concat()).unwrap(), None);
+        let lut = el(0x0028, 0x3000, b"text");
+        assert_eq!(drop_text_in_implicit_sequences(&[lut, rows].concat()).unwrap(), None);
+        for cut in 0..b.len() {
+            let _ = drop_text_in_implicit_sequences(&b[..cut]);
         }
     }
 }

@@ -58,6 +58,7 @@ fn adobe_transform(b: &[u8]) -> Option<u8> {
 
 /// Decodes one 8-bit DCT frame (`stream`: its code stream) of a data set described by `pm`.
 pub fn decode_frame(stream: &[u8], pm: &PixelModule) -> Result<RawFrame, DecodeError> {
+    let stream = &*super::jpeg_complete::check(stream)?;
     let mut h = Headers::default();
     next_scan(stream, 2, &mut h).map_err(|e| reject(format!("JPEG frame header: {e}")))?;
     let f = h.frame.ok_or_else(|| reject("JPEG stream without a frame header".into()))?;

@@ -62,7 +62,7 @@ fn a_patient_in_two_splits_fails_the_ingest_naming_patient_and_files() {
 /// editor saves it: a UTF-8 byte-order mark, CRLF line ends, spaces or tabs after some lines.
 fn resave_as_people_do(root: &Path, rng: &mut Rng) -> usize {
     let mut n = 0;
-    for path in walk(root) {
+    for path in crate::common::walk_files(root) {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let gz = name.ends_with(".csv.gz");
         if !(gz || name.ends_with(".csv") || name.ends_with(".txt")) {
@@ -93,16 +93,6 @@ fn resave_as_people_do(root: &Path, rng: &mut Rng) -> usize {
         n += 1;
     }
     n
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out.sort();
-    out
 }
 
 /// Every stored metadata column of every row, in row order, as text.

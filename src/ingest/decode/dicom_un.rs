@@ -43,6 +43,14 @@ fn dictionary_sq(tag: (u16, u16)) -> bool {
     StandardDataDictionary.by_tag(Tag(tag.0, tag.1)).is_some_and(|e| matches!(e.vr(), VirtualVr::Exact(VR::SQ)))
 }
 
+/// What [`Writer::header`] found.
+enum Step {
+    /// The stretch ends; continue after this offset.
+    Done(usize),
+    /// An element or item header: tag and 32-bit length.
+    Next((u16, u16), u32),
+}
+
 struct Writer<'a> {
     b: &'a [u8],
     /// Byte order of the file's data set (tags and lengths of what is written).
@@ -127,13 +135,7 @@ impl Writer<'_> {
             let un_sequence = &vr == b"UN" && (len == UNDEFINED || dictionary_sq(tag));
             if &vr == b"SQ" || un_sequence {
                 self.changed |= un_sequence;
-                self.put_long_header(tag, b"SQ", UNDEFINED);
-                let stop = (len != UNDEFINED).then(|| pos + 12 + len as usize);
-                self.enter()?;
-                pos = self.items(pos + 12, stop, un_sequence)?;
-                self.depth -= 1;
-                self.put_tag(SEQ_END);
-                self.put32(0);
+                pos = self.sequence(tag, pos + 12, len, un_sequence)?;
                 continue;
             }
             if len == UNDEFINED {
@@ -162,20 +164,43 @@ impl Writer<'_> {
         }
     }
 
+    /// The tag and 32-bit length at `pos` (byte order `be`), or where the stretch ends: at
+    /// `end` (defined length), or after `delimiter` when the length is undefined.
+    fn header(&self, pos: usize, end: Option<usize>, be: bool, delimiter: (u16, u16)) -> Result<Step, String> {
+        if end.is_some_and(|e| pos >= e) {
+            return Ok(Step::Done(pos));
+        }
+        let tag = self.tag_at(pos, be)?;
+        if tag == delimiter && end.is_none() {
+            return Ok(Step::Done(pos + 8));
+        }
+        Ok(Step::Next(tag, self.u32_at(pos + 4, be)?))
+    }
+
+    /// Writes sequence `tag` whose items start at `start` (value length `len`, possibly
+    /// undefined) as an SQ of undefined length with a Sequence Delimitation Item; returns the
+    /// offset after it. `implicit`: the items are Implicit VR Little Endian.
+    fn sequence(&mut self, tag: (u16, u16), start: usize, len: u32, implicit: bool) -> Result<usize, String> {
+        self.put_long_header(tag, b"SQ", UNDEFINED);
+        let stop = (len != UNDEFINED).then(|| start + len as usize);
+        self.enter()?;
+        let pos = self.items(start, stop, implicit)?;
+        self.depth -= 1;
+        self.put_tag(SEQ_END);
+        self.put32(0);
+        Ok(pos)
+    }
+
     /// The items of a sequence from `pos` to `end`, or to the Sequence Delimitation Item
     /// (consumed); each written with undefined length. `implicit`: the items' content is
     /// Implicit VR Little Endian (a UN sequence), and so are their tags and lengths.
     fn items(&mut self, mut pos: usize, end: Option<usize>, implicit: bool) -> Result<usize, String> {
         let be = self.be && !implicit;
         loop {
-            if end.is_some_and(|e| pos >= e) {
-                return Ok(pos);
-            }
-            let tag = self.tag_at(pos, be)?;
-            let len = self.u32_at(pos + 4, be)?;
-            if tag == SEQ_END && end.is_none() {
-                return Ok(pos + 8);
-            }
+            let (tag, len) = match self.header(pos, end, be, SEQ_END)? {
+                Step::Done(at) => return Ok(at),
+                Step::Next(tag, len) => (tag, len),
+            };
             if tag != ITEM {
                 return Err(format!("expected an item at byte {pos}, found ({:04X},{:04X})", tag.0, tag.1));
             }
@@ -195,22 +220,12 @@ impl Writer<'_> {
     /// undefined lengths and dictionary sequences as SQ, everything else as UN with its bytes.
     fn implicit(&mut self, mut pos: usize, end: Option<usize>) -> Result<usize, String> {
         loop {
-            if end.is_some_and(|e| pos >= e) {
-                return Ok(pos);
-            }
-            let tag = self.tag_at(pos, false)?;
-            let len = self.u32_at(pos + 4, false)?;
-            if tag == ITEM_END && end.is_none() {
-                return Ok(pos + 8);
-            }
+            let (tag, len) = match self.header(pos, end, false, ITEM_END)? {
+                Step::Done(at) => return Ok(at),
+                Step::Next(tag, len) => (tag, len),
+            };
             if len == UNDEFINED || dictionary_sq(tag) {
-                self.put_long_header(tag, b"SQ", UNDEFINED);
-                let stop = (len != UNDEFINED).then(|| pos + 8 + len as usize);
-                self.enter()?;
-                pos = self.items(pos + 8, stop, true)?;
-                self.depth -= 1;
-                self.put_tag(SEQ_END);
-                self.put32(0);
+                pos = self.sequence(tag, pos + 8, len, true)?;
                 continue;
             }
             let next = pos + 8 + len as usize;
@@ -305,38 +320,34 @@ mod tests {
     fn undefined_length_un_becomes_an_explicit_sequence() {
         // (0008,0060) CS "CR", (2001,105F) UN undefined: one item (undefined) holding
         // (2001,1060) implicit "AB" and an item delimiter; sequence delimiter; (0028,0010) US 4.
-        let mut b = le_tag(0x0008, 0x0060);
-        b.extend(b"CS\x02\x00CR");
-        b.extend(le_tag(0x2001, 0x105F));
-        b.extend(b"UN\x00\x00\xFF\xFF\xFF\xFF");
-        b.extend(le_tag(0xFFFE, 0xE000));
-        b.extend([0xFF; 4]);
-        b.extend(le_tag(0x2001, 0x1060));
-        b.extend(2u32.to_le_bytes());
-        b.extend(b"AB");
-        b.extend(le_tag(0xFFFE, 0xE00D));
-        b.extend([0; 4]);
-        b.extend(le_tag(0xFFFE, 0xE0DD));
-        b.extend([0; 4]);
-        b.extend(le_tag(0x0028, 0x0010));
-        b.extend(b"US\x02\x00\x04\x00");
+        // The same data set with the sequence header VR `seq_vr` and the inner element's
+        // header: implicit (tag, 32-bit length) in the input, explicit UN in the output.
+        let data_set = |seq_vr: &[u8; 2], inner_vr: Option<&[u8; 2]>| {
+            let mut b = le_tag(0x0008, 0x0060);
+            b.extend(b"CS\x02\x00CR");
+            b.extend(le_tag(0x2001, 0x105F));
+            b.extend(seq_vr);
+            b.extend(b"\x00\x00\xFF\xFF\xFF\xFF");
+            b.extend(le_tag(0xFFFE, 0xE000));
+            b.extend([0xFF; 4]);
+            b.extend(le_tag(0x2001, 0x1060));
+            if let Some(vr) = inner_vr {
+                b.extend(vr);
+                b.extend([0, 0]);
+            }
+            b.extend(2u32.to_le_bytes());
+            b.extend(b"AB");
+            b.extend(le_tag(0xFFFE, 0xE00D));
+            b.extend([0; 4]);
+            b.extend(le_tag(0xFFFE, 0xE0DD));
+            b.extend([0; 4]);
+            b.extend(le_tag(0x0028, 0x0010));
+            b.extend(b"US\x02\x00\x04\x00");
+            b
+        };
+        let b = data_set(b"UN", None);
         let out = reencode(&b, false).unwrap().expect("changed");
-        let mut want = le_tag(0x0008, 0x0060);
-        want.extend(b"CS\x02\x00CR");
-        want.extend(le_tag(0x2001, 0x105F));
-        want.extend(b"SQ\x00\x00\xFF\xFF\xFF\xFF");
-        want.extend(le_tag(0xFFFE, 0xE000));
-        want.extend([0xFF; 4]);
-        want.extend(le_tag(0x2001, 0x1060));
-        want.extend(b"UN\x00\x00");
-        want.extend(2u32.to_le_bytes());
-        want.extend(b"AB");
-        want.extend(le_tag(0xFFFE, 0xE00D));
-        want.extend([0; 4]);
-        want.extend(le_tag(0xFFFE, 0xE0DD));
-        want.extend([0; 4]);
-        want.extend(le_tag(0x0028, 0x0010));
-        want.extend(b"US\x02\x00\x04\x00");
+        let want = data_set(b"SQ", Some(b"UN"));
         assert_eq!(out, want);
         // Without UN sequences nothing changes; a UN leaf of defined length stays.
         let mut plain = le_tag(0x0009, 0x1001);

@@ -243,8 +243,11 @@ impl Writer<'_> {
 /// sequences as SQ (see the module docs). `big_endian`: the data set's byte order (Explicit VR
 /// Big Endian). `Ok(None)`: nothing to change.
 pub fn reencode(bytes: &[u8], big_endian: bool) -> Result<Option<Vec<u8>>, String> {
-    // Cheap test first: no "UN" VR bytes anywhere means no UN element.
-    if !bytes.windows(2).any(|w| w == b"UN") {
+    // Cheap test first: no "UN" VR bytes before the Pixel Data element (which comes last, and
+    // whose compressed bytes hold any pattern) means no UN element to re-encode.
+    let tag = if big_endian { [0x7F, 0xE0, 0x00, 0x10] } else { [0xE0, 0x7F, 0x10, 0x00] };
+    let head = bytes.windows(4).position(|w| w == tag).map_or(bytes, |i| &bytes[..i]);
+    if !head.windows(2).any(|w| w == b"UN") {
         return Ok(None);
     }
     let mut w = Writer { b: bytes, be: big_endian, out: Vec::with_capacity(bytes.len() + 256), changed: false, depth: 0 };

@@ -1,9 +1,14 @@
 //! Finding and opening published metadata files: official names under the root, plain or
 //! gzip-compressed (detected by magic bytes, not by name), parsed with the `csv` crate.
+//!
+//! Text as people save it reads the same as the published file: a UTF-8 byte-order mark
+//! (Windows Notepad, Excel "CSV UTF-8") is dropped before any reader sees the first byte
+//! ([`open_maybe_gz`]), CRLF and CR line ends end a record or a list line, and cells, headers
+//! and list lines are trimmed of surrounding white space ([`cell`], [`list_lines`]).
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -39,18 +44,39 @@ pub fn require_file(m: &Manifest, role: &str, root: &Path) -> Result<PathBuf, In
     })
 }
 
-/// Opens a file for reading, transparently decompressing gzip.
+/// The UTF-8 encoding of U+FEFF, the byte-order mark some editors put at the start of a file.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Opens a file for reading, transparently decompressing gzip and dropping a leading UTF-8
+/// byte-order mark (of the decompressed text). Errors: [`IngestError::ReadMetadata`].
 pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
     let io = |source| IngestError::ReadMetadata { path: path.to_path_buf(), source };
     let mut f = File::open(path).map_err(io)?;
     let mut magic = [0u8; 2];
     let n = f.read(&mut magic).map_err(io)?;
     let f = File::open(path).map_err(io)?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(f))))
+    let mut r: Box<dyn BufRead + Send> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(f)))
     } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+        Box::new(BufReader::with_capacity(1 << 20, f))
+    };
+    // `fill_buf` returns at least the first 3 bytes of any file that has them (a gzip member's
+    // first inflate already yields far more), so the mark is never split across two fills.
+    if r.fill_buf().map_err(io)?.starts_with(UTF8_BOM) {
+        r.consume(UTF8_BOM.len());
     }
+    Ok(r)
+}
+
+/// The non-empty lines of a list file (one entry a line; LF, CRLF or CR line ends; each line
+/// trimmed of white space; a leading byte-order mark dropped by [`open_maybe_gz`]).
+/// Errors: [`IngestError::ReadMetadata`], also for text that is not UTF-8.
+pub fn list_lines(path: &Path) -> Result<Vec<String>, IngestError> {
+    let mut text = String::new();
+    open_maybe_gz(path)?
+        .read_to_string(&mut text)
+        .map_err(|source| IngestError::ReadMetadata { path: path.to_path_buf(), source })?;
+    Ok(text.split(['\n', '\r']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect())
 }
 
 /// A CSV reader with its header indexed by name.

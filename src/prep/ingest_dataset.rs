@@ -310,6 +310,9 @@ impl Ingest<'_> {
         }
         let mut notes = info.notes;
         notes.extend(all.note_lines());
+        let parts: Vec<PathBuf> = (0..pass.chunks).map(|i| staging.part_path(i)).filter(|p| p.is_file()).collect();
+        let files: Vec<String> = info.metadata_files.iter().map(|p| format!("`{}`", crate::ingest::csvio::rel(&opts.root, p))).collect();
+        super::leakage::check_patient_splits(&parts, &files)?;
         rejects::write_rejects(&opts.store, &manifest.dataset, &all.rejects)?;
         let fingerprints =
             info.metadata_files.iter().map(|p| meta::fingerprint(&opts.root, p)).collect::<Result<Vec<_>, _>>()?;

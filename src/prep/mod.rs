@@ -6,6 +6,7 @@ pub mod nulled;
 pub mod options;
 pub mod process;
 pub mod ingest_dataset;
+pub mod leakage;
 pub mod summary;
 
 use std::path::PathBuf;
@@ -29,6 +30,10 @@ pub enum PrepError {
         "The store already holds dataset `{dataset}` made with other options (before: {before}; now: {now}); pass --overwrite to rebuild it"
     )]
     OptionsChanged { dataset: String, before: String, now: String },
+    /// The rows of one patient were assigned two splits (the dataset's split files disagree,
+    /// or one was misread); nothing is swapped in ([`leakage`]).
+    #[error("Patient `{patient}` would be in two splits: {first} and {second}; the splits come from {files}; fix the split files (nothing was written to the store)")]
+    PatientInTwoSplits { patient: String, first: String, second: String, files: String },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error(transparent)]

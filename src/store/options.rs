@@ -24,13 +24,15 @@ pub struct StoredOptions {
     pub split_seed: u64,
     /// Rows per part file (also the resume granularity).
     pub rows_per_part: usize,
-    /// Decode large JPEGs at a reduced DCT scale that still covers the output size (faster,
-    /// anti-aliased); `false` = full-resolution decode as in the study.
+    /// `--fast-jpeg`: decode large JPEGs at a reduced DCT scale that still covers the output
+    /// size (faster; outside the exact path's tolerance on real radiographs, so opt-in);
+    /// `false` (default) = full-resolution decode as in the study.
     #[serde(default)]
     pub jpeg_dct_scaling: bool,
-    /// Decode JPEG 2000 DICOM only up to the wavelet level that still covers the output size
-    /// (faster, anti-aliased); `false` = full resolution (bit-exact for lossless files). Absent
-    /// in stores made before the option existed, which decoded at full resolution.
+    /// `--fast-j2k`: decode JPEG 2000 DICOM only up to the wavelet level that still covers the
+    /// output size (faster; opt-in for the same reason); `false` (default) = full resolution,
+    /// bit-exact for lossless files. Absent in stores made before the option existed, which
+    /// decoded at full resolution.
     #[serde(default)]
     pub j2k_reduce: bool,
 }
@@ -45,8 +47,8 @@ impl Default for StoredOptions {
             voi_lut: false,
             split_seed: 0,
             rows_per_part: 2048,
-            jpeg_dct_scaling: true,
-            j2k_reduce: true,
+            jpeg_dct_scaling: false,
+            j2k_reduce: false,
         }
     }
 }

@@ -149,3 +149,18 @@ pub fn write_png8(path: &Path, w: u32, h: u32, seed: u8) {
     });
     img.save(path).unwrap();
 }
+
+/// Every file below `dir` (recursively), sorted.
+pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}

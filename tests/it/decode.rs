@@ -534,3 +534,57 @@ fn jpeg_eighth_scale_preprocesses_close_to_full_decode() {
     let mean_abs = preprocessed_mean_abs_diff(&full, &small);
     assert!(mean_abs < 4.0, "mean |full - 1/8| = {mean_abs}");
 }
+
+/// Fast paths are opt-in (issue 18, kind 5): neither DCT scaling nor J2K reduction stays within
+/// the exact path's tolerance (mean 0.5, max 8 grey levels) on real-size radiographs, so the
+/// ingest's default options decode at full resolution and the fast paths need their flags.
+#[test]
+fn the_ingest_decodes_at_full_resolution_unless_a_fast_path_is_asked_for() {
+    let d = cxr::prep::StoredOptions::default().decode_options();
+    assert_eq!((d.jpeg_min_side, d.j2k_min_side), (None, None));
+    let fast = cxr::prep::StoredOptions { jpeg_dct_scaling: true, j2k_reduce: true, ..Default::default() }.decode_options();
+    assert_eq!((fast.jpeg_min_side, fast.j2k_min_side), (Some(224), Some(224)));
+}
+
+/// Image files that are complete but not tidy (issue 18, kind 3): a JPEG whose scan is complete
+/// but whose EOI is missing or followed by bytes decodes to the tidy file's pixels, as libjpeg
+/// and OpenCV decode it; one cut inside its scan or zero-filled is an error saying which — on
+/// the full-resolution path and on the DCT-scaled one, with and without restart intervals.
+#[test]
+fn complete_jpegs_decode_without_eoi_truncated_and_zero_filled_ones_are_rejected() {
+    use cxr::ingest::decode::DecodeError;
+    let ok = phantom_jpeg(520, 400, 60.0, true);
+    assert!(ok.ends_with(&[0xFF, 0xD9]));
+    let body = &ok[..ok.len() - 2];
+    let cut = ok.len() * 2 / 3;
+    let tidy = [
+        ("no EOI", body.to_vec()),
+        ("trailing bytes", [ok.as_slice(), b"<html>not found</html>"].concat()),
+        ("trailing zeros", [ok.as_slice(), &[0u8; 4096]].concat()),
+        ("no EOI, zero padding", [body, &[0u8; 7]].concat()),
+    ];
+    let broken = [
+        ("truncated", ok[..cut].to_vec(), "truncated"),
+        ("zero-filled", [&ok[..cut], vec![0u8; ok.len() - cut].as_slice()].concat(), "zero-filled"),
+    ];
+    for opts in [DecodeOptions::default(), DecodeOptions { jpeg_min_side: Some(64), ..DecodeOptions::default() }] {
+        let want = decode_bytes(&ok, ImageKind::Jpeg, &opts).unwrap();
+        for (what, bytes) in &tidy {
+            let got = decode_bytes(bytes, ImageKind::Jpeg, &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(got.pixels == want.pixels, "{what}: other pixels than the tidy file ({opts:?})");
+        }
+        for (what, bytes, reason) in &broken {
+            match decode_bytes(bytes, ImageKind::Jpeg, &opts) {
+                Err(e @ DecodeError::IncompleteJpeg { .. }) => assert!(e.to_string().contains(reason), "{what}: {e}"),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+    }
+    // Restart intervals (libjpeg-turbo file): cut inside an interval is still truncated.
+    let rst = jpeg_fixture("rst4_q90_203x117.jpg");
+    let whole = decode_bytes(&rst, ImageKind::Jpeg, &DecodeOptions::default()).unwrap();
+    let no_eoi = decode_bytes(&rst[..rst.len() - 2], ImageKind::Jpeg, &DecodeOptions::default()).unwrap();
+    assert!(no_eoi.pixels == whole.pixels);
+    let e = decode_bytes(&rst[..rst.len() / 2], ImageKind::Jpeg, &DecodeOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("truncated"), "{e}");
+}

@@ -135,8 +135,9 @@ fn rct_and_ict_of_grey_images_give_grey() {
     assert_ref("ict", &ict, &v, &exp["ict_grey"]["luma"]);
 }
 
-/// The ingest decodes J2K reduced by default and records it; `--full-res-j2k` is a stored
-/// option (changing it needs --overwrite); the precision note reaches summary and _meta.json.
+/// The ingest decodes J2K at full resolution by default and records it; `--fast-j2k` (reduced
+/// resolution) is a stored opt-in option (changing it needs --overwrite); the precision note
+/// reaches summary and _meta.json.
 #[test]
 fn ingest_records_j2k_reduction_and_notes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -157,23 +158,23 @@ fn ingest_records_j2k_reduction_and_notes() {
     let notes: Vec<String> = summary["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
     assert!(notes.iter().any(|n| n.starts_with("1 image: JPEG 2000 code-stream precision 15 differs from Bits Stored 12")), "{notes:?}");
     let m = meta(&store);
-    assert_eq!(m["datasets"]["uka"]["options"]["j2k_reduce"], true);
+    assert_eq!(m["datasets"]["uka"]["options"]["j2k_reduce"], false);
     assert!(m["datasets"]["uka"]["notes"].to_string().contains("Bits Stored 12"));
-    let reduced = images(&read_batches(&store, "uka"));
+    let full_px = images(&read_batches(&store, "uka"));
     // Same code stream (lossless and precision) -> same stored image.
-    assert_eq!(reduced[0], reduced[1]);
+    assert_eq!(full_px[0], full_px[1]);
 
-    let mut full = base.to_vec();
-    full.push("--full-res-j2k");
-    let refused = prep(&full);
+    let mut fast = base.to_vec();
+    fast.push("--fast-j2k");
+    let refused = prep(&fast);
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("--overwrite") && err.contains("j2k_reduce"), "{err}");
-    full.push("--overwrite");
-    prep_ok(&full);
-    assert_eq!(meta(&store)["datasets"]["uka"]["options"]["j2k_reduce"], false);
-    let full_px = images(&read_batches(&store, "uka"));
-    assert_eq!(full_px[0], full_px[1]);
+    fast.push("--overwrite");
+    prep_ok(&fast);
+    assert_eq!(meta(&store)["datasets"]["uka"]["options"]["j2k_reduce"], true);
+    let reduced = images(&read_batches(&store, "uka"));
+    assert_eq!(reduced[0], reduced[1]);
     // Reduced (32 x 24 -> 32 x 32) and full (125 x 93 -> 32 x 32) differ but stay close.
     let (a, b) = (reduced[0].as_ref().unwrap(), full_px[0].as_ref().unwrap());
     let mad = a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).abs()).sum::<f64>() / a.len() as f64;

@@ -12,6 +12,8 @@ mod decode;
 mod dicom_cases;
 // ingest: DICOM pixel conformance (LUTs, VOI, JPEG lossless DRI, colour, twins) against pydicom/libjpeg-turbo
 mod dicom_conformance;
+// differential conformance against pydicom over its public test corpora (scripts/dicom_differential.py)
+mod dicom_differential;
 // ingest: JPEG 2000 DICOM reduced-resolution decode, code-stream precision, RCT/ICT -> grey
 #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
 mod j2k;
@@ -52,6 +54,8 @@ mod gpu_check;
 // panic, parts rewritten by pyarrow read the same, edited run configs are clear errors
 mod robust;
 mod robust_dicom;
+// Text metadata as people save it (BOM, CRLF, trailing space) in every layout; ingest-time leakage check.
+mod text_metadata;
 // benchmark: the end-to-end demo (synth -> ingest -> pretrain -> fit -> evaluate -> compare -> table)
 mod benchmark;
 // binaries: a closed stdout (`| head`) is a quiet exit with status 0

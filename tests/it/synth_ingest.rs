@@ -48,7 +48,7 @@ fn every_native_layout_ingests_cleanly_without_identifiers() {
     }
     // No DICOM identifier anywhere in the stores (parts, metadata, rejects).
     for store in [&store, &kaggle_store] {
-        for entry in walk(store) {
+        for entry in crate::common::walk_files(store) {
             let bytes = std::fs::read(&entry).unwrap();
             let hay = String::from_utf8_lossy(&bytes);
             assert!(!hay.contains(cxr::synth::dicom::FAKE_PATIENT_NAME), "{}", entry.display());
@@ -67,19 +67,6 @@ fn every_native_layout_ingests_cleanly_without_identifiers() {
             }
         }
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// `cxr-prep ingest vindr-pcxr` on the synthetic layout (a manifest, no reader of its own): every

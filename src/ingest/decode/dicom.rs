@@ -5,11 +5,15 @@
 //!    ([`DecodeError::UnsupportedTransferSyntax`] otherwise, e.g. JPEG-LS without `jpegls`);
 //! 2. parse the data set, require (7FE0,0010) Pixel Data ([`DecodeError::NoPixelData`]);
 //!    read the Image Pixel module ([`super::dicom_attrs`]);
-//! 3. decode the first frame's sample cells ([`first_frame`]): JPEG lossless (.57/.70) with our
-//!    own process-14 decoder ([`super::jpeg_lossless`], restart intervals handled), 12-bit JPEG
-//!    Extended (.51) with [`super::jpeg12`], native cells straight from the element, everything
-//!    else with dicom-pixeldata's codecs (RLE, JPEG baseline/extended 8-bit, JPEG 2000,
-//!    JPEG-LS); only the cells are taken from it, every LUT is applied here;
+//! 3. decode the first frame's sample cells ([`first_frame`]): JPEG lossless (.57/.70) with
+//!    our own process-14 decoder ([`super::jpeg_lossless`], restart intervals handled), 12-bit
+//!    JPEG Extended (.51) with [`super::jpeg12`], 8-bit JPEG baseline/extended with
+//!    [`super::dicom_jpeg`], native cells straight from the element, everything else with
+//!    dicom-pixeldata's codecs (RLE, JPEG-LS through CharLS); only the cells are taken from
+//!    it, every LUT is applied here. The code stream is read first: its size, precision and
+//!    components size the decoded cells, a data set that disagrees is reconciled with a note
+//!    on the image or rejected naming the disagreement, and a decoded buffer whose length is
+//!    not what the code stream promises is rejected, never reinterpreted;
 //! 4. grey images: stored values → modality LUT / rescale → VOI (only with
 //!    [`DecodeOptions::voi_lut`]) → MONOCHROME1 / Presentation LUT Shape INVERSE inversion →
 //!    sample type chosen from the values alone ([`super::dicom_grey`]); colour images: their
@@ -26,7 +30,8 @@
 
 use super::dicom_attrs::{self, PixelModule};
 use super::dicom_grey::{self, Samples};
-use super::{dicom_colour, dicom_lengths, jpeg12, jpeg_lossless, jpegls, DecodeError, DecodeOptions, DecodedImage, Photometric};
+use super::{dicom_colour, dicom_jpeg, dicom_lengths, dicom_un, jpeg12, jpeg_lossless, jpegls, rle, DecodeError, DecodeOptions, DecodedImage, Photometric};
+use dicom_core::PrimitiveValue;
 use dicom_dictionary_std::tags;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
@@ -42,6 +47,8 @@ pub const TS_JPEG_LOSSLESS: &str = "1.2.840.10008.1.2.4.57";
 pub const TS_JPEG_LOSSLESS_SV1: &str = "1.2.840.10008.1.2.4.70";
 /// JPEG Extended (Process 2 & 4): 12-bit DCT.
 pub const TS_JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+/// JPEG Baseline (Process 1): 8-bit DCT.
+pub const TS_JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
 /// JPEG-LS Lossless and Near-Lossless.
 pub const JPEG_LS: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
 /// RLE Lossless.
@@ -53,9 +60,27 @@ const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 pub const NOTE_NO_FILE_META: &str =
     "DICOM data set without preamble, 'DICM' and File Meta Information (older tools write these): read as DCMTK and pydicom `force` do, transfer syntax inferred from the first element";
 
+/// Note recorded on images whose data set holds a UN sequence (PS3.5 6.2.2, CP-246).
+pub const NOTE_UN_SEQUENCE: &str =
+    "DICOM data set with a sequence stored as UN (undefined length or a dictionary sequence; PS3.5 CP-246): its items read as Implicit VR Little Endian, as pydicom, GDCM and DCMTK do";
+
+/// Note recorded on images whose implicit-VR data set has text where the dictionary says SQ.
+pub const NOTE_TEXT_IN_SEQUENCE: &str =
+    "DICOM implicit-VR data set with text in a sequence attribute the decoder does not use (e.g. an anonymiser's name in (0012,0064)): that attribute skipped, as pydicom and GDCM read the file";
+
+/// Note recorded on images whose data set is Implicit VR under an Explicit VR transfer syntax.
+pub const NOTE_IMPLICIT_UNDER_EXPLICIT: &str =
+    "DICOM data set encoded in Implicit VR Little Endian although the File Meta's transfer syntax is explicit VR: read as implicit, as pydicom does";
+
+/// Implicit VR Little Endian.
+const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
+
 /// Decode a DICOM Part 10 byte stream (with or without the 128-byte preamble), or a bare data
 /// set without File Meta Information ([`raw_dataset_syntax`]), as DCMTK and pydicom (`force`)
-/// read them; such images carry [`NOTE_NO_FILE_META`].
+/// read them; such images carry [`NOTE_NO_FILE_META`]. What pydicom also reads is read the same
+/// way, with a note on the image: sequences stored as UN ([`super::dicom_un`],
+/// [`NOTE_UN_SEQUENCE`]) and an implicit-VR data set under an explicit-VR transfer syntax
+/// ([`NOTE_IMPLICIT_UNDER_EXPLICIT`]).
 pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, DecodeError> {
     let body = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
         &bytes[128..]
@@ -69,14 +94,10 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
                 source: "no DICM magic (not a DICOM Part 10 file) and no data set element at the start".into(),
             });
         };
-        let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| DecodeError::UnsupportedTransferSyntax { uid: uid.into() })?;
-        bound_lengths(bytes, dicom_lengths::Encoding::of(uid))?;
-        let obj = InMemDicomObject::read_dataset_with_ts(bytes, ts)
-            .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?
-            .with_meta(FileMetaTableBuilder::new().transfer_syntax(uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
-            .map_err(|e| DecodeError::Dicom { stage: "parse data set without File Meta", source: Box::new(e) })?;
+        let (obj, mut notes) = read_bare(bytes, uid, uid, "parse data set without File Meta")?;
         let mut img = decode_object(&obj, uid, opts)?;
-        img.notes.push(NOTE_NO_FILE_META.to_string());
+        notes.push(NOTE_NO_FILE_META.to_string());
+        img.notes.extend(notes);
         return Ok(img);
     }
 
@@ -95,14 +116,83 @@ pub fn decode_dicom(bytes: &[u8], opts: &DecodeOptions) -> Result<DecodedImage, 
     }
 
     // 2. Data set.
-    if let Some(enc) = dicom_lengths::Encoding::of(&uid) {
+    let enc = dicom_lengths::Encoding::of(&uid);
+    let data_set = meta_len(&body[4..]).map(|n| &body[4 + n..]).unwrap_or(&[]);
+    let explicit_le = enc.is_some_and(|e| e.explicit_vr && !e.big_endian);
+    if explicit_le && data_set.len() >= 8 && !VRS.iter().any(|v| v[..] == data_set[4..6]) {
+        let (obj, mut notes) = read_bare(data_set, IMPLICIT_VR_LE, &uid, "parse")?;
+        let native = if uid == EXPLICIT_VR_LE { IMPLICIT_VR_LE } else { uid.as_str() };
+        let mut img = decode_object(&obj, native, opts)?;
+        notes.push(NOTE_IMPLICIT_UNDER_EXPLICIT.to_string());
+        img.notes.extend(notes);
+        return Ok(img);
+    }
+    let mut notes = Vec::new();
+    let rewritten = match enc {
+        Some(e) if e.explicit_vr => match dicom_un::reencode(&body[4..], e.big_endian) {
+            Ok(Some(v)) => {
+                notes.push(NOTE_UN_SEQUENCE.to_string());
+                Some([b"DICM".as_slice(), &v].concat())
+            }
+            _ => None,
+        },
+        Some(_) => match dicom_un::drop_text_in_implicit_sequences(data_set) {
+            Ok(Some(v)) => {
+                notes.push(NOTE_TEXT_IN_SEQUENCE.to_string());
+                Some([&body[..body.len() - data_set.len()], &v].concat())
+            }
+            _ => None,
+        },
+        None => None,
+    };
+    let body = rewritten.as_deref().unwrap_or(body);
+    if let Some(enc) = enc {
         bound_lengths(&body[4..], Some(enc))?;
     }
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Never)
         .from_reader(body)
         .map_err(|e| DecodeError::Dicom { stage: "parse", source: Box::new(e) })?;
-    decode_object(&obj, &uid, opts)
+    let mut img = decode_object(&obj, &uid, opts)?;
+    img.notes.extend(notes);
+    Ok(img)
+}
+
+/// Bytes of the File Meta group (group 0002, explicit VR little endian) at the start of `b`.
+fn meta_len(b: &[u8]) -> Option<usize> {
+    let mut i = 0usize;
+    while b.get(i..i + 2)? == [0x02, 0x00] {
+        let vr = b.get(i + 4..i + 6)?;
+        i += if [b"OB", b"OW", b"SQ", b"UN", b"UT", b"UC", b"UR"].iter().any(|v| v[..] == *vr) {
+            12 + u32::from_le_bytes(b.get(i + 8..i + 12)?.try_into().ok()?) as usize
+        } else {
+            8 + usize::from(u16::from_le_bytes(b.get(i + 6..i + 8)?.try_into().ok()?))
+        };
+    }
+    Some(i)
+}
+
+/// Parses a data set without File Meta (`bytes` start at its first element) encoded as transfer
+/// syntax `uid`, with UN sequences re-encoded for explicit VR (see [`decode_dicom`]); the notes
+/// say what was re-encoded. The object's File Meta gets `meta_uid` (what its pixel data is:
+/// an encapsulated syntax whose data set was written implicit keeps its codec). `stage` names
+/// the step in errors.
+fn read_bare(bytes: &[u8], uid: &str, meta_uid: &str, stage: &'static str) -> Result<(DefaultDicomObject, Vec<String>), DecodeError> {
+    let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| DecodeError::UnsupportedTransferSyntax { uid: uid.into() })?;
+    let enc = dicom_lengths::Encoding::of(uid);
+    let mut notes = Vec::new();
+    let rewritten = match enc {
+        Some(e) if e.explicit_vr => dicom_un::reencode(bytes, e.big_endian).ok().flatten().inspect(|_| notes.push(NOTE_UN_SEQUENCE.to_string())),
+        Some(_) => dicom_un::drop_text_in_implicit_sequences(bytes).ok().flatten().inspect(|_| notes.push(NOTE_TEXT_IN_SEQUENCE.to_string())),
+        None => None,
+    };
+    let bytes = rewritten.as_deref().unwrap_or(bytes);
+    bound_lengths(bytes, enc)?;
+    let obj = InMemDicomObject::read_dataset_with_ts(bytes, ts)
+        .map_err(|e| DecodeError::Dicom { stage, source: Box::new(e) })?
+        .with_meta(FileMetaTableBuilder::new().transfer_syntax(meta_uid).media_storage_sop_class_uid("").media_storage_sop_instance_uid(""))
+        .map_err(|e| DecodeError::Dicom { stage, source: Box::new(e) })?;
+    Ok((obj, notes))
 }
 
 /// Fails on a declared element length that runs past the end of `bytes`, before dicom-object
@@ -157,18 +247,19 @@ fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> R
     let (width, height) = (frame.width, frame.height);
     let n = width as usize * height as usize;
     let pm = PixelModule { cols: width, rows: height, ..pm };
+    let pm_frame = PixelModule { bits_stored: frame.bits_stored, high_bit: frame.high_bit, ..pm.clone() };
     match pm.samples_per_pixel {
         1 if frame.photometric == "MONOCHROME1" || frame.photometric == "MONOCHROME2" => {}
         3 => {
-            let luma = dicom_colour::luminance(&frame.samples, n, &pm, &frame.photometric, frame.planar)?;
+            let luma = dicom_colour::luminance(&frame.samples, n, &pm_frame, &frame.photometric, frame.planar)?;
             return Ok(DecodedImage {
                 width,
                 height,
                 pixels: dicom_grey::to_pixels(luma),
-                bits_stored: pm.bits_stored.min(16) as u8,
+                bits_stored: frame.bits_stored.min(16) as u8,
                 photometric: Photometric::ColorToLuma,
                 frames: pm.frames,
-                notes: Vec::new(),
+                notes: frame.notes,
             });
         }
         spp => {
@@ -178,7 +269,6 @@ fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> R
             })
         }
     }
-    let pm_frame = PixelModule { bits_stored: frame.bits_stored, high_bit: frame.high_bit, ..pm.clone() };
     let stored = dicom_grey::stored_values(&frame.samples, n, &pm_frame)?;
     let t = dicom_attrs::grey_transforms(obj, pm.signed, opts.voi_lut)?;
     let (mut values, mut range) = dicom_grey::modality(stored, &t.modality, frame.bits_stored, pm.signed);
@@ -200,7 +290,7 @@ fn decode_object(obj: &DefaultDicomObject, uid: &str, opts: &DecodeOptions) -> R
         bits_stored: bits,
         photometric: if inverted { Photometric::Monochrome1Inverted } else { Photometric::Monochrome2 },
         frames: pm.frames,
-        notes: Vec::new(),
+        notes: frame.notes,
     })
 }
 
@@ -221,6 +311,9 @@ pub struct RawFrame {
     pub bits_stored: u16,
     /// Bit of the cell holding the value's most significant bit.
     pub high_bit: u16,
+    /// What the codec step reconciled between the data set and the code stream (see
+    /// [`super::DecodedImage::notes`]).
+    pub notes: Vec<String>,
 }
 
 impl RawFrame {
@@ -235,6 +328,7 @@ impl RawFrame {
             planar: 0,
             bits_stored: bits,
             high_bit: bits - 1,
+            notes: Vec::new(),
         }
     }
 }
@@ -295,9 +389,9 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
         let bits = pm.bits_stored.max(u16::from(img.precision)).min(16);
         return Ok(RawFrame::grey_u16(pm, img.samples, bits));
     }
-    if uid == TS_JPEG_EXTENDED && pm.samples_per_pixel == 1 {
+    if uid == TS_JPEG_BASELINE || uid == TS_JPEG_EXTENDED {
         let stream = first_frame_stream(obj)?;
-        if jpeg12::precision(&stream) == Some(12) {
+        if jpeg12::precision(&stream) == Some(12) && pm.samples_per_pixel == 1 {
             let img = jpeg12::decode(&stream).map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
             if img.width != pm.cols || img.height != pm.rows {
                 return Err(DecodeError::Dicom {
@@ -307,53 +401,143 @@ pub fn first_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Res
             }
             return Ok(RawFrame::grey_u16(pm, img.samples, 12));
         }
+        return dicom_jpeg::decode_frame(&stream, pm);
     }
     let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
     if pd.value().fragments().is_none() {
         // Native: the first frame's cells straight from the element (PS3.5 8.1.1). YBR_FULL_422
         // holds two cells per pixel (Y1 Y2 Cb Cr per pair of columns, PS3.3 C.7.6.3.1.2).
-        let bytes = pd
-            .value()
-            .to_bytes()
-            .map_err(|e| DecodeError::Dicom { stage: "read pixel data", source: Box::new(e) })?;
         let n = pm.rows as usize * pm.cols as usize;
         let cells = if pm.photometric == "YBR_FULL_422" { n * 2 } else { n * usize::from(pm.samples_per_pixel) };
-        let need = cells * usize::from(pm.bits_allocated / 8);
-        let frame = bytes.get(..need).ok_or(DecodeError::Dicom {
-            stage: "read pixel data",
-            source: format!("PixelData has {} bytes, the first frame needs {need}", bytes.len()).into(),
-        })?;
+        let value = pd.value().primitive().ok_or(DecodeError::NoPixelData)?;
+        let samples = native_cells(value, cells, pm.bits_allocated, uid == TS_EXPLICIT_BE)?;
         return Ok(RawFrame {
             width: pm.cols,
             height: pm.rows,
-            samples: Samples::from_bytes(frame, pm.bits_allocated)?,
+            samples,
             photometric: pm.photometric.clone(),
             planar: pm.planar,
             bits_stored: pm.bits_stored,
             high_bit: pm.high_bit,
+            notes: Vec::new(),
         });
     }
+    codec_frame(obj, uid, pm)
+}
+
+/// Explicit VR Big Endian (retired).
+const TS_EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+
+/// The first `cells` sample cells of native Pixel Data (PS3.5 8.1.1, 8.2) as dicom-object holds
+/// the value: OW words (already in machine order), OL/OB bytes, or words that pair into 32-bit
+/// cells (in a big-endian file the first word is the high one). Bits Allocated 1: bits packed
+/// least significant first (PS3.5 8.1.1), one cell each. Errors: fewer cells than the frame
+/// needs, or a Bits Allocated other than 1, 8, 16, 32.
+fn native_cells(value: &PrimitiveValue, cells: usize, bits_allocated: u16, big_endian: bool) -> Result<Samples, DecodeError> {
+    let short = |have: usize, need: usize| DecodeError::Dicom {
+        stage: "read pixel data",
+        source: format!("PixelData has {have} bytes, the first frame needs {need}").into(),
+    };
+    let need = (cells * usize::from(bits_allocated)).div_ceil(8);
+    let samples = match (value, bits_allocated) {
+        (PrimitiveValue::U16(w), 16) => Samples::U16(w.get(..cells).ok_or_else(|| short(w.len() * 2, need))?.to_vec()),
+        (PrimitiveValue::U32(w), 32) => Samples::U32(w.get(..cells).ok_or_else(|| short(w.len() * 4, need))?.to_vec()),
+        (PrimitiveValue::U16(w), 32) => {
+            let w = w.get(..cells * 2).ok_or_else(|| short(w.len() * 2, need))?;
+            let pair = |p: &[u16]| if big_endian { (u32::from(p[0]) << 16) | u32::from(p[1]) } else { u32::from(p[0]) | (u32::from(p[1]) << 16) };
+            Samples::U32(w.chunks_exact(2).map(pair).collect())
+        }
+        (other, _) => {
+            let bytes = other.to_bytes();
+            let b = bytes.get(..need).ok_or_else(|| short(bytes.len(), need))?;
+            match bits_allocated {
+                1 => Samples::U8((0..cells).map(|i| (b[i / 8] >> (i % 8)) & 1).collect()),
+                8 => Samples::U8(b.to_vec()),
+                16 if big_endian => Samples::U16(b.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()),
+                32 if big_endian => Samples::U32(b.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect()),
+                _ => Samples::from_bytes(b, bits_allocated)?,
+            }
+        }
+    };
+    Ok(samples)
+}
+
+/// Bytes per sample cell of a code stream of `precision` bits (the decoders' output cells).
+fn cell_bytes(precision: u16) -> usize {
+    if precision <= 8 { 1 } else if precision <= 16 { 2 } else { 4 }
+}
+
+/// The first frame of the remaining codecs, code stream first: RLE Lossless with
+/// [`super::rle`] (segment count and lengths checked against the data set), JPEG-LS with
+/// dicom-pixeldata's CharLS, whose cells are sized by the stream's precision (SOF-55; an 8-bit
+/// stream in a 16-bit container comes back as bytes).
+fn codec_frame(obj: &DefaultDicomObject, uid: &str, pm: &PixelModule) -> Result<RawFrame, DecodeError> {
+    let reject = |msg: String| DecodeError::Dicom { stage: "decode pixel data", source: msg.into() };
+    let n = pm.rows as usize * pm.cols as usize * usize::from(pm.samples_per_pixel);
+    let mut notes = Vec::new();
+    let mut bits_allocated = pm.bits_allocated;
+    if uid == TS_RLE {
+        // One fragment per frame (PS3.5 A.4.2).
+        let pd = obj.get(tags::PIXEL_DATA).ok_or(DecodeError::NoPixelData)?;
+        let frame = pd.value().fragments().and_then(|f| f.first()).ok_or_else(|| reject("no RLE fragment".into()))?;
+        let pixels = pm.rows as usize * pm.cols as usize;
+        let samples = rle::decode(frame, pixels, usize::from(pm.samples_per_pixel), usize::from(pm.bits_allocated / 8)).map_err(reject)?;
+        return Ok(RawFrame {
+            width: pm.cols,
+            height: pm.rows,
+            samples,
+            photometric: pm.photometric.clone(),
+            planar: 0,
+            bits_stored: pm.bits_stored,
+            high_bit: pm.high_bit,
+            notes,
+        });
+    }
+    let precision = if JPEG_LS.contains(&uid) { first_frame_stream(obj).ok().and_then(|s| jpegls::precision(&s)) } else { None };
     let decoded = obj
         .decode_pixel_data_frame(0)
         .map_err(|e| DecodeError::Dicom { stage: "decode pixel data", source: Box::new(e) })?;
-    // Decoders return interleaved cells; JPEG and JPEG 2000 decoders also convert colour to RGB
-    // (RLE does not: its cells keep the file's interpretation).
-    let photometric = if uid != TS_RLE && pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
+    // CharLS returns interleaved cells, colour as RGB.
+    let photometric = if pm.samples_per_pixel == 3 { "RGB".to_string() } else { pm.photometric.clone() };
     // CharLS: a JPEG-LS stream may declare more bits than BitsStored (near-lossless
     // reconstruction can exceed it); use the larger so no value is masked (as jpegls.rs does).
-    let bits_stored = if JPEG_LS.contains(&uid) {
-        let p = first_frame_stream(obj).ok().and_then(|s| jpegls::precision(&s)).unwrap_or(0);
-        pm.bits_stored.max(u16::from(p)).min(pm.bits_allocated)
-    } else {
-        pm.bits_stored
+    let data = decoded.data();
+    if let Some(p) = precision.map(u16::from) {
+        // The cells CharLS returns are sized by the code stream's precision.
+        let cells = cell_bytes(p);
+        if data.len() != n * cells {
+            return Err(reject(format!(
+                "JPEG-LS decoder returned {} bytes, the {p}-bit code stream promises {}",
+                data.len(),
+                n * cells
+            )));
+        }
+        if cells * 8 != usize::from(pm.bits_allocated) {
+            notes.push(format!(
+                "JPEG-LS code-stream precision {p} with Bits Allocated {}: the code stream's samples are used",
+                pm.bits_allocated
+            ));
+            bits_allocated = (cells * 8) as u16;
+        }
+    } else if data.len() != n * usize::from(pm.bits_allocated / 8) {
+        return Err(reject(format!(
+            "decoder returned {} bytes, Rows x Columns x Samples per Pixel x Bits Allocated promise {}",
+            data.len(),
+            n * usize::from(pm.bits_allocated / 8)
+        )));
+    }
+    let bits_stored = match precision {
+        Some(p) => pm.bits_stored.max(u16::from(p)).min(bits_allocated),
+        None => pm.bits_stored,
     };
     Ok(RawFrame {
         width: pm.cols,
         height: pm.rows,
-        samples: Samples::from_bytes(decoded.data(), pm.bits_allocated)?,
+        samples: Samples::from_bytes(data, bits_allocated)?,
         photometric,
         planar: 0,
         bits_stored,
-        high_bit: if uid != TS_RLE { bits_stored - 1 } else { pm.high_bit },
+        high_bit: bits_stored - 1,
+        notes,
     })
 }

@@ -11,11 +11,16 @@
 //!
 //! Window and rescale are also looked up in the first Per-Frame (5200,9230) and then the Shared
 //! (5200,9229) Functional Groups (Pixel Value Transformation (0028,9145), Frame VOI LUT
-//! (0028,9132)) for enhanced multi-frame objects. Nothing identifying is read.
+//! (0028,9132)) for enhanced multi-frame objects. A value stored with VR UN (written by a
+//! system that did not know the attribute) is read as its dictionary VR, as pydicom does
+//! ([`typed`]). Nothing identifying is read.
 
 use super::DecodeError;
-use dicom_core::{PrimitiveValue, Tag};
-use dicom_dictionary_std::tags;
+use std::borrow::Cow;
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::{PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::{tags, StandardDataDictionary};
 use dicom_object::InMemDicomObject;
 
 /// Image Pixel module values (PS3.3 C.7.6.3.1).
@@ -27,7 +32,7 @@ pub struct PixelModule {
     pub cols: u32,
     /// Samples per Pixel (0028,0002): 1 (grey) or 3 (colour).
     pub samples_per_pixel: u16,
-    /// Bits Allocated (0028,0100).
+    /// Bits Allocated (0028,0100): 1 (bit-packed), 8, 16 or 32.
     pub bits_allocated: u16,
     /// Bits Stored (0028,0101).
     pub bits_stored: u16,
@@ -112,13 +117,47 @@ fn bad(what: &'static str, value: impl Into<String>) -> DecodeError {
     DecodeError::Unsupported { what, value: value.into() }
 }
 
+/// The value of `tag` as a primitive value of its VR; a UN value (raw little-endian bytes, PS3.5
+/// 6.2.2) is decoded as the standard dictionary's VR for the tag: text VRs as backslash-separated
+/// strings, binary VRs as little-endian numbers (pydicom's `convert_raw_data_element`).
+pub fn typed(obj: &InMemDicomObject, tag: Tag) -> Option<Cow<'_, PrimitiveValue>> {
+    let e = obj.get(tag)?;
+    let v = e.value().primitive()?;
+    if e.vr() != VR::UN {
+        return Some(Cow::Borrowed(v));
+    }
+    let bytes = v.to_bytes();
+    let VirtualVr::Exact(vr) = StandardDataDictionary.by_tag(tag)?.vr() else {
+        return Some(Cow::Borrowed(v));
+    };
+    let le = |n: usize| bytes.chunks_exact(n).map(|c| c.to_vec()).collect::<Vec<_>>();
+    Some(Cow::Owned(match vr {
+        VR::US => PrimitiveValue::U16(le(2).iter().map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
+        VR::SS => PrimitiveValue::I16(le(2).iter().map(|c| i16::from_le_bytes([c[0], c[1]])).collect()),
+        VR::UL => PrimitiveValue::U32(le(4).iter().map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        VR::SL => PrimitiveValue::I32(le(4).iter().map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        VR::FL => PrimitiveValue::F32(le(4).iter().map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+        VR::FD => PrimitiveValue::F64(le(8).iter().map(|c| f64::from_le_bytes(c[..8].try_into().unwrap_or([0; 8]))).collect()),
+        VR::DS | VR::IS | VR::CS | VR::LO | VR::SH | VR::UI | VR::ST | VR::LT | VR::UT | VR::AS | VR::DA | VR::TM | VR::DT => {
+            let text = String::from_utf8_lossy(&bytes);
+            PrimitiveValue::Strs(text.split('\\').map(|t| t.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string()).collect())
+        }
+        _ => return Some(Cow::Borrowed(v)),
+    }))
+}
+
 fn int(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
-    obj.get(tag).and_then(|e| e.to_int::<i64>().ok())
+    typed(obj, tag).and_then(|v| v.to_int::<i64>().ok())
+}
+
+/// The first value of `tag` as a real number.
+fn real(obj: &InMemDicomObject, tag: Tag) -> Option<f64> {
+    typed(obj, tag).and_then(|v| v.to_multi_float64().ok()?.first().copied())
 }
 
 fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
+    typed(obj, tag)
+        .map(|v| v.to_str().into_owned())
         .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_ascii_uppercase())
 }
 
@@ -150,7 +189,7 @@ pub fn pixel_module(obj: &InMemDicomObject) -> Result<PixelModule, DecodeError> 
     if !(1..=65535).contains(&rows) || !(1..=65535).contains(&cols) {
         return Err(bad("Rows/Columns", format!("{rows} x {cols}")));
     }
-    if ![8, 16, 32].contains(&bits_allocated) {
+    if ![1, 8, 16, 32].contains(&bits_allocated) {
         return Err(bad("BitsAllocated", bits_allocated.to_string()));
     }
     if bits_stored < 1 || bits_stored > bits_allocated {
@@ -241,7 +280,7 @@ pub fn grey_transforms(obj: &InMemDicomObject, signed: bool, want_voi: bool) -> 
         Modality::Lut(parse_lut(item, "Modality LUT Sequence", signed)?)
     } else {
         let pvt = places(obj, tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE);
-        let get = |tag: Tag| pvt.iter().find_map(|o| o.get(tag).and_then(|e| e.to_multi_float64().ok()?.first().copied()));
+        let get = |tag: Tag| pvt.iter().find_map(|o| real(o, tag));
         let slope = get(tags::RESCALE_SLOPE).unwrap_or(1.0);
         let intercept = get(tags::RESCALE_INTERCEPT).unwrap_or(0.0);
         if !slope.is_finite() || !intercept.is_finite() || slope == 0.0 {
@@ -260,7 +299,7 @@ pub fn grey_transforms(obj: &InMemDicomObject, signed: bool, want_voi: bool) -> 
         Some(Voi::Lut(parse_lut(item, "VOI LUT Sequence", voi_signed)?))
     } else {
         let voi_places = places(obj, tags::FRAME_VOILUT_SEQUENCE);
-        let first_f = |tag: Tag| voi_places.iter().find_map(|o| o.get(tag).and_then(|e| e.to_multi_float64().ok()?.first().copied()));
+        let first_f = |tag: Tag| voi_places.iter().find_map(|o| real(o, tag));
         match (first_f(tags::WINDOW_CENTER), first_f(tags::WINDOW_WIDTH)) {
             (Some(center), Some(width)) => {
                 let function = match voi_places.iter().find_map(|o| text(o, tags::VOILUT_FUNCTION)).as_deref() {

@@ -15,7 +15,7 @@
 //!   then the LL band of level `r`, a low-pass (anti-aliased) image in the same value range;
 //!   it equals OpenJPEG's own reduced decode (`opj_decompress -r r`), not the full decode.
 //!   Lossless bit-exactness is a promise of the full-resolution path (`j2k_min_side: None`,
-//!   `--full-res-j2k`) only.
+//!   the ingest's default) only; the reduced one is the opt-in `--fast-j2k`.
 //! * **Code-stream precision.** When the SIZ precision (Ssiz, A.5.1) differs from Bits Stored
 //!   (0028,0101), the code stream's precision is used, as pydicom 3 does: values are never
 //!   masked to Bits Stored, and Bits Stored/High Bit of the native data set become the
@@ -344,6 +344,21 @@ pub fn to_native(
     }
     if comps.iter().any(|c| c.width() != w || c.height() != h || c.data().len() != n) {
         return Err(bad("decoded components differ in size"));
+    }
+
+    // Size and components: the code stream's (what OpenJPEG decoded), noted when the data set
+    // says otherwise.
+    let (ds_rows, ds_cols) = (uint(&obj, tags::ROWS), uint(&obj, tags::COLUMNS));
+    if reduce == 0 && (ds_cols != Some(w as u16) || ds_rows != Some(h as u16)) {
+        out.notes.push(format!(
+            "JPEG 2000 code stream is {w}x{h}, Rows/Columns say {}x{}: the code stream's size is used",
+            ds_cols.map_or("?".into(), |c| c.to_string()),
+            ds_rows.map_or("?".into(), |r| r.to_string())
+        ));
+    }
+    let ds_spp = uint(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+    if usize::from(ds_spp) != ncomp {
+        out.notes.push(format!("JPEG 2000 code stream has {ncomp} component(s), Samples per Pixel says {ds_spp}: the code stream's are used"));
     }
 
     // Precision and sign: the code stream's, as pydicom 3.

@@ -22,9 +22,12 @@
 pub mod dicom;
 pub mod dicom_attrs;
 pub mod dicom_colour;
+pub mod dicom_jpeg;
 pub mod dicom_grey;
 pub mod dicom_lengths;
+pub mod dicom_un;
 pub mod jpeg12;
+pub mod jpeg_complete;
 #[cfg(any(feature = "j2k-rust", feature = "j2k-c"))]
 pub mod j2k;
 pub mod jpeg_dc;
@@ -32,6 +35,7 @@ pub mod jpeg_lossless;
 pub mod jpeg_stream;
 pub mod jpegls;
 pub mod raster;
+pub mod rle;
 
 use std::path::{Path, PathBuf};
 
@@ -207,6 +211,9 @@ pub enum DecodeError {
         #[source]
         source: image::ImageError,
     },
+    /// A JPEG whose scan is cut short or zero-filled ([`jpeg_complete`]); the reason says which.
+    #[error("incomplete JPEG: {reason}")]
+    IncompleteJpeg { reason: String },
     /// The reduced-scale JPEG decoder failed (truncated or corrupt JPEG).
     #[error("JPEG decoding failed")]
     Jpeg {
@@ -260,6 +267,10 @@ pub fn decode_bytes(
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
+    // A JPEG is decoded only when complete: cut after its EOI, or EOI appended after a complete
+    // scan; truncated and zero-filled files are errors saying which.
+    let complete = if kind == ImageKind::Jpeg { Some(catch_panic(|| jpeg_complete::check(bytes))?) } else { None };
+    let bytes = complete.as_deref().unwrap_or(bytes);
     let img = match kind {
         ImageKind::Dicom => catch_panic(|| dicom::decode_dicom(bytes, opts))?,
         ImageKind::Jpeg if opts.jpeg_min_side.is_some() => catch_panic(|| {

@@ -3,7 +3,6 @@
 //! `test_list.txt` / `train_val_list.txt` when present.
 
 use std::collections::HashSet;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::ingest::csvio::{self, cell, opt_cell, Csv};
@@ -21,16 +20,7 @@ fn image_dirs() -> Vec<PathBuf> {
 }
 
 fn read_list(path: &Path) -> Result<HashSet<String>, IngestError> {
-    let r = csvio::open_maybe_gz(path)?;
-    let mut set = HashSet::new();
-    for line in std::io::BufReader::new(r).lines() {
-        let line = line.map_err(|source| IngestError::ReadMetadata { path: path.to_path_buf(), source })?;
-        let t = line.trim();
-        if !t.is_empty() {
-            set.insert(t.to_string());
-        }
-    }
-    Ok(set)
+    Ok(csvio::list_lines(path)?.into_iter().collect())
 }
 
 pub fn open(m: &Manifest, root: &Path) -> Result<SourceData, IngestError> {

@@ -20,7 +20,8 @@
 //! | `epoch.rs` | the epoch loop: schedule, steps, validation, best/last checkpoints, early stop |
 //! | `step.rs` | one optimizer step (single device or data-parallel), device-side loss sums, the validation pass |
 //! | `features.rs` | linear probes: the frozen backbone's features computed once per split, cached in the run, keyed |
-//! | `bench.rs` | `cxr-train bench`: training-step images/s and backend/precision parity |
+//! | `bench.rs` | `cxr-train bench`: training-step images/s |
+//! | `parity.rs` | `cxr-train bench --parity`: backends and precisions compared on the same weights |
 //!
 //! The options ([`TrainConfig`]) and everything the run folder records are types of
 //! [`crate::run`], the folder `predict`, `evaluate` and `export` read.
@@ -51,6 +52,7 @@
 
 pub mod augment;
 pub mod bench;
+pub mod parity;
 pub mod data;
 mod epoch;
 pub mod features;

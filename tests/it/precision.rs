@@ -5,7 +5,8 @@
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::DType;
 use cxr::model::{Precision, ViTConfig};
-use cxr::train::bench::{RandomBatch, model_from_weights, random_weights};
+use cxr::train::bench::RandomBatch;
+use cxr::train::parity::{model_from_weights, random_weights};
 use cxr::train::loss::masked_bce;
 
 use std::path::{Path, PathBuf};

@@ -19,10 +19,8 @@ use cxr::model::Precision;
 use cxr::runtime::DeviceSpec;
 use cxr::run::config::Finetune;
 use cxr::train::{ModelKind, TrainConfig};
-use cxr::train::bench::{
-    BenchOptions, BenchResult, Numerics, ParityOutputs, RandomBatch, bench_train_step,
-    compare_outputs, parity_outputs, parity_tolerance, peak_rss_bytes, random_weights,
-};
+use cxr::train::bench::{BenchOptions, Numerics, RandomBatch, bench_train_step, peak_rss_bytes};
+use cxr::train::parity::{ParityCheck, ParityReport, parity_outputs, random_weights};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -73,24 +71,6 @@ fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn summary(r: &BenchResult) {
-    eprintln!(
-        "{:?} {} {} batch {} on {} ({}): {:.2} img/s, {:.3} s/step, {:.1} TFLOP/s, warm-up {:.1} s, peak memory {}, mean loss {:.4}",
-        r.model,
-        r.precision,
-        r.finetune,
-        r.batch,
-        r.device,
-        r.backend,
-        r.images_per_s,
-        r.step_s,
-        r.tflops,
-        r.warmup_s,
-        r.peak_memory_bytes.map_or("n/a".into(), |b| format!("{:.2} GiB ({})", b as f64 / (1u64 << 30) as f64, r.memory_source)),
-        r.loss_mean,
-    );
-}
-
 pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     let size = a.size.unwrap_or(if a.model == ModelKind::Tiny { 32 } else { 224 });
     if a.batch == 0 || a.steps == 0 {
@@ -136,7 +116,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         #[cfg(not(feature = "cuda-base"))]
         DeviceSpec::Cuda(_) => unreachable!("checked by check_available"),
     };
-    summary(&result);
+    eprintln!("{result}");
     if !result.finite {
         // Still one JSON line, so a script's table shows why there is no figure.
         let mut line = serde_json::to_value(&result)?;
@@ -147,42 +127,6 @@ pub fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     print_json(&result)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prints comparisons as they are computed and counts failures.
-struct ParityReport {
-    model: cxr::train::ModelKind,
-    checks: usize,
-    failed: usize,
-}
-
-impl ParityReport {
-    /// Compares `out` (computed in `p` on `numerics`) with `against` and prints each check at
-    /// once (JSON on stdout, a line on stderr), so a run killed later keeps what it finished.
-    fn add(
-        &mut self,
-        name: &str,
-        p: Precision,
-        numerics: Numerics,
-        out: &ParityOutputs,
-        against: (&str, &ParityOutputs),
-    ) -> anyhow::Result<()> {
-        for c in compare_outputs(self.model, (name, out), against, parity_tolerance(p, numerics)) {
-            print_json(&c)?;
-            eprintln!(
-                "{:<5} {:<28} vs {:<24} {:<12} max rel err {:.2e} (tolerance {:.0e})",
-                if c.pass { "ok" } else { "FAIL" },
-                c.candidate,
-                c.reference,
-                c.quantity,
-                c.max_rel_err,
-                c.tolerance
-            );
-            self.checks += 1;
-            self.failed += usize::from(!c.pass);
-        }
-        Ok(())
-    }
 }
 
 /// Runs the comparisons available on this build and device for `precisions`; exit 1 when one
@@ -199,7 +143,11 @@ fn parity(
     let cpu = cxr::runtime::cpu_device();
     let run_cpu = |p: Precision| parity_outputs::<Autodiff<cxr::runtime::Cpu>>(&cfg, &weights, p, &batch, &cpu);
     let reference = run_cpu(Precision::F32)?;
-    let mut report = ParityReport { model: opts.model, checks: 0, failed: 0 };
+    let mut report = ParityReport::new(opts.model, |c: &ParityCheck| {
+        print_json(c).map_err(std::io::Error::other)?;
+        eprintln!("{c}");
+        Ok(())
+    });
     match device {
         DeviceSpec::Cpu => {
             let _ = fused_only; // the CPU has no unfused twin

@@ -1,10 +1,13 @@
 //! Figures as PNG files, drawn with `plotters` into an RGB buffer and encoded by `image`: ROC
-//! curves here, the training curve of a run in [`crate::run::curve`].
+//! curves here, reliability diagrams in [`reliability`], the training curve of a run in
+//! [`crate::run::curve`].
 //!
 //! Text uses an embedded ASCII subset of DejaVu Sans Mono (`font/`, 8 KB, licence in
 //! `font/LICENSE.md`) through plotters' `ab_glyph` feature, so no system font or fontconfig is
 //! needed. One plot per finding (one curve per model) and an overview (one curve per finding,
 //! or per model for the macro view) are what `evaluate`/`compare` write.
+
+pub mod reliability;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;

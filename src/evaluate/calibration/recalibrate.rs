@@ -120,7 +120,8 @@ fn nll(z: &[f64], t: &[f64], [a, b]: [f64; 2]) -> f64 {
 }
 
 /// Newton's method with backtracking on [`nll`] over `(a, b)` (`b` fixed at its start value
-/// unless `intercept`). Stops when a step changes no parameter by more than 1e-13 relative.
+/// unless `intercept`). Stops when a step changes no parameter by more than 1e-13 relative
+/// (quadratic convergence: the previous step was then already at rounding level).
 fn newton(z: &[f64], t: &[f64], start: [f64; 2], intercept: bool) -> Result<[f64; 2], FitError> {
     let mut x = start;
     let mut f = nll(z, t, x);
@@ -150,14 +151,17 @@ fn newton(z: &[f64], t: &[f64], start: [f64; 2], intercept: bool) -> Result<[f64
         let mut scale = 1.0;
         let mut next = [x[0] - step[0], x[1] - step[1]];
         let mut fn_ = nll(z, t, next);
-        let worse = |v: f64| v.is_nan() || v > f;
+        // Near the optimum a Newton step changes the likelihood by less than its rounding
+        // error, so the decrease is judged with a relative tolerance: the step then still
+        // lands on the root of the gradient (a strict test would stop √ε short of it).
+        let worse = |v: f64| v.is_nan() || v > f + 1e-13 * f.abs();
         while worse(fn_) && scale > 1e-10 {
             scale /= 2.0;
             next = [x[0] - scale * step[0], x[1] - scale * step[1]];
             fn_ = nll(z, t, next);
         }
         if worse(fn_) {
-            // No descent left: at the optimum up to rounding.
+            // No descent left even within rounding.
             return Ok(x);
         }
         let small = |d: f64, v: f64| (d * scale).abs() <= 1e-13 * v.abs().max(1.0);

@@ -82,8 +82,8 @@ pub fn subgroup_notes(ev: &Evaluation) -> Vec<String> {
             n.push(format!("Macro means by {} over the findings with both classes in every known group: {}.", a.name(), list(&s.macro_over)));
         }
     }
-    for s in &ev.subgroups {
-        n.extend(s.warnings.iter().map(|w| format!("{}={}: {w}.", s.attribute.name(), s.group)));
+    for s in ev.subgroups.iter().filter(|s| !s.warnings.is_empty()) {
+        n.push(format!("{}={}: {}.", s.attribute.name(), s.group, s.warnings.join("; ")));
     }
     n
 }

@@ -16,7 +16,7 @@ use crate::evaluate::subgroups::SubgroupResult;
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SubgroupCell {
     pub macro_auroc: Option<Estimate>,
-    /// Macro AUROC(group) − macro AUROC(rest).
+    /// Macro AUROC(group) − macro AUROC(rest) (none for `unknown`, or when either is undefined).
     pub gap: Option<Estimate>,
     /// Paired-bootstrap p-value of gap(init) − gap(reference) (none for the reference).
     pub p_gap_vs_reference: Option<f64>,
@@ -61,13 +61,13 @@ impl BenchmarkTable {
     pub fn add_subgroups(&mut self, dataset: &str, groups: &[SubgroupComparison]) {
         let inits = self.inits.clone();
         for s in groups {
-            let row = self.subgroup_row(dataset, s.attribute, &s.group, s.n_images, s.compared);
+            let row = self.subgroup_row(dataset, s.info.attribute, &s.info.group, s.info.n_images, s.info.compared);
             for m in &s.models {
                 let Some(i) = inits.iter().position(|x| *x == m.model) else { continue };
                 let d = s.gap_vs_reference.iter().find(|d| d.model == m.model).map(|d| &d.difference);
                 row.cells[i] = SubgroupCell {
                     macro_auroc: Some(m.macro_auroc),
-                    gap: s.compared.then_some(m.gap),
+                    gap: (s.info.compared && m.gap.value.is_some()).then_some(m.gap),
                     p_gap_vs_reference: d.and_then(|d| d.p_value),
                     significant: d.is_some_and(|d| d.significant),
                 };
@@ -80,11 +80,11 @@ impl BenchmarkTable {
     pub fn add_subgroups_single(&mut self, dataset: &str, init: &str, groups: &[SubgroupResult]) {
         let i = self.inits.iter().position(|x| x == init);
         for s in groups {
-            let row = self.subgroup_row(dataset, s.attribute, &s.group, s.n_images, s.compared);
+            let row = self.subgroup_row(dataset, s.info.attribute, &s.info.group, s.info.n_images, s.info.compared);
             if let Some(i) = i {
                 row.cells[i] = SubgroupCell {
                     macro_auroc: Some(s.macro_auroc),
-                    gap: s.macro_vs_rest.as_ref().map(|d| d.delta),
+                    gap: s.macro_vs_rest.as_ref().map(|d| d.delta).filter(|d| d.value.is_some()),
                     p_gap_vs_reference: None,
                     significant: false,
                 };

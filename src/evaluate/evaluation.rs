@@ -283,7 +283,7 @@ pub fn evaluate_with(test: &Predictions, val: Option<&Predictions>, opts: &StatO
     let calibration = calibrate(test, val, opts, analysis);
     let subgroups = analyse(test, &thresholds, opts, analysis);
     for a in &analysis.by {
-        if subgroups.iter().all(|s| s.attribute != *a || !s.compared) {
+        if subgroups.iter().all(|s| s.info.attribute != *a || !s.info.compared) {
             warnings.push(format!(
                 "no test image has a known {}: every image is in the `unknown` group (a predictions file without the column? give --store)",
                 a.name()

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{boxed, legend, png, Area, DrawResult, PALETTE};
+use super::{axes, boxed, legend, png, series, Area, DrawResult, PALETTE};
 
 /// One labelled calibration curve: `(mean predicted probability, fraction of positives)` per
 /// non-empty bin, in bin order.
@@ -41,24 +41,14 @@ fn draw_curves(area: &Area<'_>, title: &str, curves: &[ReliabilityCurve<'_>], x_
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..1f64, 0f64..1f64)
         .map_err(boxed)?;
-    let mut mesh = chart.configure_mesh();
-    mesh.y_desc("Fraction of positives").x_labels(6).y_labels(6).light_line_style(WHITE.mix(0.0)).label_style(("sans-serif", 13));
-    if x_desc {
-        mesh.x_desc("Mean predicted probability");
-    }
-    mesh.draw().map_err(boxed)?;
+    axes(&mut chart, x_desc.then_some("Mean predicted probability"), "Fraction of positives", 6, 13)?;
     chart
         .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3).stroke_width(1)))
         .map_err(boxed)?
         .label("perfectly calibrated")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.3).stroke_width(1)));
     for (k, c) in curves.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(2)))
-            .map_err(boxed)?
-            .label(c.label.to_string())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        let color = series(&mut chart, k, c.label, c.points)?;
         chart
             .draw_series(c.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(boxed)?;
@@ -76,16 +66,7 @@ fn draw_counts(area: &Area<'_>, counts: &[BinCount]) -> DrawResult {
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..1f64, 0f64..max * 1.05)
         .map_err(boxed)?;
-    chart
-        .configure_mesh()
-        .x_desc("Mean predicted probability (bars: images per bin)")
-        .y_desc("Images")
-        .x_labels(6)
-        .y_labels(3)
-        .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 12))
-        .draw()
-        .map_err(boxed)?;
+    axes(&mut chart, Some("Mean predicted probability (bars: images per bin)"), "Images", 3, 12)?;
     let bar = PALETTE[7].mix(0.6).filled();
     chart
         .draw_series(counts.iter().filter(|c| c.2 > 0).map(|&(lo, hi, n)| Rectangle::new([(lo, 0.0), (hi, n as f64)], bar)))

@@ -127,16 +127,16 @@ fn close_bins(got: &[Bin], want: &Value, what: &str) {
 fn check_subgroups(ev: &Evaluation, want: &Value, case: &str) {
     for a in want["attributes"].as_array().unwrap() {
         let name = a["attribute"].as_str().unwrap();
-        let got: Vec<_> = ev.subgroups.iter().filter(|s| s.attribute.name() == name).collect();
+        let got: Vec<_> = ev.subgroups.iter().filter(|s| s.info.attribute.name() == name).collect();
         let groups = a["groups"].as_array().unwrap();
         let names: Vec<&str> = groups.iter().map(|g| g["group"].as_str().unwrap()).collect();
-        assert_eq!(got.iter().map(|s| s.group.as_str()).collect::<Vec<_>>(), names, "{case} {name}: groups in order");
+        assert_eq!(got.iter().map(|s| s.info.group.as_str()).collect::<Vec<_>>(), names, "{case} {name}: groups in order");
         for (s, w) in got.iter().zip(groups) {
-            let at = format!("{case} {name}={}", s.group);
-            assert_eq!(s.n_images as u64, w["n_images"].as_u64().unwrap(), "{at}: images");
-            assert_eq!(s.n_patients as u64, w["n_patients"].as_u64().unwrap(), "{at}: patients");
-            assert_eq!(s.compared, w["compared"].as_bool().unwrap(), "{at}: compared");
-            assert_eq!(s.macro_over, texts(&a["macro_over"]).into_iter().flatten().collect::<Vec<_>>(), "{at}: macro over");
+            let at = format!("{case} {name}={}", s.info.group);
+            assert_eq!(s.info.n_images as u64, w["n_images"].as_u64().unwrap(), "{at}: images");
+            assert_eq!(s.info.n_patients as u64, w["n_patients"].as_u64().unwrap(), "{at}: patients");
+            assert_eq!(s.info.compared, w["compared"].as_bool().unwrap(), "{at}: compared");
+            assert_eq!(s.info.macro_over, texts(&a["macro_over"]).into_iter().flatten().collect::<Vec<_>>(), "{at}: macro over");
             close_estimate(&s.macro_auroc, &w["macro"], &w["macro_ci"], &format!("{at} macro"));
             close_difference(s.macro_vs_rest.as_ref(), &w["macro_vs_rest"], &format!("{at} macro vs rest"));
             for (f, wf) in s.findings.iter().zip(w["findings"].as_array().unwrap()) {
@@ -163,11 +163,11 @@ fn subgroups_match_sklearn_on_groups_that_differ() {
     }
     check_subgroups(&ev, &r["subgroups"]["images"], "images");
     // The groups differ as built: women and AP_SUPINE films below the rest, men above.
-    let macro_delta = |attr: Attribute, g: &str| ev.subgroups.iter().find(|s| s.attribute == attr && s.group == g).unwrap().macro_vs_rest.as_ref().unwrap().delta.value.unwrap();
+    let macro_delta = |attr: Attribute, g: &str| ev.subgroups.iter().find(|s| s.info.attribute == attr && s.info.group == g).unwrap().macro_vs_rest.as_ref().unwrap().delta.value.unwrap();
     assert!(macro_delta(Attribute::Sex, "F") < -0.1 && macro_delta(Attribute::View, "AP_SUPINE") < -0.05);
     // A known group without a Nodule positive: undefined there, a warning, and Nodule out of the view's macro.
-    let supine = ev.subgroups.iter().find(|s| s.attribute == Attribute::View && s.group == "AP_SUPINE").unwrap();
-    assert!(supine.findings[2].auroc.value.is_none() && !supine.macro_over.contains(&"Nodule".to_string()));
+    let supine = ev.subgroups.iter().find(|s| s.info.attribute == Attribute::View && s.info.group == "AP_SUPINE").unwrap();
+    assert!(supine.findings[2].auroc.value.is_none() && !supine.info.macro_over.contains(&"Nodule".to_string()));
     assert!(supine.warnings.iter().any(|w| w.starts_with("Nodule: 0 positives") && w.contains("undefined")), "{:?}", supine.warnings);
     assert!(supine.warnings.iter().any(|w| w.contains("unstable")), "{:?}", supine.warnings);
 
@@ -232,11 +232,11 @@ fn subgroup_gaps_between_models_match_the_reference() {
     let cmp = compare_with(&[("a".into(), test("a")), ("b".into(), test("b"))], None, &o, r["alpha"].as_f64().unwrap(), &ALL).unwrap();
     for a in g["attributes"].as_array().unwrap() {
         let name = a["attribute"].as_str().unwrap();
-        let got: Vec<_> = cmp.subgroups.iter().filter(|s| s.attribute.name() == name).collect();
+        let got: Vec<_> = cmp.subgroups.iter().filter(|s| s.info.attribute.name() == name).collect();
         assert_eq!(got.len(), a["groups"].as_array().unwrap().len(), "{name}");
         for (s, w) in got.iter().zip(a["groups"].as_array().unwrap()) {
-            let at = format!("{name}={}", s.group);
-            assert_eq!(s.group, w["group"].as_str().unwrap());
+            let at = format!("{name}={}", s.info.group);
+            assert_eq!(s.info.group, w["group"].as_str().unwrap());
             close(s.models[0].macro_auroc.value, &w["macro_a"], &format!("{at} macro a"));
             close_estimate(&s.models[1].macro_auroc, &w["macro_b"], &w["macro_b_ci"], &format!("{at} macro b"));
             close(s.models[0].gap.value, &w["gap_a"], &format!("{at} gap a"));

@@ -96,6 +96,11 @@ pub fn fit(method: Recalibration, y: &[Option<i8>], p: &[f32]) -> Result<Fitted,
     }
     match method {
         Recalibration::Temperature => {
+            // The likelihood of σ(β·z) falls without end as β grows when every positive has
+            // z ≥ 0 and every negative z ≤ 0 (the logit 0 separates them): no finite optimum.
+            if z.iter().zip(&t).all(|(&z, &t)| if t == 1.0 { z >= 0.0 } else { z <= 0.0 }) {
+                return Err(FitError::NoTemperature);
+            }
             // Minimise over β = 1 / T with the intercept fixed at 0.
             let beta = newton(&z, &t, [1.0, 0.0], false)?[0];
             if !(beta > 0.0 && beta.is_finite()) {

@@ -30,13 +30,13 @@ fn difference_cells(d: Option<&Difference>) -> [String; 4] {
 /// Per attribute of the evaluation: the summary table and the per-finding table.
 pub fn subgroup_tables(ev: &Evaluation) -> Vec<(String, Table)> {
     let mut out = Vec::new();
-    for a in attributes(&ev.subgroups, |s| s.attribute) {
-        let groups: Vec<_> = ev.subgroups.iter().filter(|s| s.attribute == a).collect();
+    for a in attributes(&ev.subgroups, |s| s.info.attribute) {
+        let groups: Vec<_> = ev.subgroups.iter().filter(|s| s.info.attribute == a).collect();
         let header = ["Group", "Images", "Patients", "Macro AUROC [95% CI]", "Δ vs rest [95% CI]", "p", "q (BH)", "Sig."];
         let rows = groups
             .iter()
             .map(|s| {
-                let mut r = vec![s.group.clone(), s.n_images.to_string(), s.n_patients.to_string(), fmt_estimate(&s.macro_auroc)];
+                let mut r = vec![s.info.group.clone(), s.info.n_images.to_string(), s.info.n_patients.to_string(), fmt_estimate(&s.macro_auroc)];
                 r.extend(difference_cells(s.macro_vs_rest.as_ref()));
                 r
             })
@@ -50,7 +50,7 @@ pub fn subgroup_tables(ev: &Evaluation) -> Vec<(String, Table)> {
                 let [delta, _, q, sig] = difference_cells(g.auroc_vs_rest.as_ref());
                 rows.push(vec![
                     f.finding.clone(),
-                    s.group.clone(),
+                    s.info.group.clone(),
                     g.n_pos.to_string(),
                     g.n_neg.to_string(),
                     fmt_estimate(&g.auroc),
@@ -77,13 +77,13 @@ pub fn subgroup_notes(ev: &Evaluation) -> Vec<String> {
         "Subgroups: each group is resampled within itself (stratified bootstrap); `unknown` (no value) is reported, not compared; Δ vs rest = group − all other known groups, two-sided bootstrap p, Benjamini–Hochberg over the findings × groups of an attribute and separately over its macro means, * = q ≤ {}. TPR/FPR/FNR at the operating point of the whole population. Age bands as Seyyed-Kalantari et al. 2021.",
         ev.analysis.alpha
     )];
-    for a in attributes(&ev.subgroups, |s| s.attribute) {
-        if let Some(s) = ev.subgroups.iter().find(|s| s.attribute == a) {
-            n.push(format!("Macro means by {} over the findings with both classes in every known group: {}.", a.name(), list(&s.macro_over)));
+    for a in attributes(&ev.subgroups, |s| s.info.attribute) {
+        if let Some(s) = ev.subgroups.iter().find(|s| s.info.attribute == a) {
+            n.push(format!("Macro means by {} over the findings with both classes in every known group: {}.", a.name(), list(&s.info.macro_over)));
         }
     }
     for s in ev.subgroups.iter().filter(|s| !s.warnings.is_empty()) {
-        n.push(format!("{}={}: {}.", s.attribute.name(), s.group, s.warnings.join("; ")));
+        n.push(format!("{}={}: {}.", s.info.attribute.name(), s.info.group, s.warnings.join("; ")));
     }
     n
 }
@@ -102,9 +102,9 @@ pub fn comparison_subgroup_notes(c: &Comparison) -> Vec<String> {
         "Subgroups: gap = macro AUROC(group) − macro AUROC(all other known groups); Δgap = gap(model) − gap({}) on the same stratified bootstrap replicates for every model (paired), two-sided p, Benjamini–Hochberg across the groups of an attribute, * = q ≤ {}; `unknown` is reported, not compared.",
         c.reference, c.alpha
     ));
-    for a in attributes(&c.subgroups, |s| s.attribute) {
-        if let Some(s) = c.subgroups.iter().find(|s| s.attribute == a) {
-            n.push(format!("Macro means by {} over the findings with both classes in every known group: {}.", a.name(), list(&s.macro_over)));
+    for a in attributes(&c.subgroups, |s| s.info.attribute) {
+        if let Some(s) = c.subgroups.iter().find(|s| s.info.attribute == a) {
+            n.push(format!("Macro means by {} over the findings with both classes in every known group: {}.", a.name(), list(&s.info.macro_over)));
         }
     }
     n
@@ -114,15 +114,15 @@ pub fn comparison_subgroup_notes(c: &Comparison) -> Vec<String> {
 /// per model with Δgap against the reference.
 pub fn comparison_subgroup_tables(c: &Comparison) -> Vec<(String, Table)> {
     let mut out = Vec::new();
-    for a in attributes(&c.subgroups, |s| s.attribute) {
-        let groups: Vec<_> = c.subgroups.iter().filter(|s| s.attribute == a).collect();
+    for a in attributes(&c.subgroups, |s| s.info.attribute) {
+        let groups: Vec<_> = c.subgroups.iter().filter(|s| s.info.attribute == a).collect();
         let models: Vec<String> = groups.first().map(|g| g.models.iter().map(|m| m.model.clone()).collect()).unwrap_or_default();
         let mut header = vec!["Group".to_string(), "Images".into()];
         header.extend(models.iter().cloned());
         let rows = groups
             .iter()
             .map(|s| {
-                let mut r = vec![s.group.clone(), s.n_images.to_string()];
+                let mut r = vec![s.info.group.clone(), s.info.n_images.to_string()];
                 r.extend(s.models.iter().map(|m| fmt_estimate(&m.macro_auroc)));
                 r
             })
@@ -137,8 +137,8 @@ pub fn comparison_subgroup_tables(c: &Comparison) -> Vec<(String, Table)> {
         let rows = groups
             .iter()
             .map(|s| {
-                let mut r = vec![s.group.clone()];
-                r.extend(s.models.iter().map(|m| if s.compared { fmt_estimate(&m.gap) } else { "–".into() }));
+                let mut r = vec![s.info.group.clone()];
+                r.extend(s.models.iter().map(|m| if s.info.compared { fmt_estimate(&m.gap) } else { "–".into() }));
                 for m in &others {
                     r.extend(difference_cells(s.gap_vs_reference.iter().find(|d| d.model == *m).map(|d| &d.difference)));
                 }

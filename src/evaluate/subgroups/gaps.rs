@@ -17,7 +17,7 @@ use super::super::compare::{adjust, sub, Difference};
 use super::super::evaluation::StatOptions;
 use super::super::metrics::Estimate;
 use super::super::predictions::Predictions;
-use super::partition::{aurocs, macro_of, GroupScores, Partition};
+use super::partition::{aurocs, macro_of, GroupInfo, GroupScores, Partition};
 
 /// One model within one group.
 #[derive(Debug, Clone, Serialize)]
@@ -40,13 +40,9 @@ pub struct GapDifference {
 /// One group of one attribute across the compared models.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubgroupComparison {
-    pub attribute: Attribute,
-    pub group: String,
-    pub n_images: usize,
-    pub n_patients: usize,
-    /// `false` for the `unknown` group (reported, never compared).
-    pub compared: bool,
-    pub macro_over: Vec<String>,
+    /// Attribute, group, images, patients, whether compared, the findings of the macro mean.
+    #[serde(flatten)]
+    pub info: GroupInfo,
     /// In the comparison's model order.
     pub models: Vec<ModelGroup>,
     /// Every other model against the reference (empty for the unknown group).
@@ -77,6 +73,7 @@ fn attribute(a: &Models<'_>, attribute: Attribute, opts: &StatOptions, alpha: f6
     let scores: Vec<GroupScores> = a.scores.iter().map(|s| GroupScores::new(&part, a.labels, s)).collect();
     let over = scores[a.reference].macro_over(&part);
     let n_groups = part.names.len();
+    let macro_over: Vec<String> = over.iter().map(|&f| a.images.findings[f].clone()).collect();
     let stat = |w: Option<&[u32]>| -> Macros {
         scores
             .iter()
@@ -97,12 +94,7 @@ fn attribute(a: &Models<'_>, attribute: Attribute, opts: &StatOptions, alpha: f6
         .map(|g| {
             let compared = part.known(g) && scores[a.reference].rest[g].is_some();
             SubgroupComparison {
-                attribute,
-                group: part.names[g].clone(),
-                n_images: part.sizes[g],
-                n_patients: part.patients[g],
-                compared: part.known(g),
-                macro_over: over.iter().map(|&f| a.images.findings[f].clone()).collect(),
+                info: part.info(g, &macro_over),
                 models: (0..scores.len())
                     .map(|m| ModelGroup {
                         model: a.names[m].to_string(),

@@ -34,7 +34,7 @@ use super::evaluation::{Analysis, StatOptions};
 use super::metrics::Estimate;
 use super::predictions::Predictions;
 use super::threshold::{Choice, Confusion};
-use partition::{aurocs, macro_of, GroupScores, Partition};
+use partition::{aurocs, macro_of, GroupInfo, GroupScores, Partition};
 
 /// One finding within one group.
 #[derive(Debug, Clone, Serialize)]
@@ -60,14 +60,9 @@ pub struct SubgroupFinding {
 /// One group of one attribute.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubgroupResult {
-    pub attribute: Attribute,
-    pub group: String,
-    pub n_images: usize,
-    pub n_patients: usize,
-    /// `false` for the `unknown` group (reported, never compared).
-    pub compared: bool,
-    /// Findings the macro means of this attribute average (both classes in every known group).
-    pub macro_over: Vec<String>,
+    /// Attribute, group, images, patients, whether compared, the findings of the macro mean.
+    #[serde(flatten)]
+    pub info: GroupInfo,
     pub macro_auroc: Estimate,
     /// Macro AUROC(group) − macro AUROC(rest).
     pub macro_vs_rest: Option<Difference>,
@@ -154,12 +149,7 @@ fn attribute(test: &Predictions, attribute: Attribute, thresholds: &[Choice], op
                 })
                 .collect();
             SubgroupResult {
-                attribute,
-                group: part.names[g].clone(),
-                n_images: part.sizes[g],
-                n_patients: part.patients[g],
-                compared: part.known(g),
-                macro_over: macro_over.clone(),
+                info: part.info(g, &macro_over),
                 macro_auroc: est(g, point[g].macro_, &|r| r.macro_),
                 macro_vs_rest: vs_rest(g, "Macro mean", &|r| (r.macro_, r.rest_macro)),
                 findings,

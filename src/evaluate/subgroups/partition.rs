@@ -8,10 +8,25 @@
 
 use std::collections::HashSet;
 
+use serde::Serialize;
+
 use super::super::attributes::{Attribute, UNKNOWN};
 use super::super::bootstrap::{Resample, Stratified};
 use super::super::metrics::{mean_all, ScoredFinding};
 use super::super::predictions::Predictions;
+
+/// Which group a result is about (shared by the subgroup results of `evaluate` and `compare`).
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupInfo {
+    pub attribute: Attribute,
+    pub group: String,
+    pub n_images: usize,
+    pub n_patients: usize,
+    /// `false` for the `unknown` group (reported, never compared).
+    pub compared: bool,
+    /// Findings the macro means of this attribute average (both classes in every known group).
+    pub macro_over: Vec<String>,
+}
 
 /// One attribute's groups over a list of images.
 #[derive(Debug, Clone)]
@@ -50,6 +65,18 @@ impl Partition {
     /// Whether group `g` is a known value (compared with the rest).
     pub fn known(&self, g: usize) -> bool {
         self.names[g] != UNKNOWN
+    }
+
+    /// The description of group `g`, whose attribute's macro means average `macro_over`.
+    pub fn info(&self, g: usize, macro_over: &[String]) -> GroupInfo {
+        GroupInfo {
+            attribute: self.attribute,
+            group: self.names[g].clone(),
+            n_images: self.sizes[g],
+            n_patients: self.patients[g],
+            compared: self.known(g),
+            macro_over: macro_over.to_vec(),
+        }
     }
 
     /// `y` with the labels of images outside `keep` blanked.

@@ -16,6 +16,7 @@ use cxr::evaluate::compare::{compare_with, Difference};
 use cxr::evaluate::evaluation::{evaluate_with, select_split, Analysis, Evaluation, StatOptions};
 use cxr::evaluate::metrics::Estimate;
 use cxr::evaluate::predictions::Predictions;
+use cxr::evaluate::threshold::{GivenThresholds, ThresholdSource};
 use serde_json::Value;
 
 use crate::common::fixture;
@@ -244,6 +245,44 @@ fn subgroup_gaps_between_models_match_the_reference() {
             close_difference(s.gap_vs_reference.first().map(|d| &d.difference), &w["delta"], &format!("{at} Δgap"));
         }
     }
+}
+
+/// `--threshold`: given thresholds replace Youden's J for the whole population and for every
+/// group, whose rates are then the plain counts at those thresholds (no bootstrap: no intervals).
+#[test]
+fn given_thresholds_set_the_operating_point_of_every_group() {
+    let r = reference();
+    let all = predictions(&r, "a");
+    let val = select_split(&all, Some("val"), "val").unwrap();
+    let mut an = analysis(&r, 10, None);
+    an.thresholds = GivenThresholds::parse(&["0.5".into(), "Nodule=0.9".into()]).unwrap();
+    let ev = evaluate_with(&all, Some(&val), &StatOptions { bootstrap: 0, ..opts(&r, 1, Resample::Images) }, &an).unwrap();
+    let given = [0.5, 0.5, 0.9];
+    for (f, t) in ev.findings.iter().zip(given) {
+        let op = f.operating_point.as_ref().unwrap();
+        assert_eq!((op.source, op.threshold), (ThresholdSource::Given, Some(t)), "{}", f.finding);
+    }
+    let test = select_split(&all, Some("test"), "test").unwrap();
+    for s in ev.subgroups.iter().filter(|s| s.info.attribute == Attribute::Sex) {
+        for (k, f) in s.findings.iter().enumerate() {
+            let (mut tp, mut fn_, mut fp, mut tn) = (0usize, 0usize, 0usize, 0usize);
+            for i in (0..test.len()).filter(|&i| Attribute::Sex.group_of(&test, i).as_deref().unwrap_or("unknown") == s.info.group) {
+                let call = f64::from(test.p[k][i]) >= given[k];
+                match (test.y[k][i], call) {
+                    (Some(1), true) => tp += 1,
+                    (Some(1), false) => fn_ += 1,
+                    (Some(0), true) => fp += 1,
+                    (Some(0), false) => tn += 1,
+                    _ => {}
+                }
+            }
+            let ratio = |a: usize, b: usize| (a + b > 0).then(|| a as f64 / (a + b) as f64);
+            assert_eq!([f.tpr.value, f.fpr.value, f.fnr.value], [ratio(tp, fn_), ratio(fp, tn), ratio(fn_, tp)], "sex={} {}", s.info.group, f.finding);
+            assert!(f.tpr.ci.is_none() && f.auroc.ci.is_none());
+        }
+    }
+    let notes = cxr::evaluate::report::all_evaluation_notes(&ev).join("\n");
+    assert!(notes.contains("given with --threshold") && !notes.contains("Youden's J chosen"), "{notes}");
 }
 
 fn cxr_train(args: &[&str]) -> std::process::Output {

@@ -15,7 +15,7 @@ Cases:
               sklearn.metrics.{recall_score, accuracy_score, f1_score}.
   bh          scipy.stats.false_discovery_control(p, method="bh").
   percentile  numpy.percentile(values, [2.5, 97.5]) (method "linear").
-  rng         the replicate generator of src/evaluate/bootstrap.rs re-implemented here (rand 0.10's
+  rng         the replicate generator of src/evaluate/bootstrap.rs re-implemented (scripts/cxr_stream.py: rand 0.10's
               Xoshiro256++ seeded with SHA-256 of the key (seed, "boot", replicate) as src/rng.rs
               does, rand's `random_range` by Canon's method): raw words and bounded draws.
   bootstrap   cxr's replicate draws (the generator above), each replicate
@@ -28,8 +28,8 @@ Scores are float32 values (written as the exact float64 of each float32), as in 
 Usage: python3 scripts/gen_stats_fixtures.py [OUT_JSON]
 """
 
-import hashlib
 import json
+import os
 import sys
 import warnings
 
@@ -38,6 +38,9 @@ import scipy
 import scipy.stats
 import sklearn
 from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score, roc_curve
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cxr_stream import M32, M64, p_two_sided, pct, replicate_rng, weights  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/stats/reference.json"
 rng = np.random.default_rng(20260126)
@@ -151,65 +154,6 @@ for n in (1, 2, 7, 1000):
     lo, hi = np.percentile(v, [2.5, 97.5])
     percentile.append({"values": v, "level": 0.95, "lo": float(lo), "hi": float(hi)})
 
-M64 = (1 << 64) - 1
-M32 = (1 << 32) - 1
-BOOTSTRAP_STREAM = 0x626F6F74  # src/evaluate/bootstrap.rs BOOTSTRAP_STREAM ("boot")
-
-
-class Xoshiro256pp:
-    """rand 0.10's Xoshiro256PlusPlus (Blackman & Vigna, xoshiro256plusplus.c) seeded the way
-    src/rng.rs `Rng::keyed` seeds it: SHA-256 of the keys' little-endian u64 bytes, read as
-    four little-endian u64 state words (rand_core `read_words`)."""
-
-    def __init__(self, keys):
-        d = hashlib.sha256(b"".join(int(k).to_bytes(8, "little") for k in keys)).digest()
-        self.s = [int.from_bytes(d[8 * i:8 * i + 8], "little") for i in range(4)]
-        assert any(self.s)  # an all-zero state (rand remaps it) has probability 2^-256
-
-    def next_u64(self):
-        s = self.s
-        rotl = lambda x, k: ((x << k) | (x >> (64 - k))) & M64
-        r = (rotl((s[0] + s[3]) & M64, 23) + s[0]) & M64
-        t = (s[1] << 17) & M64
-        s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45)
-        return r
-
-    def next_u32(self):
-        return self.next_u64() >> 32  # rand: the upper half
-
-    def below(self, n):
-        """rand 0.10 `random_range(0..n)` for usize n (UniformUsize::sample_single): n <= u32::MAX
-        draws u32s, larger n u64s; both by Canon's method as in UniformInt::sample_single_inclusive
-        without the `unbiased` feature: one widening multiply, and a second draw only when the
-        low word lies within `range` of overflowing, whose carry may add one."""
-        bits, draw = (32, self.next_u32) if n <= M32 else (64, self.next_u64)
-        mask = (1 << bits) - 1
-        m = draw() * n
-        result, lo = m >> bits, m & mask
-        if lo > ((1 << bits) - n) & mask:
-            new_hi = (draw() * n) >> bits
-            if lo + new_hi > mask:
-                result += 1
-        return result
-
-
-def replicate_rng(seed, r):
-    return Xoshiro256pp([seed, BOOTSTRAP_STREAM, r])
-
-
-def weights(n_images, units, seed, r):
-    w = np.zeros(n_images, dtype=np.int64)
-    g = replicate_rng(seed, r)
-    if units is None:
-        for _ in range(n_images):
-            w[g.below(n_images)] += 1
-    else:
-        for _ in range(len(units)):
-            for i in units[g.below(len(units))]:
-                w[i] += 1
-    return w
-
-
 def auc_or_none(y, p):
     """AUROC of one replicate, rounded to 14 decimals: sklearn's trapezoid sum can land one ulp
     off the exact rational value (0.9999999999999999 for a perfect ranking), and the paired
@@ -219,21 +163,6 @@ def auc_or_none(y, p):
     if len(set(ys.tolist())) < 2:
         return None
     return round(float(roc_auc_score(ys, ps)), 14)
-
-
-def pct(vals, level):
-    v = [x for x in vals if x is not None]
-    if not v:
-        return None
-    a = (1 - level) / 2 * 100
-    lo, hi = np.percentile(v, [a, 100 - a])
-    return {"lo": float(lo), "hi": float(hi), "replicates": len(v)}
-
-
-def p_two_sided(ds):
-    d = [x for x in ds if x is not None]
-    le, ge = sum(x <= 0 for x in d), sum(x >= 0 for x in d)
-    return min(1.0, 2 * (min(le, ge) + 1) / (len(d) + 1))
 
 
 def bootstrap_case(name, n, per_patient, resample, seed, B):

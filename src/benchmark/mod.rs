@@ -21,6 +21,7 @@
 //! ```
 
 pub mod sizes;
+pub mod subgroups;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -28,8 +29,9 @@ use std::path::{Path, PathBuf};
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 
-use crate::evaluate::compare::{compare, Comparison};
-use crate::evaluate::evaluation::{evaluate, select_split, EvalError, StatOptions};
+use crate::evaluate::attributes::{join_store, Attribute};
+use crate::evaluate::compare::{compare_with, Comparison};
+use crate::evaluate::evaluation::{evaluate_with, select_split, Analysis, EvalError, StatOptions};
 use crate::evaluate::predict::{predict_run, PredictError};
 use crate::evaluate::predictions::{Predictions, PredictionsError};
 use crate::evaluate::report::{self, InputFile, Report, ReportError};
@@ -57,6 +59,8 @@ pub enum BenchmarkError {
     Report { cell: String, #[source] source: ReportError },
     #[error("Failed to write `{path}`")]
     Io { path: PathBuf, #[source] source: std::io::Error },
+    #[error("Joining the store's sex, age and view into the predictions of {cell} failed")]
+    Attributes { cell: String, #[source] source: crate::store::StoreError },
 }
 
 /// One column of the matrix: an initialisation and the weights it starts from.
@@ -88,6 +92,8 @@ pub struct BenchmarkPlan {
     pub out: PathBuf,
     pub stats: StatOptions,
     pub alpha: f64,
+    /// Subgroup view of the table and reports (`--by`); empty: none.
+    pub by: Vec<Attribute>,
     /// Progress bars while training.
     pub progress: bool,
     /// Architecture of the cells that start without weights (the random column, and the MIMIC
@@ -323,10 +329,16 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
             }
             let (val_path, test_path) = finish_cell::<I>(plan, dataset, spec, devices)?;
             let read = |p: &Path| Predictions::read(p).map_err(|source| BenchmarkError::Predictions { cell: cell.clone(), source });
-            let (val, test) = (read(&val_path)?, read(&test_path)?);
+            let (val, mut test) = (read(&val_path)?, read(&test_path)?);
+            if !plan.by.is_empty() && !test.has_attributes() {
+                // Predictions cached before they carried sex, age and view.
+                join_store(&mut test, &plan.template.store).map_err(|source| BenchmarkError::Attributes { cell: cell.clone(), source })?;
+            }
             let val = select_split(&val, Some("val"), "validation predictions")
                 .map_err(|source| BenchmarkError::Evaluate { cell: cell.clone(), source })?;
-            let ev = evaluate(&test, Some(&val), &plan.stats).map_err(|source| BenchmarkError::Evaluate { cell: cell.clone(), source })?;
+            let analysis = Analysis { by: plan.by.clone(), alpha: plan.alpha, ..Analysis::default() };
+            let ev = evaluate_with(&test, Some(&val), &plan.stats, &analysis)
+                .map_err(|source| BenchmarkError::Evaluate { cell: cell.clone(), source })?;
             let dir = plan.out.join("reports").join(dataset).join(&name);
             let files = vec![
                 InputFile::new("test", &test_path).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?,
@@ -337,7 +349,7 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
                 .map_err(|e| BenchmarkError::Plan(format!("{cell}: {e}")))?;
             table.set_size(dataset, rc.config.image_size);
             let config = serde_json::json!({ "run": run, "dataset": dataset, "init": name });
-            let single = (ev.macro_auroc, ev.n_images, ev.macro_over.clone());
+            let single = (ev.macro_auroc, ev.n_images, ev.macro_over.clone(), ev.subgroups.clone());
             let rep = Report::new("cxr-train benchmark", config, files.clone(), ev);
             report::write_evaluation(&dir, &rep).map_err(|source| BenchmarkError::Report { cell: cell.clone(), source })?;
             inputs.extend(files.into_iter().filter(|f| f.role == "test").map(|mut f| {
@@ -349,15 +361,18 @@ pub fn run_benchmark<I: Backend>(plan: &BenchmarkPlan, devices: &[I::Device]) ->
         }
         if models.len() < 2 {
             // One column only (e.g. MIMIC, whose mimic-init cell is the pretraining set).
-            for (name, (est, n, over)) in &singles {
+            for (name, (est, n, over, groups)) in &singles {
                 table.add_single(dataset, name, *est, *n, over);
+                table.add_subgroups_single(dataset, name, groups);
             }
             continue;
         }
         let cell = format!("{dataset} (comparison)");
-        let cmp = compare(&models, Some(&reference).filter(|r| models.iter().any(|(n, _)| n == *r)).map(String::as_str), &plan.stats, plan.alpha)
+        let reference = Some(&reference).filter(|r| models.iter().any(|(n, _)| n == *r)).map(String::as_str);
+        let cmp = compare_with(&models, reference, &plan.stats, plan.alpha, &plan.by)
             .map_err(|source| BenchmarkError::Evaluate { cell: cell.clone(), source })?;
         table.add(dataset, &cmp);
+        table.add_subgroups(dataset, &cmp.subgroups);
         let rep = Report::new("cxr-train benchmark", serde_json::json!({ "dataset": dataset }), inputs, cmp.clone());
         report::write_comparison(&plan.out.join("reports").join(dataset), &rep)
             .map_err(|source| BenchmarkError::Report { cell, source })?;

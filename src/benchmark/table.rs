@@ -9,6 +9,7 @@ use crate::evaluate::compare::Comparison;
 use crate::evaluate::evaluation::StatOptions;
 use crate::evaluate::metrics::Estimate;
 use crate::evaluate::report::fmt_estimate;
+use super::subgroups::SubgroupRow;
 
 /// One dataset × initialisation.
 #[derive(Debug, Clone, Serialize)]
@@ -41,11 +42,14 @@ pub struct BenchmarkTable {
     pub rows: Vec<Row>,
     /// What the models trained (`fit --finetune`): `full`, `linear` or `lora (r R, alpha A)`.
     pub finetune: String,
+    /// The subgroup view (`--by`; [`super::subgroups`]); empty without it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subgroups: Vec<SubgroupRow>,
 }
 
 impl BenchmarkTable {
     pub fn new(inits: Vec<String>, reference: String) -> Self {
-        BenchmarkTable { inits, reference, rows: Vec::new(), finetune: "full".into() }
+        BenchmarkTable { inits, reference, rows: Vec::new(), finetune: "full".into(), subgroups: Vec::new() }
     }
 
     fn row(&mut self, dataset: &str) -> &mut Row {
@@ -68,6 +72,7 @@ impl BenchmarkTable {
         let mut out = it.next()?;
         for t in it {
             out.rows.extend(t.rows);
+            out.subgroups.extend(t.subgroups);
         }
         let mut order: Vec<String> = Vec::new();
         for r in &out.rows {
@@ -76,6 +81,8 @@ impl BenchmarkTable {
             }
         }
         out.rows.sort_by_key(|r| (order.iter().position(|d| *d == r.dataset), r.image_size));
+        // Stable: within a dataset and size the attributes and groups keep their order.
+        out.subgroups.sort_by_key(|r| (order.iter().position(|d| *d == r.dataset), r.image_size));
         Some(out)
     }
 
@@ -130,15 +137,7 @@ impl BenchmarkTable {
             self.reference,
             self.finetune
         ));
-        s.push_str("| dataset | px | test images | findings |");
-        for i in &self.inits {
-            s.push_str(&format!(" {i} |"));
-        }
-        s.push_str("\n|---|---:|---:|---:|");
-        for _ in &self.inits {
-            s.push_str("---|");
-        }
-        s.push('\n');
+        s.push_str(&self.header("| dataset | px | test images | findings |", "|---|---:|---:|---:|"));
         for r in &self.rows {
             let px = if r.image_size > 0 { r.image_size.to_string() } else { "–".into() };
             s.push_str(&format!("| {} | {px} | {} | {} |", r.dataset, r.n_images, r.findings.len()));
@@ -158,6 +157,22 @@ impl BenchmarkTable {
             }
             s.push('\n');
         }
+        s.push_str(&self.subgroup_markdown());
+        s
+    }
+
+    /// The header and alignment lines of a table with the leading columns `fixed` (e.g.
+    /// `| dataset | px |`, aligned by `align`, e.g. `|---|---:|`) and one column per
+    /// initialisation.
+    pub(super) fn header(&self, fixed: &str, align: &str) -> String {
+        let mut s = fixed.to_string();
+        for i in &self.inits {
+            s.push_str(&format!(" {i} |"));
+        }
+        s.push('\n');
+        s.push_str(align);
+        s.push_str(&"---|".repeat(self.inits.len()));
+        s.push('\n');
         s
     }
 }

@@ -46,35 +46,64 @@ pub enum Resample {
 #[derive(Debug, Clone)]
 pub struct Resampler {
     n_images: usize,
-    /// Images of each unit; `None` when every image is its own unit.
-    units: Option<Vec<Vec<u32>>>,
+    units: Units,
     seed: u64,
+    /// Keys appended to `(seed, BOOTSTRAP_STREAM, replicate)` (empty for the whole test set).
+    stream: Vec<u64>,
+}
+
+/// What one draw of a [`Resampler`] picks.
+#[derive(Debug, Clone)]
+enum Units {
+    /// One image: these rows (`None`: every row `0..n_images`).
+    Images(Option<Vec<u32>>),
+    /// One patient: the rows of each patient.
+    Patients(Vec<Vec<u32>>),
 }
 
 impl Resampler {
     /// Resampler over images whose patients are `patient_id` (one entry per image).
     pub fn new(patient_id: &[String], mode: Resample, seed: u64) -> Self {
+        Self::over(patient_id, None, mode, seed, Vec::new())
+    }
+
+    /// Resampler over the rows `rows` only (all rows for `None`) of images whose patients are
+    /// `patient_id`, drawing from the stream `(seed, BOOTSTRAP_STREAM, replicate, stream…)`.
+    /// Its weights are still indexed by row of the whole set.
+    pub fn over(patient_id: &[String], rows: Option<&[u32]>, mode: Resample, seed: u64, stream: Vec<u64>) -> Self {
         let units = match mode {
-            Resample::Images => None,
+            Resample::Images => Units::Images(rows.map(<[u32]>::to_vec)),
             Resample::Patients => {
                 let mut index: HashMap<&str, usize> = HashMap::new();
                 let mut units: Vec<Vec<u32>> = Vec::new();
-                for (i, p) in patient_id.iter().enumerate() {
-                    let k = *index.entry(p.as_str()).or_insert_with(|| {
+                let all: Vec<u32>;
+                let rows = match rows {
+                    Some(r) => r,
+                    None => {
+                        all = (0..patient_id.len() as u32).collect();
+                        &all
+                    }
+                };
+                for &i in rows {
+                    let k = *index.entry(patient_id[i as usize].as_str()).or_insert_with(|| {
                         units.push(Vec::new());
                         units.len() - 1
                     });
-                    units[k].push(i as u32);
+                    units[k].push(i);
                 }
-                Some(units)
+                Units::Patients(units)
             }
         };
-        Resampler { n_images: patient_id.len(), units, seed }
+        Resampler { n_images: patient_id.len(), units, seed, stream }
     }
 
     /// Number of resampling units (images or distinct patients).
     pub fn n_units(&self) -> usize {
-        self.units.as_ref().map_or(self.n_images, Vec::len)
+        match &self.units {
+            Units::Images(None) => self.n_images,
+            Units::Images(Some(rows)) => rows.len(),
+            Units::Patients(units) => units.len(),
+        }
     }
 
     pub fn n_images(&self) -> usize {
@@ -85,15 +114,29 @@ impl Resampler {
     pub fn weights(&self, r: u64, weights: &mut [u32]) {
         debug_assert_eq!(weights.len(), self.n_images);
         weights.fill(0);
-        let mut rng = replicate_rng(self.seed, r);
+        self.add_weights(r, weights);
+    }
+
+    /// Adds the multiplicities of replicate `r` to `weights`: as many draws as units, each
+    /// uniform over the units.
+    fn add_weights(&self, r: u64, weights: &mut [u32]) {
+        let mut key = vec![self.seed, BOOTSTRAP_STREAM, r];
+        key.extend(&self.stream);
+        let mut rng = Rng::keyed(&key);
         match &self.units {
-            None => {
+            Units::Images(None) => {
                 let n = self.n_images;
                 for _ in 0..n {
                     weights[rng.below(n)] += 1;
                 }
             }
-            Some(units) => {
+            Units::Images(Some(rows)) => {
+                let n = rows.len();
+                for _ in 0..n {
+                    weights[rows[rng.below(n)] as usize] += 1;
+                }
+            }
+            Units::Patients(units) => {
                 let m = units.len();
                 for _ in 0..m {
                     for &i in &units[rng.below(m)] {
@@ -107,17 +150,78 @@ impl Resampler {
     /// Runs `stat` on replicates `0..n` in parallel; the result is in replicate order and does
     /// not depend on the thread count.
     pub fn replicates<T: Send>(&self, n: usize, stat: impl Fn(&[u32]) -> T + Sync) -> Vec<T> {
-        (0..n as u64)
-            .into_par_iter()
-            .map_init(
-                || vec![0u32; self.n_images],
-                |w, r| {
-                    self.weights(r, w);
-                    stat(w)
-                },
-            )
-            .collect()
+        parallel_replicates(self.n_images, n, |r, w| self.weights(r, w), stat)
     }
+}
+
+/// Purpose key of the per-stratum streams of a [`Stratified`] resampler: the ASCII bytes of
+/// "strata".
+pub const STRATUM_STREAM: u64 = 0x7374_7261_7461;
+
+/// The stream key of stratum `name` (e.g. `sex=F`): the first 8 bytes of its SHA-256, read
+/// little-endian, so a stratum's draws do not depend on which other strata exist.
+pub fn stratum_key(name: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(name.as_bytes());
+    u64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+}
+
+/// A stratified bootstrap: every stratum (e.g. the images of one subgroup) is resampled
+/// within itself, from its own stream `(seed, BOOTSTRAP_STREAM, replicate, STRATUM_STREAM,
+/// stratum_key(name))`, so each stratum keeps its size in every replicate and a subgroup's
+/// interval comes from resampling that subgroup only.
+#[derive(Debug, Clone)]
+pub struct Stratified {
+    n_images: usize,
+    strata: Vec<Resampler>,
+}
+
+impl Stratified {
+    /// Strata named `names`, stratum `stratum[i]` holding image `i` (whose patient is
+    /// `patient_id[i]`).
+    pub fn new(patient_id: &[String], stratum: &[usize], names: &[String], mode: Resample, seed: u64) -> Self {
+        let strata = names
+            .iter()
+            .enumerate()
+            .map(|(s, name)| {
+                let rows: Vec<u32> = (0..stratum.len() as u32).filter(|&i| stratum[i as usize] == s).collect();
+                Resampler::over(patient_id, Some(&rows), mode, seed, vec![STRATUM_STREAM, stratum_key(name)])
+            })
+            .collect();
+        Stratified { n_images: patient_id.len(), strata }
+    }
+
+    /// Fills `weights` with the multiplicities of replicate `r` (every stratum resampled).
+    pub fn weights(&self, r: u64, weights: &mut [u32]) {
+        weights.fill(0);
+        for s in &self.strata {
+            s.add_weights(r, weights);
+        }
+    }
+
+    /// Runs `stat` on replicates `0..n` in parallel, in replicate order.
+    pub fn replicates<T: Send>(&self, n: usize, stat: impl Fn(&[u32]) -> T + Sync) -> Vec<T> {
+        parallel_replicates(self.n_images, n, |r, w| self.weights(r, w), stat)
+    }
+}
+
+/// `stat` of replicates `0..n`, each drawn into a reused buffer by `fill`, in replicate order.
+fn parallel_replicates<T: Send>(
+    n_images: usize,
+    n: usize,
+    fill: impl Fn(u64, &mut [u32]) + Sync,
+    stat: impl Fn(&[u32]) -> T + Sync,
+) -> Vec<T> {
+    (0..n as u64)
+        .into_par_iter()
+        .map_init(
+            || vec![0u32; n_images],
+            |w, r| {
+                fill(r, w);
+                stat(w)
+            },
+        )
+        .collect()
 }
 
 /// A percentile confidence interval and how many bootstrap replicates it rests on.

@@ -18,10 +18,12 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::bootstrap::{percentile_ci, Resampler};
+use super::attributes::Attribute;
+use super::bootstrap::Resampler;
 use super::evaluation::{select_split, EvalError, StatOptions};
 use super::metrics::{mean_all, Estimate, ScoredFinding};
 use super::predictions::Predictions;
+use super::subgroups::gaps::{compare_subgroups, Models, SubgroupComparison};
 
 /// Benjamini–Hochberg adjusted p-values (q-values), in input order; equals
 /// `scipy.stats.false_discovery_control(p, method="bh")`.
@@ -84,6 +86,36 @@ pub struct Difference {
     pub significant: bool,
 }
 
+impl Difference {
+    /// Δ = `point` with the percentile interval of the replicate differences `deltas` and their
+    /// two-sided bootstrap p-value (see the module doc); no q-value, not significant yet.
+    pub fn from_replicates(name: &str, point: Option<f64>, deltas: &[Option<f64>], level: f64) -> Difference {
+        Difference {
+            finding: name.to_string(),
+            delta: Estimate::from_replicates(point, deltas.iter().copied(), level),
+            p_value: point.and_then(|_| bootstrap_p_value(deltas.iter().copied())),
+            q_value: None,
+            significant: false,
+        }
+    }
+}
+
+/// Benjamini–Hochberg over the differences that have a p-value: sets their q-values and marks
+/// those with `q ≤ alpha` significant.
+pub fn adjust<'a>(family: impl IntoIterator<Item = &'a mut Difference>, alpha: f64) {
+    let mut tested: Vec<&mut Difference> = family.into_iter().filter(|d| d.p_value.is_some()).collect();
+    let q = benjamini_hochberg(&tested.iter().filter_map(|d| d.p_value).collect::<Vec<_>>());
+    for (d, q) in tested.iter_mut().zip(q) {
+        d.q_value = Some(q);
+        d.significant = q <= alpha;
+    }
+}
+
+/// `a − b` when both are defined.
+pub fn sub(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a? - b?)
+}
+
 /// One model against the reference.
 #[derive(Debug, Clone, Serialize)]
 pub struct PairComparison {
@@ -109,6 +141,9 @@ pub struct Comparison {
     pub undefined: Vec<String>,
     pub models: Vec<ModelAurocs>,
     pub pairs: Vec<PairComparison>,
+    /// The subgroup view (`--by`): per attribute and group, each model's macro AUROC and gap
+    /// to the rest, and whether the gap differs from the reference's.
+    pub subgroups: Vec<SubgroupComparison>,
     /// ROC curves per model per finding, for plotting; not serialised.
     #[serde(skip)]
     pub roc: Vec<Vec<RocCurve>>,
@@ -118,10 +153,11 @@ pub struct Comparison {
 struct Aligned {
     /// Findings every model predicts, in reference order.
     findings: Vec<String>,
-    /// Images every model has, in reference order.
-    n_images: usize,
-    /// Patient of each compared image (for patient resampling).
-    patients: Vec<String>,
+    /// The reference's rows of the images every model has, in reference order, restricted to
+    /// `findings` (patients for resampling, attributes for subgroups, labels).
+    images: Predictions,
+    /// `[model][finding][image]`: each model's scores of the images.
+    scores: Vec<Vec<Vec<f32>>>,
     /// `[model][finding]`: the model's scores against the reference's labels.
     scored: Vec<Vec<ScoredFinding>>,
 }
@@ -134,6 +170,18 @@ pub fn compare(
     opts: &StatOptions,
     alpha: f64,
 ) -> Result<Comparison, EvalError> {
+    compare_with(models, reference, opts, alpha, &[])
+}
+
+/// [`compare`] with the subgroup view of the attributes `by` (the reference's attributes of
+/// each image).
+pub fn compare_with(
+    models: &[(String, Predictions)],
+    reference: Option<&str>,
+    opts: &StatOptions,
+    alpha: f64,
+    by: &[Attribute],
+) -> Result<Comparison, EvalError> {
     opts.check()?;
     if models.len() < 2 {
         return Err(EvalError::TooFewModels(models.len()));
@@ -142,10 +190,11 @@ pub fn compare(
     let reference = reference_index(&names, reference)?;
     let selected: Vec<Predictions> =
         models.iter().map(|(n, p)| select_split(p, opts.split.as_deref(), n)).collect::<Result<_, _>>()?;
-    let Aligned { findings, n_images, patients, scored } = align(&selected, &names, reference)?;
+    let Aligned { findings, images, scores, scored } = align(&selected, &names, reference)?;
+    let (n_images, patients) = (images.len(), &images.patient_id);
     let counts: Vec<(usize, usize)> = scored[reference].iter().map(ScoredFinding::counts).collect();
     let defined: Vec<usize> = (0..findings.len()).filter(|&f| counts[f].0 > 0 && counts[f].1 > 0).collect();
-    let resampler = Resampler::new(&patients, opts.resample, opts.seed);
+    let resampler = Resampler::new(patients, opts.resample, opts.seed);
 
     // Point estimates and replicates: [model][finding] AUROC, and [model] macro.
     let macro_of = |a: &[Option<f64>]| if defined.is_empty() { None } else { mean_all(defined.iter().map(|&f| a[f])) };
@@ -158,10 +207,7 @@ pub fn compare(
         let mac = a.iter().map(|x| macro_of(x)).collect();
         (a, mac)
     });
-    let est = |value: Option<f64>, vals: &mut dyn Iterator<Item = Option<f64>>| Estimate {
-        value,
-        ci: value.and_then(|_| percentile_ci(vals, opts.level)),
-    };
+    let est = |value: Option<f64>, vals: &mut dyn Iterator<Item = Option<f64>>| Estimate::from_replicates(value, vals, opts.level);
     let model_aurocs: Vec<ModelAurocs> = (0..selected.len())
         .map(|m| ModelAurocs {
             model: names[m].to_string(),
@@ -194,6 +240,7 @@ pub fn compare(
         findings,
         models: model_aurocs,
         pairs,
+        subgroups: compare_subgroups(&Models { names: &names, reference, images: &images, labels: &images.y, scores: &scores }, by, opts, alpha),
         roc: scored.iter().map(|per| per.iter().map(ScoredFinding::roc_curve).collect()).collect(),
     })
 }
@@ -252,8 +299,10 @@ fn align(selected: &[Predictions], names: &[&str], reference: usize) -> Result<A
         .map(|f| rows[reference].iter().map(|&i| ref_preds.y[column(reference, f)][i]).collect())
         .collect();
     let mut scored: Vec<Vec<ScoredFinding>> = Vec::new();
+    let mut scores: Vec<Vec<Vec<f32>>> = Vec::new();
     for (m, preds) in selected.iter().enumerate() {
         let mut per_finding = Vec::new();
+        let mut model_scores = Vec::new();
         for (f, finding) in findings.iter().enumerate() {
             let col = column(m, finding);
             for (image, &row) in rows[m].iter().enumerate() {
@@ -268,15 +317,16 @@ fn align(selected: &[Predictions], names: &[&str], reference: usize) -> Result<A
             }
             let p: Vec<f32> = rows[m].iter().map(|&row| preds.p[col][row]).collect();
             per_finding.push(ScoredFinding::new(&labels[f], &p));
+            model_scores.push(p);
         }
         scored.push(per_finding);
+        scores.push(model_scores);
     }
-    Ok(Aligned {
-        findings,
-        n_images: common.len(),
-        patients: rows[reference].iter().map(|&i| ref_preds.patient_id[i].clone()).collect(),
-        scored,
-    })
+    let mut images = ref_preds.take(&rows[reference]);
+    images.findings = findings.clone();
+    images.y = labels;
+    images.p = scores[reference].clone();
+    Ok(Aligned { findings, images, scores, scored })
 }
 
 /// Model `m` against the `reference`: Δ AUROC per finding with Benjamini–Hochberg q-values
@@ -291,28 +341,15 @@ fn differences(
     level: f64,
     alpha: f64,
 ) -> (Vec<Difference>, Difference) {
-    let sub = |a: Option<f64>, b: Option<f64>| Some(a? - b?);
-    let diff = |name: &str, d: Option<f64>, ds: Vec<Option<f64>>| Difference {
-        finding: name.to_string(),
-        delta: Estimate { value: d, ci: d.and_then(|_| percentile_ci(ds.iter().copied(), level)) },
-        p_value: d.and_then(|_| bootstrap_p_value(ds.iter().copied())),
-        q_value: None,
-        significant: false,
-    };
     let mut per_finding: Vec<Difference> = (0..findings.len())
         .map(|f| {
-            let ds = reps.iter().map(|(a, _)| sub(a[m][f], a[reference][f])).collect();
-            diff(&findings[f], sub(point.0[m][f], point.0[reference][f]), ds)
+            let ds: Vec<Option<f64>> = reps.iter().map(|(a, _)| sub(a[m][f], a[reference][f])).collect();
+            Difference::from_replicates(&findings[f], sub(point.0[m][f], point.0[reference][f]), &ds, level)
         })
         .collect();
-    let tested: Vec<usize> = (0..per_finding.len()).filter(|&f| per_finding[f].p_value.is_some()).collect();
-    let q = benjamini_hochberg(&tested.iter().filter_map(|&f| per_finding[f].p_value).collect::<Vec<_>>());
-    for (j, &f) in tested.iter().enumerate() {
-        per_finding[f].q_value = Some(q[j]);
-        per_finding[f].significant = q[j] <= alpha;
-    }
-    let ds = reps.iter().map(|(_, mac)| sub(mac[m], mac[reference])).collect();
-    let mut macro_auroc = diff("Macro mean", sub(point.1[m], point.1[reference]), ds);
+    adjust(&mut per_finding, alpha);
+    let ds: Vec<Option<f64>> = reps.iter().map(|(_, mac)| sub(mac[m], mac[reference])).collect();
+    let mut macro_auroc = Difference::from_replicates("Macro mean", sub(point.1[m], point.1[reference]), &ds, level);
     macro_auroc.significant = macro_auroc.p_value.is_some_and(|p| p <= alpha);
     (per_finding, macro_auroc)
 }

@@ -1,5 +1,5 @@
-//! `evaluate`: per-finding AUROC with bootstrap CIs, the macro mean, and the Youden operating
-//! point, from a predictions file (any model's).
+//! `evaluate`: per-finding AUROC with bootstrap CIs, the macro mean, the operating point,
+//! calibration and (with `--by`) the subgroup analysis, from a predictions file (any model's).
 //!
 //! - AUROC per finding over images with a stated label (1/0); a single-class finding is reported
 //!   as undefined, never 0.5, and is left out of the macro mean (listed in `undefined`).
@@ -8,17 +8,24 @@
 //!   finding (its CI says how many replicates it used); the macro mean of a replicate is taken
 //!   over the same findings as the point estimate, and the replicate is skipped for the macro
 //!   when one of them is undefined in it.
-//! - Operating point: Youden's J threshold chosen on the validation predictions when given
-//!   (matched by finding name), else on test — and then reported as such.
+//! - Operating point: a threshold given with `--threshold`, else Youden's J chosen on the
+//!   validation predictions when given (matched by finding name), else on test — and then
+//!   reported as such.
+//! - Calibration ([`super::calibration`]) on the same replicates; subgroups
+//!   ([`super::subgroups`]) at the same operating points.
 
 use std::collections::HashSet;
 
 use serde::Serialize;
 
-use super::bootstrap::{percentile_ci, Resample, Resampler};
+use super::attributes::Attribute;
+use super::bootstrap::{Resample, Resampler};
+use super::calibration::{calibrate, FindingCalibration};
+use super::calibration::recalibrate::Recalibration;
 use super::metrics::{mean_all, Estimate, ScoredFinding};
 use super::predictions::Predictions;
-use super::threshold::{youden, Confusion, ThresholdSource};
+use super::subgroups::{analyse, SubgroupResult};
+use super::threshold::{choose, Confusion, GivenThresholds, ThresholdSource};
 
 /// Errors of `evaluate` and `compare` (bad inputs, never panics).
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +50,12 @@ pub enum EvalError {
     UnknownReference { name: String, names: String },
     #[error("Compare needs at least two models, got {0}")]
     TooFewModels(usize),
+    #[error("--recalibrate fits on validation predictions: give --val-predictions (or a run folder)")]
+    RecalibrateWithoutValidation,
+    #[error("Calibration needs at least one bin, got {0}")]
+    NoBins(usize),
+    #[error("Significance level {0} is not in (0, 1)")]
+    BadAlpha(f64),
 }
 
 /// Settings shared by `evaluate` and `compare`.
@@ -68,6 +81,52 @@ impl StatOptions {
     pub(crate) fn check(&self) -> Result<(), EvalError> {
         if !(self.level > 0.0 && self.level < 1.0) {
             return Err(EvalError::BadLevel(self.level));
+        }
+        Ok(())
+    }
+}
+
+/// What an evaluation computes beyond the per-finding statistics (`evaluate`'s options that
+/// `compare` does not share).
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// Attributes of the subgroup analysis (`--by`); empty: none.
+    pub by: Vec<Attribute>,
+    /// Equal-width reliability bins over [0, 1] (`--calibration-bins`).
+    pub calibration_bins: usize,
+    /// Recalibration fitted on the validation predictions and applied to test.
+    pub recalibrate: Option<Recalibration>,
+    /// Thresholds given instead of Youden's J (`--threshold`).
+    pub thresholds: GivenThresholds,
+    /// A subgroup finding with fewer positives or negatives than this is flagged as unstable.
+    pub min_positives: usize,
+    /// Significance level of the subgroup-versus-rest tests (Benjamini–Hochberg q ≤ alpha).
+    pub alpha: f64,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Analysis {
+            by: Vec::new(),
+            calibration_bins: 10,
+            recalibrate: None,
+            thresholds: GivenThresholds::default(),
+            min_positives: 10,
+            alpha: 0.05,
+        }
+    }
+}
+
+impl Analysis {
+    fn check(&self, has_val: bool) -> Result<(), EvalError> {
+        if self.calibration_bins == 0 {
+            return Err(EvalError::NoBins(0));
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(EvalError::BadAlpha(self.alpha));
+        }
+        if self.recalibrate.is_some() && !has_val {
+            return Err(EvalError::RecalibrateWithoutValidation);
         }
         Ok(())
     }
@@ -101,16 +160,7 @@ pub fn select_split(p: &Predictions, split: Option<&str>, what: &str) -> Result<
             });
         }
     }
-    let pick = |v: &Vec<String>| keep.iter().map(|&i| v[i].clone()).collect();
-    Ok(Predictions {
-        findings: p.findings.clone(),
-        image_id: pick(&p.image_id),
-        patient_id: pick(&p.patient_id),
-        split: pick(&p.split),
-        dataset: keep.iter().map(|&i| p.dataset.get(i).cloned().flatten()).collect(),
-        y: p.y.iter().map(|col| keep.iter().map(|&i| col[i]).collect()).collect(),
-        p: p.p.iter().map(|col| keep.iter().map(|&i| col[i]).collect()).collect(),
-    })
+    Ok(p.take(&keep))
 }
 
 /// Sensitivity, specificity, accuracy and F1 at a fixed threshold, each with its interval.
@@ -156,43 +206,31 @@ pub struct Evaluation {
     pub macro_over: Vec<String>,
     /// Findings with no AUROC (single class), left out of the macro mean.
     pub undefined: Vec<String>,
+    /// Settings of the calibration and subgroup analyses.
+    pub analysis: Analysis,
+    /// Per finding: ECE, Brier score and reliability bins (before and after recalibration).
+    pub calibration: Vec<FindingCalibration>,
+    /// Per attribute of `--by` and group: AUROC, error rates and the difference from the rest.
+    pub subgroups: Vec<SubgroupResult>,
     pub warnings: Vec<String>,
 }
 
 /// Evaluates the rows of `test` in `opts.split` with thresholds from `val` when given (used
-/// as is: restrict it to the validation split with [`select_split`] first).
+/// as is: restrict it to the validation split with [`select_split`] first), with the default
+/// [`Analysis`] (calibration in 10 bins, no subgroups).
 pub fn evaluate(test: &Predictions, val: Option<&Predictions>, opts: &StatOptions) -> Result<Evaluation, EvalError> {
+    evaluate_with(test, val, opts, &Analysis::default())
+}
+
+/// [`evaluate`] with the calibration and subgroup settings of `analysis`.
+pub fn evaluate_with(test: &Predictions, val: Option<&Predictions>, opts: &StatOptions, analysis: &Analysis) -> Result<Evaluation, EvalError> {
     opts.check()?;
+    analysis.check(val.is_some())?;
     let test = &select_split(test, opts.split.as_deref(), "predictions")?;
     let scored: Vec<ScoredFinding> = (0..test.findings.len()).map(|f| ScoredFinding::new(&test.y[f], &test.p[f])).collect();
     let source = if val.is_some() { ThresholdSource::Validation } else { ThresholdSource::Test };
-    let mut warnings = Vec::new();
-    if let Some(v) = val {
-        let test_ids: HashSet<&str> = test.image_id.iter().map(String::as_str).collect();
-        let shared = v.image_id.iter().filter(|i| test_ids.contains(i.as_str())).count();
-        if shared > 0 {
-            warnings.push(format!("{shared} validation images are also test images: the threshold saw test data"));
-        }
-        let test_pat: HashSet<&str> = test.patient_id.iter().map(String::as_str).collect();
-        let shared_p: HashSet<&str> = v.patient_id.iter().map(String::as_str).filter(|p| test_pat.contains(p)).collect();
-        if !shared_p.is_empty() {
-            warnings.push(format!("{} patients appear in both validation and test", shared_p.len()));
-        }
-    }
-    // Thresholds, one per finding.
-    let mut thresholds: Vec<Result<Option<f64>, String>> = Vec::new();
-    for (f, name) in test.findings.iter().enumerate() {
-        let t = match val {
-            None => youden(&scored[f]).map(|y| y.threshold).ok_or_else(|| "single class on test: no threshold".to_string()),
-            Some(v) => match v.findings.iter().position(|g| g == name) {
-                None => Err("finding absent from the validation predictions: no threshold".to_string()),
-                Some(g) => youden(&ScoredFinding::new(&v.y[g], &v.p[g]))
-                    .map(|y| y.threshold)
-                    .ok_or_else(|| "single class on validation: no threshold".to_string()),
-            },
-        };
-        thresholds.push(t);
-    }
+    let mut warnings = val.map(|v| overlap_warnings(test, v)).unwrap_or_default();
+    let thresholds = choose(test, &scored, val, &analysis.thresholds);
     let points: Vec<Option<f64>> = scored.iter().map(ScoredFinding::auroc).collect();
     let defined: Vec<usize> = (0..points.len()).filter(|&f| points[f].is_some()).collect();
     let macro_point = mean_all(defined.iter().map(|&f| points[f]));
@@ -209,7 +247,7 @@ pub fn evaluate(test: &Predictions, val: Option<&Predictions>, opts: &StatOption
         let ops = scored
             .iter()
             .zip(&thresholds)
-            .map(|(s, t)| match t {
+            .map(|(s, (_, t))| match t {
                 Ok(t) => Confusion::at(s, *t, |i| w[i as usize] as u64).metrics(),
                 Err(_) => [None; 4],
             })
@@ -217,22 +255,19 @@ pub fn evaluate(test: &Predictions, val: Option<&Predictions>, opts: &StatOption
         let macro_ = if defined.is_empty() { None } else { mean_all(defined.iter().map(|&f| auroc[f])) };
         Rep { auroc, ops, macro_ }
     });
-    let est = |value: Option<f64>, vals: &mut dyn Iterator<Item = Option<f64>>| Estimate {
-        value,
-        ci: value.and_then(|_| percentile_ci(vals, opts.level)),
-    };
+    let est = |value: Option<f64>, vals: &mut dyn Iterator<Item = Option<f64>>| Estimate::from_replicates(value, vals, opts.level);
 
     let mut findings = Vec::new();
     for (f, name) in test.findings.iter().enumerate() {
         let (n_pos, n_neg) = scored[f].counts();
         let auroc = est(points[f], &mut reps.iter().map(|r| r.auroc[f]));
         let (operating_point, note) = match &thresholds[f] {
-            Err(why) => (None, Some(why.clone())),
-            Ok(t) => {
+            (_, Err(why)) => (None, Some(why.clone())),
+            (source, Ok(t)) => {
                 let at = Confusion::at(&scored[f], *t, |_| 1).metrics();
                 let m = |k: usize| est(at[k], &mut reps.iter().map(|r| r.ops[f][k]));
                 let op = OperatingPoint {
-                    source,
+                    source: *source,
                     threshold: *t,
                     sensitivity: m(0),
                     specificity: m(1),
@@ -245,6 +280,16 @@ pub fn evaluate(test: &Predictions, val: Option<&Predictions>, opts: &StatOption
         let note = note.or_else(|| points[f].is_none().then(|| "single class on test: AUROC undefined".to_string()));
         findings.push(FindingEval { finding: name.clone(), n_pos, n_neg, auroc, operating_point, note, roc: scored[f].roc_curve() });
     }
+    let calibration = calibrate(test, val, opts, analysis);
+    let subgroups = analyse(test, &thresholds, opts, analysis);
+    for a in &analysis.by {
+        if subgroups.iter().all(|s| s.info.attribute != *a || !s.info.compared) {
+            warnings.push(format!(
+                "no test image has a known {}: every image is in the `unknown` group (a predictions file without the column? give --store)",
+                a.name()
+            ));
+        }
+    }
     Ok(Evaluation {
         options: opts.clone(),
         n_images: test.len(),
@@ -254,6 +299,25 @@ pub fn evaluate(test: &Predictions, val: Option<&Predictions>, opts: &StatOption
         macro_over: defined.iter().map(|&f| test.findings[f].clone()).collect(),
         undefined: (0..points.len()).filter(|&f| points[f].is_none()).map(|f| test.findings[f].clone()).collect(),
         findings,
+        analysis: analysis.clone(),
+        calibration,
+        subgroups,
         warnings,
     })
+}
+
+/// Warnings when the validation predictions share images or patients with test.
+fn overlap_warnings(test: &Predictions, v: &Predictions) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let test_ids: HashSet<&str> = test.image_id.iter().map(String::as_str).collect();
+    let shared = v.image_id.iter().filter(|i| test_ids.contains(i.as_str())).count();
+    if shared > 0 {
+        warnings.push(format!("{shared} validation images are also test images: the threshold saw test data"));
+    }
+    let test_pat: HashSet<&str> = test.patient_id.iter().map(String::as_str).collect();
+    let shared_p: HashSet<&str> = v.patient_id.iter().map(String::as_str).filter(|p| test_pat.contains(p)).collect();
+    if !shared_p.is_empty() {
+        warnings.push(format!("{} patients appear in both validation and test", shared_p.len()));
+    }
+    warnings
 }

@@ -10,13 +10,24 @@
 
 use serde::Serialize;
 
-use super::bootstrap::Ci;
+use super::bootstrap::{percentile_ci, Ci};
 
 /// A point estimate with its bootstrap interval; `value: None` means undefined (e.g. one class).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Estimate {
     pub value: Option<f64>,
     pub ci: Option<Ci>,
+}
+
+impl Estimate {
+    /// `value` with the percentile interval at `level` of the replicate values (none when the
+    /// value itself is undefined).
+    pub fn from_replicates(value: Option<f64>, replicates: impl IntoIterator<Item = Option<f64>>, level: f64) -> Estimate {
+        Estimate { value, ci: value.and_then(|_| percentile_ci(replicates, level)) }
+    }
+
+    /// Undefined, without an interval.
+    pub const UNDEFINED: Estimate = Estimate { value: None, ci: None };
 }
 
 /// One finding of one model, sorted by score for repeated weighted AUROC scans.

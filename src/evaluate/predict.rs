@@ -1,4 +1,5 @@
-//! `cxr-train predict`: run a model over store images and write a predictions file.
+//! `cxr-train predict`: run a model over store images and write a predictions file (with each
+//! image's stored labels, dataset, sex, age and view).
 //!
 //! Input tensors follow the study: the stored 8-bit grey image replicated to 3 channels and
 //! scaled to `[0, 1]` (`[B, 3, H, W]` f32); no mean/std normalisation unless the model carries
@@ -165,6 +166,8 @@ pub fn predict<B: Backend>(opts: &PredictOptions, device: &B::Device) -> Result<
     if out.is_empty() {
         return Err(PredictError::NoImages);
     }
+    // Sex, age and view for the subgroup analysis, from the store's metadata columns.
+    super::attributes::join_store(&mut out, &opts.store)?;
     out.write(&opts.out)?;
     Ok(out)
 }

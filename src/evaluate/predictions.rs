@@ -2,8 +2,14 @@
 //! `evaluate` / `compare`.
 //!
 //! One Parquet file, one row per image: `image_id` (Utf8), `patient_id` (Utf8), `split` (Utf8),
-//! optional `dataset` (Utf8), then for every finding `F` in model output order: `y_F` (Int8, the
-//! stored label: 1, 0, −1 or null) and `p_F` (Float32, predicted probability in [0, 1]).
+//! optional `dataset` (Utf8), optional `sex` (Utf8: `M`, `F`, `O`), `age` (Float32, years at the
+//! study) and `view` (Utf8: `PA`, `AP`, `AP_SUPINE`, …; the store's values), each nullable, then
+//! for every finding `F` in model output order: `y_F` (Int8, the stored label: 1, 0, −1 or null)
+//! and `p_F` (Float32, predicted probability in [0, 1]).
+//!
+//! `predict` (and so the benchmark and the demo) writes `sex`, `age` and `view` from the store;
+//! files without them (older files, other tools) read as all-null, and
+//! [`crate::evaluate::attributes::join_store`] fills them from a store afterwards.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +42,13 @@ pub struct Predictions {
     pub split: Vec<String>,
     /// Dataset of each row, when known.
     pub dataset: Vec<Option<String>>,
+    /// Patient sex of each row (`M`, `F`, `O`), when known. May be shorter than the rows (the
+    /// missing tail is unknown); read it through [`Predictions::sex_of`].
+    pub sex: Vec<Option<String>>,
+    /// Age at the study in years, when known (shorter: unknown tail, see [`Predictions::age_of`]).
+    pub age: Vec<Option<f32>>,
+    /// View position as the store normalises it, when known ([`Predictions::view_of`]).
+    pub view: Vec<Option<String>>,
     /// `y[f][i]`: stored label of finding `f` for image `i`.
     pub y: Vec<Vec<Option<i8>>>,
     /// `p[f][i]`: predicted probability of finding `f` for image `i`.
@@ -58,12 +71,58 @@ impl Predictions {
         self.image_id.is_empty()
     }
 
+    /// Dataset of image `i`, when known.
+    pub fn dataset_of(&self, i: usize) -> Option<&str> {
+        self.dataset.get(i).and_then(Option::as_deref)
+    }
+
+    /// Sex of image `i`, when known.
+    pub fn sex_of(&self, i: usize) -> Option<&str> {
+        self.sex.get(i).and_then(Option::as_deref)
+    }
+
+    /// Age of image `i` in years, when known.
+    pub fn age_of(&self, i: usize) -> Option<f32> {
+        self.age.get(i).copied().flatten()
+    }
+
+    /// View of image `i`, when known.
+    pub fn view_of(&self, i: usize) -> Option<&str> {
+        self.view.get(i).and_then(Option::as_deref)
+    }
+
+    /// Whether any image has a known sex, age or view.
+    pub fn has_attributes(&self) -> bool {
+        (0..self.len()).any(|i| self.sex_of(i).is_some() || self.age_of(i).is_some() || self.view_of(i).is_some())
+    }
+
+    /// The rows `rows`, in that order (every column, the attributes padded to full length).
+    pub fn take(&self, rows: &[usize]) -> Predictions {
+        let pick = |v: &Vec<String>| rows.iter().map(|&i| v[i].clone()).collect();
+        let text = |get: fn(&Predictions, usize) -> Option<&str>| rows.iter().map(|&i| get(self, i).map(str::to_string)).collect();
+        Predictions {
+            findings: self.findings.clone(),
+            image_id: pick(&self.image_id),
+            patient_id: pick(&self.patient_id),
+            split: pick(&self.split),
+            dataset: text(Predictions::dataset_of),
+            sex: text(Predictions::sex_of),
+            age: rows.iter().map(|&i| self.age_of(i)).collect(),
+            view: text(Predictions::view_of),
+            y: self.y.iter().map(|col| rows.iter().map(|&i| col[i]).collect()).collect(),
+            p: self.p.iter().map(|col| rows.iter().map(|&i| col[i]).collect()).collect(),
+        }
+    }
+
     fn schema(&self) -> Schema {
         let mut fields = vec![
             Field::new("image_id", DataType::Utf8, false),
             Field::new("patient_id", DataType::Utf8, false),
             Field::new("split", DataType::Utf8, false),
             Field::new("dataset", DataType::Utf8, true),
+            Field::new("sex", DataType::Utf8, true),
+            Field::new("age", DataType::Float32, true),
+            Field::new("view", DataType::Utf8, true),
         ];
         for f in &self.findings {
             fields.push(Field::new(format!("y_{f}"), DataType::Int8, true));
@@ -78,15 +137,26 @@ impl Predictions {
         let mut ids = StringBuilder::new();
         let mut pats = StringBuilder::new();
         let mut splits = StringBuilder::new();
-        let mut ds = StringBuilder::new();
+        let (mut ds, mut sex, mut view) = (StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+        let mut age = Float32Builder::new();
         for i in 0..self.len() {
             ids.append_value(&self.image_id[i]);
             pats.append_value(&self.patient_id[i]);
             splits.append_value(&self.split[i]);
-            ds.append_option(self.dataset.get(i).cloned().flatten());
+            ds.append_option(self.dataset_of(i));
+            sex.append_option(self.sex_of(i));
+            age.append_option(self.age_of(i));
+            view.append_option(self.view_of(i));
         }
-        let mut cols: Vec<ArrayRef> =
-            vec![Arc::new(ids.finish()), Arc::new(pats.finish()), Arc::new(splits.finish()), Arc::new(ds.finish())];
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(ids.finish()),
+            Arc::new(pats.finish()),
+            Arc::new(splits.finish()),
+            Arc::new(ds.finish()),
+            Arc::new(sex.finish()),
+            Arc::new(age.finish()),
+            Arc::new(view.finish()),
+        ];
         for f in 0..self.findings.len() {
             let mut y = Int8Builder::new();
             let mut p = Float32Builder::new();
@@ -111,7 +181,8 @@ impl Predictions {
         )
     }
 
-    /// Reads a predictions file written by any tool that follows the column contract.
+    /// Reads a predictions file written by any tool that follows the column contract (the
+    /// optional columns may be absent: all-null then).
     pub fn read(path: &Path) -> Result<Predictions, PredictionsError> {
         let io = |source| PredictionsError::Io { path: path.to_path_buf(), source };
         let perr = |source| PredictionsError::Parquet { path: path.to_path_buf(), source };
@@ -148,9 +219,23 @@ impl Predictions {
             out.image_id.extend(req(strings("image_id")?, "image_id")?);
             out.patient_id.extend(req(strings("patient_id")?, "patient_id")?);
             out.split.extend(req(strings("split")?, "split")?);
-            match b.column_by_name("dataset") {
-                Some(_) => out.dataset.extend(strings("dataset")?),
-                None => out.dataset.extend(std::iter::repeat_n(None, b.num_rows())),
+            let optional = |name: &str| -> Result<Vec<Option<String>>, PredictionsError> {
+                match b.column_by_name(name) {
+                    Some(_) => strings(name),
+                    None => Ok(vec![None; b.num_rows()]),
+                }
+            };
+            out.dataset.extend(optional("dataset")?);
+            out.sex.extend(optional("sex")?);
+            out.view.extend(optional("view")?);
+            match b.column_by_name("age") {
+                None => out.age.extend(std::iter::repeat_n(None, b.num_rows())),
+                Some(c) => {
+                    let c = arrow::compute::cast(c, &DataType::Float32)
+                        .map_err(|source| PredictionsError::Arrow { path: path.to_path_buf(), source })?;
+                    let a = c.as_primitive::<Float32Type>();
+                    out.age.extend((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))));
+                }
             }
             for (k, f) in findings.iter().enumerate() {
                 let cast = |name: String, t: &DataType| -> Result<ArrayRef, PredictionsError> {

@@ -10,9 +10,12 @@
 //! Youden's J = TPR − FPR, and among equal J the highest threshold wins (`np.argmax` takes the
 //! first of the descending thresholds).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::metrics::ScoredFinding;
+use super::predictions::Predictions;
 
 /// Where a threshold was chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -22,6 +25,73 @@ pub enum ThresholdSource {
     Validation,
     /// On the test predictions themselves (optimistic; no validation predictions were given).
     Test,
+    /// Given by the user (`--threshold`).
+    Given,
+}
+
+/// Thresholds given by the user (`--threshold 0.5` for every finding, `--threshold
+/// Effusion=0.3,Nodule=0.2` per finding, or both: the named ones override).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct GivenThresholds {
+    /// For every finding not named.
+    pub all: Option<f64>,
+    pub per_finding: BTreeMap<String, f64>,
+}
+
+impl GivenThresholds {
+    /// Parses `T` and `FINDING=T` items.
+    pub fn parse(items: &[String]) -> Result<GivenThresholds, String> {
+        let mut g = GivenThresholds::default();
+        for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let (name, value) = match item.rsplit_once('=') {
+                Some((n, v)) => (Some(n.trim()), v),
+                None => (None, item),
+            };
+            let t: f64 = value.trim().parse().ok().filter(|t: &f64| t.is_finite()).ok_or_else(|| format!("threshold `{item}`: expected T or FINDING=T with a number T"))?;
+            match name {
+                Some(n) => {
+                    g.per_finding.insert(n.to_string(), t);
+                }
+                None => g.all = Some(t),
+            }
+        }
+        Ok(g)
+    }
+
+    /// The threshold given for `finding`.
+    pub fn get(&self, finding: &str) -> Option<f64> {
+        self.per_finding.get(finding).copied().or(self.all)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_none() && self.per_finding.is_empty()
+    }
+}
+
+/// One finding's operating threshold: where it came from and the threshold (`Ok(None)` = +∞),
+/// or why there is none.
+pub type Choice = (ThresholdSource, Result<Option<f64>, String>);
+
+/// The threshold of every finding of `test` (`scored[f]` = finding `f`): the given one, else
+/// Youden's J on `val` (matched by finding name) when validation predictions are given, else
+/// Youden's J on test.
+pub fn choose(test: &Predictions, scored: &[ScoredFinding], val: Option<&Predictions>, given: &GivenThresholds) -> Vec<Choice> {
+    let on = |s: &ScoredFinding, set: &str| youden(s).map(|y| y.threshold).ok_or_else(|| format!("single class on {set}: no threshold"));
+    test.findings
+        .iter()
+        .enumerate()
+        .map(|(f, name)| match (given.get(name), val) {
+            (Some(t), _) => (ThresholdSource::Given, Ok(Some(t))),
+            (None, None) => (ThresholdSource::Test, on(&scored[f], "test")),
+            (None, Some(v)) => (
+                ThresholdSource::Validation,
+                match v.findings.iter().position(|g| g == name) {
+                    None => Err("finding absent from the validation predictions: no threshold".to_string()),
+                    Some(g) => on(&ScoredFinding::new(&v.y[g], &v.p[g]), "validation"),
+                },
+            ),
+        })
+        .collect()
 }
 
 /// Youden's J optimum on one finding.
@@ -114,6 +184,21 @@ impl Confusion {
     /// 2·TP / (2·TP + FP + FN); undefined when there is neither a positive nor a positive call.
     pub fn f1(&self) -> Option<f64> {
         Self::ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_)
+    }
+
+    /// FP / (FP + TN) = 1 − specificity; undefined without negatives.
+    pub fn fpr(&self) -> Option<f64> {
+        Self::ratio(self.fp, self.fp + self.tn)
+    }
+
+    /// FN / (FN + TP) = 1 − sensitivity; undefined without positives.
+    pub fn fnr(&self) -> Option<f64> {
+        Self::ratio(self.fn_, self.fn_ + self.tp)
+    }
+
+    /// The error rates of the subgroup analysis: TPR (sensitivity), FPR, FNR.
+    pub fn rates(&self) -> [Option<f64>; 3] {
+        [self.sensitivity(), self.fpr(), self.fnr()]
     }
 
     /// The four metrics in report order: sensitivity, specificity, accuracy, F1.

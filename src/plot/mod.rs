@@ -1,14 +1,18 @@
 //! Figures as PNG files, drawn with `plotters` into an RGB buffer and encoded by `image`: ROC
-//! curves here, the training curve of a run in [`crate::run::curve`].
+//! curves here, reliability diagrams in [`reliability`], the training curve of a run in
+//! [`crate::run::curve`].
 //!
 //! Text uses an embedded ASCII subset of DejaVu Sans Mono (`font/`, 8 KB, licence in
 //! `font/LICENSE.md`) through plotters' `ab_glyph` feature, so no system font or fontconfig is
 //! needed. One plot per finding (one curve per model) and an overview (one curve per finding,
 //! or per model for the macro view) are what `evaluate`/`compare` write.
 
+pub mod reliability;
+
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
@@ -109,31 +113,58 @@ where
         .y_label_area_size(50)
         .build_cartesian_2d(0f64..1f64, 0f64..1f64)
         .map_err(boxed)?;
-    chart
-        .configure_mesh()
-        .x_desc("False positive rate (1 - specificity)")
-        .y_desc("True positive rate (sensitivity)")
-        .x_labels(6)
-        .y_labels(6)
-        .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 13))
-        .draw()
-        .map_err(boxed)?;
+    axes(&mut chart, Some("False positive rate (1 - specificity)"), "True positive rate (sensitivity)", 6, 13)?;
     chart
         .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3).stroke_width(1)))
         .map_err(boxed)?;
     for (k, c) in curves.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(2)))
-            .map_err(boxed)?
-            .label(c.label.to_string())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        series(&mut chart, k, c.label, c.points)?;
     }
     if !curves.is_empty() {
         legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
+}
+
+/// Draws `points` as the `k`-th labelled line of `chart` (colour `PALETTE[k]`, with its legend
+/// entry); returns the colour.
+pub fn series<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    k: usize,
+    label: &str,
+    points: &[(f64, f64)],
+) -> Result<RGBColor, Box<dyn std::error::Error + Send + Sync>>
+where
+    DB::ErrorType: 'static,
+{
+    let color = PALETTE[k % PALETTE.len()];
+    chart
+        .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+        .map_err(boxed)?
+        .label(label.to_string())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    Ok(color)
+}
+
+/// Draws the axes of a chart over `[0, 1]` × `[0, y]` in the crate's style: descriptions
+/// (`x_desc` may be left out), six x ticks and `y_labels` y ticks, no minor grid, labels at
+/// `font` px.
+pub fn axes<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    x_desc: Option<&str>,
+    y_desc: &str,
+    y_labels: usize,
+    font: u32,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let mut mesh = chart.configure_mesh();
+    mesh.y_desc(y_desc).x_labels(6).y_labels(y_labels).light_line_style(WHITE.mix(0.0)).label_style(("sans-serif", font));
+    if let Some(x) = x_desc {
+        mesh.x_desc(x);
+    }
+    mesh.draw().map_err(boxed)
 }
 
 /// Draws the legend of `chart`'s labelled series at `position`, on a light box.

@@ -6,7 +6,7 @@ use std::process::Command;
 
 fn demo(out: &std::path::Path) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_cxr-train"))
-        .args(["demo", "--out", out.to_str().unwrap(), "--n", "48", "--epochs", "2", "--bootstrap", "40", "--quiet"])
+        .args(["demo", "--out", out.to_str().unwrap(), "--n", "48", "--epochs", "2", "--bootstrap", "40", "--by", "sex,age,view", "--quiet"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
@@ -29,6 +29,15 @@ fn demo_runs_the_whole_pipeline_and_resumes() {
     assert!(out.join("bench/reports/nih/roc_overview.png").is_file() || out.join("bench/reports/nih/roc").is_dir());
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("bench/benchmark.json")).unwrap()).unwrap();
     assert_eq!(json["rows"].as_array().unwrap().len(), cxr::manifest::dataset_names().len());
+    // The subgroup view (--by): rows per dataset × attribute × group, in the table and the reports.
+    let sub = json["subgroups"].as_array().unwrap();
+    assert!(sub.iter().any(|r| r["dataset"] == "nih" && r["attribute"] == "sex" && r["group"] == "F"), "{sub:?}");
+    assert!(text.contains("## Subgroups") && text.contains("| nih | 32 | age |"), "{text}");
+    let cell = std::fs::read_to_string(out.join("bench/reports/nih/random/report.md")).unwrap();
+    assert!(cell.contains("## Subgroups by view: macro AUROC") && cell.contains("## Reliability diagrams"), "{cell}");
+    assert!(out.join("bench/reports/nih/random/reliability_overview.png").is_file());
+    let cmp = std::fs::read_to_string(out.join("bench/reports/nih/report.md")).unwrap();
+    assert!(cmp.contains("## Subgroups by sex: gap to the rest"), "{cmp}");
     // Resume: finished cells are not fitted again.
     let ckpt = out.join("bench/runs/nih/random/checkpoints/best.safetensors");
     let before = std::fs::metadata(&ckpt).unwrap().modified().unwrap();

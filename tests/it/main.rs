@@ -35,6 +35,8 @@ mod predict_export;
 mod readers;
 // evaluate: AUROC, bootstrap CIs, Youden thresholds, paired comparison against sklearn/SciPy
 mod evaluate;
+// evaluate: subgroups by sex/age/view/dataset and calibration (ECE, Brier, recalibration) against sklearn/numpy
+mod subgroups;
 // store: cxr-prep validate finds every violation kind; interrupted ingests resume exactly
 mod validate;
 mod resume;

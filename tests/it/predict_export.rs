@@ -45,13 +45,23 @@ fn predict_from_a_run_folder_and_export_round_trip() {
     assert_eq!(preds.findings, labels);
     assert_eq!(preds.len(), *n);
     assert!(preds.p.iter().flatten().all(|p| (0.0..=1.0).contains(p)));
-    // y_F is the stored label of the same image.
+    // y_F is the stored label of the same image, and sex, age and view its stored ones.
     let b = read_batches(&store, "nih");
     let ids = strings(&b, "image_id");
     let eff = crate::common::labels(&b, "pleural_effusion");
+    let (sex, view) = (strings(&b, "sex"), strings(&b, "view"));
+    let age: Vec<Option<f32>> = b
+        .iter()
+        .flat_map(|b| {
+            let a = b.column_by_name("age").unwrap().as_any().downcast_ref::<arrow::array::Float32Array>().unwrap().clone();
+            (0..a.len()).map(move |i| arrow::array::Array::is_valid(&a, i).then(|| a.value(i)))
+        })
+        .collect();
+    assert!(sex.iter().any(Option::is_some) && age.iter().any(Option::is_some), "the synthetic NIH has sex and age");
     for (i, id) in preds.image_id.iter().enumerate() {
         let j = ids.iter().position(|x| x.as_deref() == Some(id.as_str())).unwrap();
         assert_eq!(preds.y[1][i], eff[j], "{id}");
+        assert_eq!((preds.sex_of(i), preds.age_of(i), preds.view_of(i)), (sex[j].as_deref(), age[j], view[j].as_deref()), "{id}");
     }
 
     // Export the run, then predict with the exported file: identical probabilities.
@@ -98,6 +108,9 @@ fn snappy_predictions_from_other_tools_are_read() {
         p.patient_id.push(format!("p{i}"));
         p.split.push("test".into());
         p.dataset.push(None);
+        p.sex.push([Some("F".to_string()), Some("M".into()), None][i % 3].clone());
+        p.age.push((i != 2).then_some(20.0 * i as f32));
+        p.view.push((i != 4).then(|| "PA".to_string()));
         p.y[0].push(Some((i % 2) as i8));
         p.p[0].push(i as f32 / 5.0);
     }

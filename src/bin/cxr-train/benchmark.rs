@@ -30,6 +30,9 @@ pub struct MatrixArgs {
     /// Hide progress bars
     #[arg(long)]
     pub quiet: bool,
+    /// Subgroup view of the table and reports: any of sex,age,view,dataset
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub by: Vec<cxr::evaluate::attributes::Attribute>,
 }
 
 impl MatrixArgs {
@@ -160,6 +163,7 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<ExitCode> {
         out: a.out.clone(),
         stats: a.matrix.stats(),
         alpha: 0.05,
+        by: a.matrix.by.clone(),
         progress: !a.matrix.quiet,
         scratch_model: None,
     };

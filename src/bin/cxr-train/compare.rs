@@ -1,5 +1,6 @@
-//! `cxr-train compare <preds>… [--names a,b,…] [--reference NAME] [--bootstrap N] [--seed S]
-//! [--resample images|patients] [--split test] [--alpha 0.05] [--format table|json|md] [--out DIR]`
+//! `cxr-train compare <preds>… [--names a,b,…] [--reference NAME] [--by sex,age,view,dataset]
+//! [--store S] [--bootstrap N] [--seed S] [--resample images|patients] [--split test]
+//! [--alpha 0.05] [--format table|json|md] [--out DIR]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,11 +8,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use cxr::evaluate::compare::compare;
-use cxr::evaluate::predictions::Predictions;
+use cxr::evaluate::compare::compare_with;
 use cxr::evaluate::report::{self, InputFile, Report};
 
-use crate::evaluate::{Format, StatArgs};
+use crate::stat_args::StatArgs;
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -24,9 +24,6 @@ pub struct CompareArgs {
     /// The model every other is compared against (default: the first)
     #[arg(long)]
     reference: Option<String>,
-    /// Significance level for the marks (BH q-values for findings, p for the macro mean)
-    #[arg(long, default_value_t = 0.05)]
-    alpha: f64,
     /// Device for predicting run folders: cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
     device: cxr::runtime::DeviceSpec,
@@ -54,23 +51,19 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     for (name, path) in names.iter().zip(&a.predictions) {
         // A run folder: its test predictions (predicted once, cached in RUN/predictions/).
         let file = if path.is_dir() { crate::evaluate::run_predictions(path, "test", None, &a.device)? } else { path.clone() };
-        models.push((name.clone(), Predictions::read(&file)?));
+        models.push((name.clone(), a.stats.read(&file)?));
         inputs.push(InputFile::new(name, &file)?);
     }
     let opts = a.stats.options();
-    let cmp = compare(&models, a.reference.as_deref(), &opts, a.alpha).context("comparison failed")?;
-    let config = serde_json::json!({ "predictions": a.predictions, "names": names, "reference": a.reference });
+    let cmp = compare_with(&models, a.reference.as_deref(), &opts, a.stats.alpha, &a.stats.by()).context("comparison failed")?;
+    let config = serde_json::json!({ "predictions": a.predictions, "names": names, "reference": a.reference, "store": a.stats.store });
     let rep = Report::new("cxr-train compare", config, inputs, cmp);
     let notes = report::comparison_notes(&rep.results);
-    let tables = report::comparison_tables(&rep.results);
+    let tables = report::all_comparison_tables(&rep.results);
     if let Some(dir) = &a.stats.out {
         let plots = report::write_comparison(dir, &rep)?;
         eprintln!("report.json, report.md and {} ROC plots -> {}", plots.len(), dir.display());
     }
-    match a.stats.format {
-        Format::Json => cxr::outln!("{}", rep.to_json()?)?,
-        Format::Md => cxr::out!("{}", report::markdown("Comparison", &notes, &tables, &[]))?,
-        Format::Table => cxr::out!("{}", report::text(&notes, &tables))?,
-    }
+    a.stats.print(&rep, "Comparison", &notes, &tables)?;
     Ok(ExitCode::SUCCESS)
 }

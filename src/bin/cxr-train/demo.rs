@@ -87,6 +87,7 @@ pub fn run(mut a: DemoArgs) -> anyhow::Result<ExitCode> {
         out: a.out.join("bench"),
         stats: a.matrix.stats(),
         alpha: 0.05,
+        by: a.matrix.by.clone(),
         progress: !a.matrix.quiet,
         scratch_model,
     };

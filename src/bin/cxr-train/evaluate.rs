@@ -1,65 +1,23 @@
-//! `cxr-train evaluate <RUN>` or `cxr-train evaluate --predictions preds.parquet [--val-predictions val.parquet] [--bootstrap N]
-//! [--seed S] [--resample images|patients] [--split test] [--format table|json|md] [--out DIR]`
+//! `cxr-train evaluate <RUN>` or `cxr-train evaluate --predictions preds.parquet [--val-predictions val.parquet]
+//! [--by sex,age,view,dataset] [--store S] [--calibration-bins 10] [--recalibrate temperature|platt]
+//! [--threshold T|F=T,…] [--bootstrap N] [--seed S] [--resample images|patients] [--split test]
+//! [--format table|json|md] [--out DIR]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use cxr::evaluate::bootstrap::Resample;
-use cxr::evaluate::evaluation::{evaluate, select_split, StatOptions};
-use cxr::evaluate::predictions::Predictions;
+use cxr::evaluate::calibration::recalibrate::Recalibration;
+use cxr::evaluate::evaluation::{evaluate_with, select_split, Analysis};
 use cxr::evaluate::report::{self, InputFile, Report};
+use cxr::evaluate::threshold::GivenThresholds;
 use cxr::model::Precision;
 use cxr::run::{RunConfig, RunDir};
 use cxr::runtime::DeviceSpec;
 
-/// Output format on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Md,
-}
-
-/// Bootstrap and selection options shared with `compare`.
-#[derive(Args, Debug, Clone)]
-pub struct StatArgs {
-    /// Bootstrap replicates (0: no confidence intervals)
-    #[arg(long, default_value_t = 1000)]
-    pub bootstrap: usize,
-    /// Seed of the bootstrap (same seed, same intervals on every machine)
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// What one bootstrap draw resamples
-    #[arg(long, value_enum, default_value = "images")]
-    pub resample: Resample,
-    /// Evaluate only rows of this split (`all`: every row)
-    #[arg(long, default_value = "test")]
-    pub split: String,
-    /// Confidence level of the percentile intervals
-    #[arg(long, default_value_t = 0.95)]
-    pub level: f64,
-    /// Output format on stdout
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-    /// Folder for report.json, report.md and ROC plots (PNG)
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-impl StatArgs {
-    pub fn options(&self) -> StatOptions {
-        StatOptions {
-            bootstrap: self.bootstrap,
-            seed: self.seed,
-            resample: self.resample,
-            level: self.level,
-            split: (self.split != "all").then(|| self.split.clone()),
-        }
-    }
-}
+use crate::stat_args::StatArgs;
 
 #[derive(Args)]
 pub struct EvaluateArgs {
@@ -67,7 +25,7 @@ pub struct EvaluateArgs {
     /// with the thresholds chosen on val
     #[arg(conflicts_with_all = ["predictions", "val_predictions"], required_unless_present = "predictions")]
     run: Option<PathBuf>,
-    /// Predictions file (Parquet: image_id, patient_id, split, y_F, p_F) of any model
+    /// Predictions file (Parquet: image_id, patient_id, split, [dataset, sex, age, view,] y_F, p_F) of any model
     #[arg(long)]
     predictions: Option<PathBuf>,
     /// Validation predictions to choose the Youden thresholds on (may be the same file);
@@ -77,6 +35,18 @@ pub struct EvaluateArgs {
     /// Split of the validation predictions to use (`all`: every row)
     #[arg(long, default_value = "val")]
     val_split: String,
+    /// Equal-width bins over [0, 1] of the reliability diagram and the expected calibration error
+    #[arg(long, default_value_t = Analysis::default().calibration_bins)]
+    calibration_bins: usize,
+    /// Recalibrate each finding on the validation predictions (temperature: Guo et al. 2017; platt: Platt 1999) and report calibration before and after
+    #[arg(long, value_enum)]
+    recalibrate: Option<Recalibration>,
+    /// Operating threshold instead of Youden's J: T for every finding and/or FINDING=T (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    threshold: Vec<String>,
+    /// Subgroups with fewer positives (or negatives) of a finding than this get an "unstable" warning
+    #[arg(long, default_value_t = Analysis::default().min_positives)]
+    min_positives: usize,
     /// Device for predicting a run folder: cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
@@ -108,37 +78,41 @@ pub fn run(mut a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     }
     let predictions = a.predictions.clone().context("give a run folder or --predictions")?;
     let opts = a.stats.options();
-    let preds = Predictions::read(&predictions)?;
+    let analysis = Analysis {
+        by: a.stats.by(),
+        calibration_bins: a.calibration_bins,
+        recalibrate: a.recalibrate,
+        thresholds: GivenThresholds::parse(&a.threshold).map_err(anyhow::Error::msg)?,
+        min_positives: a.min_positives,
+        alpha: a.stats.alpha,
+    };
+    let preds = a.stats.read(&predictions)?;
     let mut inputs = vec![InputFile::new("test", &predictions)?];
     let val = match &a.val_predictions {
         None => None,
         Some(path) => {
-            let v = Predictions::read(path)?;
+            let v = a.stats.read(path)?;
             inputs.push(InputFile::new("validation", path)?);
             let split = (a.val_split != "all").then_some(a.val_split.as_str());
             Some(select_split(&v, split, "validation predictions")?)
         }
     };
-    let ev = evaluate(&preds, val.as_ref(), &opts).context("evaluation failed")?;
+    let ev = evaluate_with(&preds, val.as_ref(), &opts, &analysis).context("evaluation failed")?;
     let config = serde_json::json!({
         "run": a.run,
         "run_config": run_config,
         "predictions": predictions,
         "val_predictions": a.val_predictions,
         "val_split": a.val_split,
+        "store": a.stats.store,
     });
     let rep = Report::new("cxr-train evaluate", config, inputs, ev);
-    let notes = report::evaluation_notes(&rep.results);
-    let tables = vec![(String::new(), report::evaluation_table(&rep.results))];
     if let Some(dir) = &a.stats.out {
         let plots = report::write_evaluation(dir, &rep)?;
-        eprintln!("report.json, report.md and {} ROC plots -> {}", plots.len(), dir.display());
+        eprintln!("report.json, report.md and {} plots -> {}", plots.len(), dir.display());
     }
-    match a.stats.format {
-        Format::Json => cxr::outln!("{}", rep.to_json()?)?,
-        Format::Md => cxr::out!("{}", report::markdown("Evaluation", &notes, &tables, &[]))?,
-        Format::Table => cxr::out!("{}", report::text(&notes, &tables))?,
-    }
+    let (notes, tables) = (report::all_evaluation_notes(&rep.results), report::all_evaluation_tables(&rep.results));
+    a.stats.print(&rep, "Evaluation", &notes, &tables)?;
     if rep.results.macro_over.is_empty() {
         eprintln!("no finding has both classes on these images: nothing to evaluate");
         return Ok(ExitCode::from(1));

@@ -12,6 +12,7 @@ mod export;
 mod fit;
 mod options;
 mod predict;
+mod stat_args;
 
 use std::process::ExitCode;
 
@@ -38,7 +39,7 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Write a run's (or a checkpoint's) weights as timm-named safetensors + JSON sidecar
     Export(export::ExportArgs),
-    /// AUROC with bootstrap CIs, macro mean and Youden operating point from a predictions file
+    /// AUROC with bootstrap CIs, operating point, calibration and subgroups (--by) from a predictions file
     Evaluate(evaluate::EvaluateArgs),
     /// Paired-bootstrap AUROC differences between models on the same images, with BH correction
     Compare(compare::CompareArgs),

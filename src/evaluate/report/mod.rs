@@ -1,8 +1,13 @@
 //! Reports of `evaluate` and `compare`: JSON (results + settings + sha256 of every input file),
-//! Markdown and plain-text tables, and the ROC plots, written into one output folder.
+//! Markdown and plain-text tables, and the ROC plots and reliability diagrams, written into one
+//! output folder. The calibration ([`calibration`]) and subgroup ([`subgroups`]) parts have
+//! their own files.
 //!
 //! Numbers: AUROC-like values with 3 decimals, `value [lo, hi]` for a percentile interval;
 //! an undefined statistic prints as `undefined` / `n/a` (JSON `null`), never as a number.
+
+pub mod calibration;
+pub mod subgroups;
 
 use std::path::{Path, PathBuf};
 
@@ -122,7 +127,8 @@ pub fn fmt_estimate(e: &Estimate) -> String {
     }
 }
 
-fn fmt_p(p: Option<f64>) -> String {
+/// A p- or q-value: 3 decimals, scientific below 0.001, `n/a` when undefined.
+pub fn fmt_p(p: Option<f64>) -> String {
     match p {
         None => "n/a".into(),
         Some(p) if p < 0.001 => format!("{p:.1e}"),
@@ -174,11 +180,18 @@ pub fn evaluation_notes(ev: &Evaluation) -> Vec<String> {
             o.seed,
             o.level * 100.0
         ),
-        match ev.threshold_source {
-            ThresholdSource::Validation => "Thresholds: Youden's J chosen on the validation predictions, applied unchanged to test.".into(),
-            ThresholdSource::Test => "Thresholds: Youden's J chosen ON THE TEST SET ITSELF (no validation predictions were given), so sensitivity, specificity, accuracy and F1 are optimistic.".into(),
-        },
     ];
+    let with_op: Vec<_> = ev.findings.iter().filter_map(|f| f.operating_point.as_ref().map(|o| (f.finding.as_str(), o.source))).collect();
+    let given: Vec<&str> = with_op.iter().filter(|(_, s)| *s == ThresholdSource::Given).map(|(f, _)| *f).collect();
+    if given.len() < with_op.len() || with_op.is_empty() {
+        n.push(match ev.threshold_source {
+            ThresholdSource::Validation => "Thresholds: Youden's J chosen on the validation predictions, applied unchanged to test.".into(),
+            ThresholdSource::Test | ThresholdSource::Given => "Thresholds: Youden's J chosen ON THE TEST SET ITSELF (no validation predictions were given), so sensitivity, specificity, accuracy and F1 are optimistic.".into(),
+        });
+    }
+    if !given.is_empty() {
+        n.push(format!("Thresholds given with --threshold (not Youden's J) for: {}.", given.join(", ")));
+    }
     if !ev.undefined.is_empty() {
         n.push(format!("AUROC undefined (single class), left out of the macro mean: {}.", ev.undefined.join(", ")));
     }
@@ -235,11 +248,15 @@ pub fn comparison_notes(c: &Comparison) -> Vec<String> {
     if !c.undefined.is_empty() {
         n.push(format!("AUROC undefined (single class), left out of the macro mean: {}.", c.undefined.join(", ")));
     }
+    n.extend(subgroups::comparison_subgroup_notes(c));
     n
 }
 
-/// Markdown document: title, notes, tables (and plot links when `plots` is non-empty).
-pub fn markdown(title: &str, notes: &[String], tables: &[(String, Table)], plots: &[PathBuf]) -> String {
+/// Plot links under a heading (e.g. `ROC curves`), paths relative to the report.
+pub type PlotSection = (String, Vec<PathBuf>);
+
+/// Markdown document: title, notes, tables, then each non-empty plot section.
+pub fn markdown(title: &str, notes: &[String], tables: &[(String, Table)], plots: &[PlotSection]) -> String {
     let mut s = format!("# {title}\n\n");
     for n in notes {
         s += &format!("{n}\n\n");
@@ -251,11 +268,12 @@ pub fn markdown(title: &str, notes: &[String], tables: &[(String, Table)], plots
         s += &t.markdown();
         s += "\n";
     }
-    if !plots.is_empty() {
-        s += "## ROC curves\n\n";
-        for p in plots {
+    for (heading, paths) in plots.iter().filter(|(_, p)| !p.is_empty()) {
+        s += &format!("## {heading}\n\n");
+        for p in paths {
             s += &format!("![{0}]({0})\n", p.display());
         }
+        s += "\n";
     }
     s
 }
@@ -316,23 +334,45 @@ pub fn plot_comparison(dir: &Path, c: &Comparison) -> Result<Vec<PathBuf>, Repor
     Ok(written)
 }
 
-/// Writes an evaluation's `report.json`, `report.md` and ROC plots into `dir`; returns the
-/// plot paths (relative to `dir`).
+/// Every note of an evaluation: the main ones, calibration, subgroups.
+pub fn all_evaluation_notes(ev: &Evaluation) -> Vec<String> {
+    let mut n = evaluation_notes(ev);
+    n.extend(calibration::calibration_notes(ev));
+    n.extend(subgroups::subgroup_notes(ev));
+    n
+}
+
+/// Every table of an evaluation: per finding, calibration, then the subgroup tables.
+pub fn all_evaluation_tables(ev: &Evaluation) -> Vec<(String, Table)> {
+    let mut t = vec![(String::new(), evaluation_table(ev)), ("Calibration".to_string(), calibration::calibration_table(ev))];
+    t.extend(subgroups::subgroup_tables(ev));
+    t
+}
+
+/// Every table of a comparison: AUROC per model, Δ per pair, then the subgroup view.
+pub fn all_comparison_tables(c: &Comparison) -> Vec<(String, Table)> {
+    let mut t = comparison_tables(c);
+    t.extend(subgroups::comparison_subgroup_tables(c));
+    t
+}
+
+/// Writes an evaluation's `report.json`, `report.md`, ROC plots and reliability diagrams into
+/// `dir`; returns the plot paths (relative to `dir`).
 pub fn write_evaluation(dir: &Path, rep: &Report<Evaluation>) -> Result<Vec<PathBuf>, ReportError> {
-    let plots = plot_evaluation(dir, &rep.results)?;
-    let tables = vec![(String::new(), evaluation_table(&rep.results))];
+    let ev = &rep.results;
+    let sections = vec![("ROC curves".to_string(), plot_evaluation(dir, ev)?), ("Reliability diagrams".to_string(), calibration::plot_calibration(dir, ev)?)];
     write_file(dir, "report.json", &rep.to_json()?)?;
-    write_file(dir, "report.md", &markdown("Evaluation", &evaluation_notes(&rep.results), &tables, &plots))?;
-    Ok(plots)
+    write_file(dir, "report.md", &markdown("Evaluation", &all_evaluation_notes(ev), &all_evaluation_tables(ev), &sections))?;
+    Ok(sections.into_iter().flat_map(|s| s.1).collect())
 }
 
 /// Writes a comparison's `report.json`, `report.md` and ROC plots into `dir`; returns the
 /// plot paths (relative to `dir`).
 pub fn write_comparison(dir: &Path, rep: &Report<Comparison>) -> Result<Vec<PathBuf>, ReportError> {
     let plots = plot_comparison(dir, &rep.results)?;
-    let tables = comparison_tables(&rep.results);
+    let tables = all_comparison_tables(&rep.results);
     write_file(dir, "report.json", &rep.to_json()?)?;
-    write_file(dir, "report.md", &markdown("Comparison", &comparison_notes(&rep.results), &tables, &plots))?;
+    write_file(dir, "report.md", &markdown("Comparison", &comparison_notes(&rep.results), &tables, &[("ROC curves".into(), plots.clone())]))?;
     Ok(plots)
 }
 
